@@ -1,0 +1,1 @@
+"""nnplay's training engine: pure NumPy, no web imports."""
