@@ -12,7 +12,9 @@ MAX_FILTERS = 128
 MAX_EPOCHS = 10_000
 MAX_SAMPLES = 20_000
 
-DatasetName = Literal["circle", "xor", "gauss", "spiral", "plane", "multi_gauss", "blobs", "moons", "digits", "csv"]
+DatasetName = Literal[
+    "circle", "xor", "gauss", "spiral", "plane", "multi_gauss", "blobs", "moons", "digits", "csv"
+]
 FeatureName = Literal["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
 LossName = Literal["auto", "mse", "mae", "smooth_l1", "huber", "bce", "bce_with_logits", "cross_entropy"]
 Spec = str | dict[str, Any]

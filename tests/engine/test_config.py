@@ -1,0 +1,79 @@
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from engine.config import RunConfig
+
+
+def errors_of(payload: dict) -> str:
+    with pytest.raises(ValidationError) as caught:
+        RunConfig.model_validate(payload)
+    return str(caught.value)
+
+
+def test_dataset_alone_is_a_valid_run_like_tf_playground():
+    config = RunConfig.model_validate({"data": {"dataset": "circle"}})
+    hidden = [(layer.type, layer.units, layer.activation) for layer in config.model.layers]
+    assert hidden == [("dense", 4, "tanh"), ("dense", 2, "tanh")]
+    assert config.model.output is True
+    assert config.optimizer.name == "sgd" and config.training.batch_size == 10
+    assert config.dtype == "float32" and config.seed == 0
+
+
+def test_unknown_fields_are_rejected_by_name():
+    assert "learning_rate" in errors_of({"optimizer": {"name": "sgd", "learning_rate": 0.1}})
+    assert "colour" in errors_of({"colour": "red"})
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_non_finite_numbers_are_rejected(value):
+    assert "lr" in errors_of({"optimizer": {"name": "adam", "lr": value}})
+
+
+def test_bounds_are_enforced_with_the_field_named():
+    assert "units" in errors_of({"model": {"layers": [{"type": "dense", "units": 0}]}})
+    assert "epochs" in errors_of({"training": {"epochs": 10**9}})
+    assert "p" in errors_of({"model": {"layers": [{"type": "dropout", "p": 1.0}]}})
+    assert "layers" in errors_of({"model": {"layers": [{"type": "dense"}] * 100}})
+
+
+def test_unknown_names_list_the_valid_ones():
+    message = errors_of({"model": {"layers": [{"type": "dense", "activation": "relux"}]}})
+    assert "relux" in message and "leaky_relu" in message
+    assert "softmaxx" in errors_of({"model": {"layers": [{"type": "activation", "name": "softmaxx"}]}})
+    assert "kaiming" in errors_of({"model": {"layers": [{"type": "dense", "weight_init": "kaiming"}]}})
+    assert "optimizer" in errors_of({"optimizer": {"name": "lbfgs"}})
+
+
+def test_activation_parameters_are_checked():
+    RunConfig.model_validate(
+        {"model": {"layers": [{"type": "activation", "name": "leaky_relu", "params": {"negative_slope": 0.2}}]}}
+    )
+    assert "slope" in errors_of(
+        {"model": {"layers": [{"type": "activation", "name": "leaky_relu", "params": {"slope": 0.2}}]}}
+    )
+
+
+def test_schedule_and_optimizer_rules():
+    assert "milestones" in errors_of({"schedule": {"name": "multistep", "milestones": [5, 3]}})
+    assert "nesterov" in errors_of({"optimizer": {"name": "sgd", "nesterov": True}})
+    config = RunConfig.model_validate({"optimizer": {"name": "adamw"}, "schedule": {"name": "cosine", "t_max": 5}})
+    assert config.optimizer.weight_decay == 0.01 and config.schedule.t_max == 5
+
+
+def test_csv_dataset_needs_an_upload_id():
+    assert "csv_id" in errors_of({"data": {"dataset": "csv"}})
+
+
+def test_batch_size_is_full_or_a_positive_count():
+    assert RunConfig.model_validate({"training": {"batch_size": "full"}}).training.batch_size == "full"
+    assert "batch_size" in errors_of({"training": {"batch_size": 0}})
+    assert "batch_size" in errors_of({"training": {"batch_size": "half"}})
+
+
+def test_round_trip_through_json():
+    config = RunConfig.model_validate(
+        {"model": {"layers": [{"type": "conv2d", "filters": 4}, {"type": "maxpool2d"}, {"type": "flatten"}]}}
+    )
+    assert RunConfig.model_validate_json(config.model_dump_json()) == config
