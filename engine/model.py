@@ -1,0 +1,149 @@
+"""Model: a sequential stack of layers with torch.nn.Sequential's state_dict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine import layers as layer_registry
+from engine.layers import Layer
+
+MAX_PARAMETERS = 2_000_000
+
+
+def _layer_name(index: int, layer: Layer) -> str:
+    return f"layer {index} ({type(layer).__name__})"
+
+
+class Model:
+    """A sequential stack: forward runs the layers in order, backward runs them in reverse."""
+
+    def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int]):
+        self.layers = list(layers)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shapes: list[tuple[int, ...]] = []
+        self.dtype = np.dtype("float64")
+
+    @classmethod
+    def from_specs(cls, specs: Sequence[dict], input_shape: Sequence[int]) -> Model:
+        """Build from dicts like {"type": "dense", "units": 4}; an "activation" key adds its own layer."""
+        layers = []
+        for spec in specs:
+            spec = dict(spec)
+            activation = spec.pop("activation", None)
+            layers.append(layer_registry.get(spec))
+            if activation is not None:
+                layers.append(_activation_layer(activation))
+        return cls(layers, input_shape)
+
+    def build(self, rng: np.random.Generator, dtype="float32") -> Model:
+        """Create every parameter for inputs of shape (batch, *input_shape)."""
+        self.dtype = np.dtype(dtype)
+        shape = self.input_shape
+        self.output_shapes = []
+        for index, layer in enumerate(self.layers):
+            try:
+                shape = tuple(layer.build(shape, rng, self.dtype))
+            except ValueError as error:
+                raise ValueError(f"{_layer_name(index, layer)}: {error}") from None
+            self.output_shapes.append(shape)
+        count = self.num_parameters
+        if count > MAX_PARAMETERS:
+            raise ValueError(f"the model has {count:,} parameters; the limit is {MAX_PARAMETERS:,}")
+        return self
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.output_shapes[-1] if self.output_shapes else self.input_shape
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.size for layer in self.layers for p in layer.params.values())
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def trace(self, x: np.ndarray) -> list[np.ndarray]:
+        """Eval-mode forward returning [input, output of layer 0, output of layer 1, ...]."""
+        outputs = [x]
+        for layer in self.layers:
+            outputs.append(layer.forward(outputs[-1], False))
+        return outputs
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def predict(self, x, batch_size: int = 4096) -> np.ndarray:
+        """Eval-mode outputs for inputs of shape (n, *input_shape), in batches."""
+        x = np.asarray(x, dtype=self.dtype)
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"inputs must have shape (n, {', '.join(map(str, self.input_shape))}), got {x.shape}"
+            )
+        if not np.all(np.isfinite(x)):
+            raise ValueError("inputs must be finite numbers")
+        if len(x) == 0:
+            return np.zeros((0, *self.output_shape), dtype=self.dtype)
+        return np.concatenate([self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    def parameters(self) -> list[np.ndarray]:
+        return [p for layer in self.layers for p in layer.params.values()]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [layer.grads[key] for layer in self.layers for key in layer.params]
+
+    def regularized_weights(self) -> list[tuple[Layer, str]]:
+        return [(layer, key) for layer in self.layers for key in layer.regularized]
+
+    def summary(self) -> list[dict]:
+        """One row per layer: index, type, output shape and parameter count."""
+        return [
+            {
+                "index": index,
+                "type": type(layer).__name__,
+                "output_shape": list(shape),
+                "params": sum(p.size for p in layer.params.values()),
+            }
+            for index, (layer, shape) in enumerate(zip(self.layers, self.output_shapes, strict=True))
+        ]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer under torch.nn.Sequential's keys, e.g. "0.weight"."""
+        state = {}
+        for index, layer in enumerate(self.layers):
+            for key, value in (*layer.params.items(), *layer.buffers.items()):
+                state[f"{index}.{key}"] = np.array(value, copy=True)
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy values into the parameters and buffers; keys and shapes must match state_dict()."""
+        expected = {
+            f"{index}.{key}": value
+            for index, layer in enumerate(self.layers)
+            for key, value in (*layer.params.items(), *layer.buffers.items())
+        }
+        missing, unexpected = expected.keys() - state.keys(), state.keys() - expected.keys()
+        if missing or unexpected:
+            raise ValueError(
+                f"state_dict keys differ: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
+            )
+        for key, target in expected.items():
+            value = np.asarray(state[key])
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"state_dict[{key!r}] has shape {value.shape}, the model needs {target.shape}"
+                )
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"state_dict[{key!r}] has non-finite values")
+            target[...] = value
+
+
+def _activation_layer(spec) -> Layer:
+    if isinstance(spec, str):
+        return layer_registry.get({"type": "activation", "name": spec})
+    return layer_registry.get({"type": "activation", **spec})
