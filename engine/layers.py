@@ -1,0 +1,469 @@
+"""Layers: Dense, Dropout, BatchNorm, Conv2d, pools, Flatten, Maxout, and the LAYERS registry."""
+
+import inspect
+from numbers import Integral, Real
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+class Layer:
+    """Base layer: forward caches what backward needs; params and grads share keys."""
+
+    regularized: tuple[str, ...] = ()
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype) -> tuple[int, ...]:
+        """Create params for an input of shape (batch, *input_shape); return the output shape (no batch)."""
+        return tuple(input_shape)
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+def _int(name, value, low=1):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _pair(name, value, low=1):
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}")
+        return _int(name, value[0], low), _int(name, value[1], low)
+    value = _int(name, value, low)
+    return value, value
+
+
+def _real(name, value, low, high, interval="[]"):
+    ok = isinstance(value, Real) and not isinstance(value, bool)
+    ok = ok and (low <= value if interval[0] == "[" else low < value)
+    ok = ok and (value <= high if interval[1] == "]" else value < high)
+    if not ok:
+        raise ValueError(f"{name} must be a number in {interval[0]}{low}, {high}{interval[1]}, got {value!r}")
+    return float(value)
+
+
+def _initializer(name, spec):
+    from engine import initializers
+
+    try:
+        return initializers.get(spec)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+
+
+def _window_slices(kernel, out, stride):
+    """For each kernel offset k = i*kw + j, the (h, w) slices of the input it touches across all outputs."""
+    (kh, kw), (ho, wo), (sh, sw) = kernel, out, stride
+    return [
+        (..., slice(i, i + sh * (ho - 1) + 1, sh), slice(j, j + sw * (wo - 1) + 1, sw))
+        for i in range(kh)
+        for j in range(kw)
+    ]
+
+
+def _spatial_output(name, input_shape, kernel, stride, padding=(0, 0)):
+    if len(input_shape) != 3:
+        raise ValueError(f"{name} needs input (channels, height, width), got {tuple(input_shape)}")
+    _, h, w = input_shape
+    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+    if kernel[0] > hp or kernel[1] > wp:
+        padded = " padded" if any(padding) else ""
+        raise ValueError(f"{name} kernel {kernel[0]}x{kernel[1]} is larger than the{padded} input {hp}x{wp}")
+    return (hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1
+
+
+class _Weighted(Layer):
+    """A layer with a weight (out, *fan) and an optional bias (out,) drawn from initializer specs."""
+
+    regularized = ("weight",)
+
+    def __init__(self, weight_init, bias_init, bias):
+        super().__init__()
+        if not isinstance(bias, bool):
+            raise ValueError(f"bias must be true or false, got {bias!r}")
+        self.weight_init, self.bias_init, self.use_bias = weight_init, bias_init, bias
+        self.weight_initializer = _initializer("weight_init", weight_init)
+        self.bias_initializer = _initializer("bias_init", bias_init) if bias else None
+
+    def init_params(self, shape, rng, dtype):
+        """Draw weight `shape` then bias (shape[0],); a "default" bias is U(±1/sqrt(fan_in)) of the weight."""
+        from engine import initializers
+
+        self.params["weight"] = np.asarray(self.weight_initializer(shape, rng), dtype=dtype)
+        if self.use_bias:
+            if isinstance(self.bias_initializer, initializers.Default):
+                bound = 1 / np.sqrt(initializers.fans(shape)[0])
+                bias = rng.uniform(-bound, bound, shape[0])
+            else:
+                try:
+                    bias = self.bias_initializer((shape[0],), rng)
+                except ValueError as e:
+                    raise ValueError(f"bias_init: {e}") from None
+            self.params["bias"] = np.asarray(bias, dtype=dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.weight, self.bias = self.params["weight"], self.params.get("bias")
+
+
+class Dense(_Weighted):
+    """Fully connected: y = x @ W.T + b, (batch, n_in) -> (batch, units), W (units, n_in), b (units,)."""
+
+    def __init__(self, units, weight_init="default", bias_init="default", bias=True):
+        super().__init__(weight_init, bias_init, bias)
+        self.units = _int("units", units)
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 1:
+            raise ValueError(f"dense needs input (features,), got {tuple(input_shape)}; add a flatten first")
+        self.init_params((self.units, input_shape[0]), rng, dtype)
+        return (self.units,)
+
+    def forward(self, x, training):
+        self.x = x
+        y = x @ self.weight.T
+        if self.bias is not None:
+            y += self.bias
+        return y
+
+    def backward(self, grad):
+        np.matmul(grad.T, self.x, out=self.grads["weight"])
+        if self.bias is not None:
+            grad.sum(0, out=self.grads["bias"])
+        return grad @ self.weight
+
+    def __repr__(self):
+        return f"Dense(units={self.units})"
+
+
+def activation(name="relu", params=None, **kwargs):
+    """The activation layer ACTIVATIONS[name] built with its params (given inline or as a `params` dict)."""
+    from engine import activations
+
+    return activations.get({"name": name, **(params or {}), **kwargs})
+
+
+class Dropout(Layer):
+    """Inverted dropout: y = x * mask / (1 - p), mask ~ Bernoulli(1 - p) in training; y = x in eval."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = _real("p", p, 0, 1, "[)")
+
+    def build(self, input_shape, rng, dtype):
+        self.rng = rng
+        return tuple(input_shape)
+
+    def forward(self, x, training):
+        if not training or self.p == 0:
+            self.mask = None
+            return x
+        self.mask = (self.rng.random(x.shape, dtype=x.dtype) >= self.p) / x.dtype.type(1 - self.p)
+        return x * self.mask
+
+    def backward(self, grad):
+        return grad if self.mask is None else grad * self.mask
+
+    def __repr__(self):
+        return f"Dropout(p={self.p})"
+
+
+class BatchNorm(Layer):
+    """Batch normalization per channel: y = (x - mean) / sqrt(var + eps) * weight + bias, (batch, C[, H, W]).
+
+    Training normalizes with the batch's biased var and updates running = (1 - momentum) * running
+    + momentum * batch_stat with the unbiased var; eval normalizes with the running stats.
+    """
+
+    def __init__(self, momentum=0.1, eps=1e-5):
+        super().__init__()
+        self.momentum = _real("momentum", momentum, 0, 1)
+        self.eps = _real("eps", eps, 0, 1, "(]")
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) not in (1, 3):
+            raise ValueError(
+                f"batchnorm needs input (features,) or (channels, height, width), got {tuple(input_shape)}"
+            )
+        c = input_shape[0]
+        self.axes = (0,) if len(input_shape) == 1 else (0, 2, 3)
+        self.param_shape = (1, c) if len(input_shape) == 1 else (1, c, 1, 1)
+        self.params = {"weight": np.ones(c, dtype), "bias": np.zeros(c, dtype)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.buffers = {
+            "running_mean": np.zeros(c, dtype),
+            "running_var": np.ones(c, dtype),
+            "num_batches_tracked": np.array(0, dtype=np.int64),
+        }
+        return tuple(input_shape)
+
+    def forward(self, x, training):
+        weight = self.params["weight"].reshape(self.param_shape)
+        bias = self.params["bias"].reshape(self.param_shape)
+        if training:
+            m = x.size // x.shape[1]
+            if m < 2:
+                raise ValueError(
+                    f"batchnorm needs more than 1 value per channel when training, got input shape {x.shape}"
+                )
+            mean = x.mean(self.axes, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(self.axes, keepdims=True)
+            mom = self.momentum
+            running_mean, running_var = self.buffers["running_mean"], self.buffers["running_var"]
+            running_mean *= 1 - mom
+            running_mean += mom * mean.reshape(-1)
+            running_var *= 1 - mom
+            running_var += (mom * m / (m - 1)) * var.reshape(-1)
+            self.buffers["num_batches_tracked"] += 1
+        else:
+            xc = x - self.buffers["running_mean"].reshape(self.param_shape)
+            var = self.buffers["running_var"].reshape(self.param_shape)
+        self.training = training
+        self.inv_std = 1 / np.sqrt(var + self.eps)
+        self.xhat = xc * self.inv_std
+        return self.xhat * weight + bias
+
+    def backward(self, grad):
+        weight = self.params["weight"].reshape(self.param_shape)
+        (grad * self.xhat).sum(self.axes, out=self.grads["weight"])
+        grad.sum(self.axes, out=self.grads["bias"])
+        if not self.training:
+            return grad * (weight * self.inv_std)
+        g = grad * weight
+        return self.inv_std * (
+            g - g.mean(self.axes, keepdims=True) - self.xhat * (g * self.xhat).mean(self.axes, keepdims=True)
+        )
+
+    def __repr__(self):
+        return f"BatchNorm(momentum={self.momentum}, eps={self.eps})"
+
+
+class Conv2d(_Weighted):
+    """2-D convolution (cross-correlation), zero padding: y[n, o] = sum_c W[o, c] * x_pad[n, c] + b[o].
+
+    (batch, C, H, W) -> (batch, filters, H_out, W_out), H_out = (H + 2 * padding - kh) // stride + 1;
+    W (filters, C, kh, kw), b (filters,).
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        stride=1,
+        padding=0,
+        weight_init="default",
+        bias_init="default",
+        bias=True,
+    ):
+        super().__init__(weight_init, bias_init, bias)
+        self.filters = _int("filters", filters)
+        self.kernel_size = _pair("kernel_size", kernel_size)
+        self.stride = _pair("stride", stride)
+        self.padding = _pair("padding", padding, low=0)
+
+    def build(self, input_shape, rng, dtype):
+        self.out_hw = _spatial_output("conv2d", input_shape, self.kernel_size, self.stride, self.padding)
+        c, h, w = input_shape
+        (ph, pw), (kh, kw) = self.padding, self.kernel_size
+        self.padded_shape = (c, h + 2 * ph, w + 2 * pw)
+        self.inner = (..., slice(ph, ph + h), slice(pw, pw + w))
+        self.slices = _window_slices(self.kernel_size, self.out_hw, self.stride)
+        self.init_params((self.filters, c, kh, kw), rng, dtype)
+        return (self.filters, *self.out_hw)
+
+    def forward(self, x, training):
+        n = x.shape[0]
+        if any(self.padding):
+            xp = np.zeros((n, *self.padded_shape), x.dtype)
+            xp[self.inner] = x
+        else:
+            xp = x
+        sh, sw = self.stride
+        windows = sliding_window_view(xp, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
+        self.cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * self.out_hw[0] * self.out_hw[1], -1)
+        y = self.cols @ self.weight.reshape(self.filters, -1).T
+        if self.bias is not None:
+            y += self.bias
+        return y.reshape(n, *self.out_hw, self.filters).transpose(0, 3, 1, 2)
+
+    def backward(self, grad):
+        n, (c, hp, wp) = grad.shape[0], self.padded_shape
+        g = grad.transpose(1, 0, 2, 3).reshape(self.filters, -1)
+        np.matmul(g, self.cols, out=self.grads["weight"].reshape(self.filters, -1))
+        if self.bias is not None:
+            g.sum(1, out=self.grads["bias"])
+        dcols = (self.weight.reshape(self.filters, -1).T @ g).reshape(c, len(self.slices), n, *self.out_hw)
+        dxp = np.zeros((c, n, hp, wp), grad.dtype)
+        for k, window in enumerate(self.slices):
+            dxp[window] += dcols[:, k]
+        dxp = dxp.transpose(1, 0, 2, 3)
+        return dxp[self.inner] if any(self.padding) else dxp
+
+    def __repr__(self):
+        return (
+            f"Conv2d(filters={self.filters}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding})"
+        )
+
+
+class _Pool2d(Layer):
+    def __init__(self, kernel_size=2, stride=None):
+        super().__init__()
+        self.kernel_size = _pair("kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else _pair("stride", stride)
+
+    def build(self, input_shape, rng, dtype):
+        name = type(self).__name__.lower()
+        self.out_hw = _spatial_output(name, input_shape, self.kernel_size, self.stride)
+        self.slices = _window_slices(self.kernel_size, self.out_hw, self.stride)
+        return (input_shape[0], *self.out_hw)
+
+    def windows(self, x):
+        sh, sw = self.stride
+        return sliding_window_view(x, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
+
+    def __repr__(self):
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling: y[n, c, i, j] = max of x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw].
+
+    (batch, C, H, W) -> (batch, C, H_out, W_out); the gradient goes to the first maximum (torch's tie rule).
+    """
+
+    def forward(self, x, training):
+        self.x_shape = x.shape
+        cols = self.windows(x).reshape(*x.shape[:2], *self.out_hw, -1)
+        self.argmax = cols.argmax(-1)
+        return np.take_along_axis(cols, self.argmax[..., None], -1)[..., 0]
+
+    def backward(self, grad):
+        dx = np.zeros(self.x_shape, grad.dtype)
+        for k, window in enumerate(self.slices):
+            dx[window] += grad * (self.argmax == k)
+        return dx
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling: y[n, c, i, j] = mean of x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw].
+
+    (batch, C, H, W) -> (batch, C, H_out, W_out).
+    """
+
+    def forward(self, x, training):
+        self.x_shape = x.shape
+        return self.windows(x).mean((-2, -1))
+
+    def backward(self, grad):
+        dx = np.zeros(self.x_shape, grad.dtype)
+        g = grad / (self.kernel_size[0] * self.kernel_size[1])
+        for window in self.slices:
+            dx[window] += g
+        return dx
+
+
+class Flatten(Layer):
+    """Flatten all but the batch axis: (batch, C, H, W) -> (batch, C * H * W)."""
+
+    def build(self, input_shape, rng, dtype):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training):
+        self.x_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad):
+        return grad.reshape(self.x_shape)
+
+
+class Maxout(_Weighted):
+    """Maxout: y[:, u] = max_p z[:, u, p], z = (x @ W.T + b).reshape(batch, units, pieces).
+
+    (batch, n_in) -> (batch, units); W (units * pieces, n_in), b (units * pieces,), as torch Linear then max
+    over view(batch, units, pieces); the gradient goes to the first maximum.
+    """
+
+    def __init__(self, units, pieces=2, weight_init="default", bias_init="default"):
+        super().__init__(weight_init, bias_init, True)
+        self.units, self.pieces = _int("units", units), _int("pieces", pieces)
+
+    def build(self, input_shape, rng, dtype):
+        if len(input_shape) != 1:
+            raise ValueError(f"maxout needs input (features,), got {tuple(input_shape)}; add a flatten first")
+        self.init_params((self.units * self.pieces, input_shape[0]), rng, dtype)
+        self.piece_ids = np.arange(self.pieces)
+        return (self.units,)
+
+    def forward(self, x, training):
+        self.x = x
+        z = (x @ self.weight.T + self.bias).reshape(x.shape[0], self.units, self.pieces)
+        self.argmax = z.argmax(-1)
+        return np.take_along_axis(z, self.argmax[..., None], -1)[..., 0]
+
+    def backward(self, grad):
+        dz = ((self.argmax[..., None] == self.piece_ids) * grad[..., None]).reshape(grad.shape[0], -1)
+        np.matmul(dz.T, self.x, out=self.grads["weight"])
+        dz.sum(0, out=self.grads["bias"])
+        return dz @ self.weight
+
+    def __repr__(self):
+        return f"Maxout(units={self.units}, pieces={self.pieces})"
+
+
+LAYERS = {
+    "dense": Dense,
+    "activation": activation,
+    "dropout": Dropout,
+    "batchnorm": BatchNorm,
+    "conv2d": Conv2d,
+    "maxpool2d": MaxPool2d,
+    "avgpool2d": AvgPool2d,
+    "flatten": Flatten,
+    "maxout": Maxout,
+}
+
+
+def get(spec) -> Layer:
+    """A layer from a type name, a dict {"type": name, **params}, or a Layer instance (returned as is)."""
+    if isinstance(spec, Layer):
+        return spec
+    if isinstance(spec, str):
+        name, params = spec, {}
+    elif isinstance(spec, dict):
+        params = dict(spec)
+        name = params.pop("type", None)
+    else:
+        raise ValueError(f"a layer spec must be a type name, a dict with 'type', or a Layer, got {spec!r}")
+    if name not in LAYERS:
+        raise ValueError(f"unknown layer type {name!r}; valid types: {', '.join(LAYERS)}")
+    factory = LAYERS[name]
+    accepted = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            valid = ", ".join(accepted)
+            raise ValueError(f"{name}: unknown parameter {unknown[0]!r}; valid parameters: {valid}")
+    missing = [
+        k
+        for k, p in accepted.items()
+        if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD and k not in params
+    ]
+    if missing:
+        raise ValueError(f"{name}: missing required parameter {missing[0]!r}")
+    try:
+        return factory(**params)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
