@@ -1,0 +1,447 @@
+"""The lab: activation, optimizer-race, initialization and loss-landscape explorers, run on the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from engine import activations, optimizers, schedules
+from engine import telemetry as tm
+from engine.layers import Dense, Maxout
+from engine.model import Model
+
+SATURATION_LEVEL = tm.SATURATION_LEVEL
+
+
+def _floats(values) -> list:
+    """A JSON-safe nested list: non-finite numbers become None."""
+    array = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(array), array, None).tolist()
+
+
+def _name_and_params(spec) -> tuple[str, dict]:
+    if isinstance(spec, str):
+        return spec, {}
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise ValueError(f"a spec must be a name or a dict with 'name', got {spec!r}")
+    params = dict(spec)
+    return params.pop("name"), params
+
+
+def _label(spec) -> str:
+    name, params = _name_and_params(spec)
+    params.pop("label", None)
+    shown = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"{name} ({shown})" if shown else name
+
+
+# Activation explorer
+
+MAXOUT_PIECES = {"slopes": [-1.0, 0.25, 1.5], "intercepts": [-1.0, 0.0, -0.5]}
+
+ACTIVATION_GROUPS = {
+    "hard vs smooth": ["sigmoid", "hardsigmoid", "tanh", "hardtanh"],
+    "gelu and its approximations": [
+        "gelu", {"name": "gelu", "approximate": "tanh"}, {"name": "swish", "beta": 1.702}
+    ],
+    "relu family": ["relu", "leaky_relu", "prelu", "rrelu", "elu", "selu"],
+    "smooth": ["silu", "swish", "softplus", "softsign", "gelu"],
+    "saturating": ["step", "sigmoid", "tanh", "softsign"],
+    "maxout": [{"name": "maxout", **MAXOUT_PIECES}, "relu"],
+    "softmax": ["softmax", "sigmoid"],
+}
+
+
+def _maxout(slopes: Sequence[float], intercepts: Sequence[float]) -> Maxout:
+    if not 2 <= len(slopes) <= 8 or len(slopes) != len(intercepts):
+        raise ValueError("maxout: parameters 'slopes' and 'intercepts' need the same length, 2 to 8 pieces")
+    layer = Maxout(units=1, pieces=len(slopes))
+    layer.build((1,), np.random.default_rng(0), np.float64)
+    layer.params["weight"][:, 0] = slopes
+    layer.params["bias"][:] = intercepts
+    return layer
+
+
+def _probe(spec):
+    """The layer for spec and its 1-D view: the input built from x, the output column read back."""
+    name, params = _name_and_params(spec)
+    if name == "maxout":
+        unknown = set(params) - {"slopes", "intercepts"}
+        if unknown:
+            raise ValueError(f"maxout: unknown parameter(s) {sorted(unknown)}")
+        return _maxout(**{**MAXOUT_PIECES, **params}), lambda x: x[:, None]
+    layer = activations.get(spec)
+    layer.build((1,), np.random.default_rng(0), np.float64)
+    if isinstance(layer, activations.Softmax):
+        return layer, lambda x: np.column_stack([x, np.zeros_like(x)])
+    return layer, lambda x: x[:, None]
+
+
+def _intervals(x: np.ndarray, mask: np.ndarray, tails_only: bool = False) -> list[list[float]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    runs = zip(edges[::2], edges[1::2], strict=True)
+    return [[float(x[a]), float(x[b - 1])] for a, b in runs if not tails_only or a == 0 or b == len(x)]
+
+
+def activation_curve(spec, x: np.ndarray) -> dict:
+    """f(x) and f'(x) from the engine's layer (forward, then backward of ones), with its flat regions.
+
+    zero_gradient: f' = 0; saturating: the tails where 0 < |f'| < 5% of max |f'|. Softmax is seen as
+    softmax([x, 0])_0, maxout as max_k(slope_k x + intercept_k).
+    """
+    layer, view = _probe(spec)
+    inputs = view(x)
+    y = layer.forward(inputs, training=False)
+    grad = np.zeros_like(y)
+    grad[:, 0] = 1
+    dy = layer.backward(grad)[:, 0]
+    y = y[:, 0]
+    slope = np.abs(dy)
+    peak = float(slope.max())
+    zero = slope == 0
+    return {
+        "name": _name_and_params(spec)[0],
+        "label": _label(spec),
+        "kind": getattr(layer, "kind", "other"),
+        "y": _floats(y),
+        "dy": _floats(dy),
+        "zero_gradient": _intervals(x, zero),
+        "saturating": _intervals(x, ~zero & (slope < SATURATION_LEVEL * peak), tails_only=True),
+    }
+
+
+def activation_curves(specs: Sequence, x_min: float = -6.0, x_max: float = 6.0, n: int = 401) -> dict:
+    """Curves of several activations on one x grid; max_deviation is max |f - f_first| for comparisons."""
+    if not x_min < x_max:
+        raise ValueError(f"x_min must be less than x_max, got {x_min} and {x_max}")
+    x = np.linspace(x_min, x_max, n)
+    curves = [activation_curve(spec, x) for spec in specs]
+    first = np.asarray(curves[0]["y"], dtype=np.float64) if curves else None
+    for curve in curves:
+        curve["max_deviation"] = float(np.nanmax(np.abs(np.asarray(curve["y"], dtype=np.float64) - first)))
+    return {"x": x.tolist(), "curves": curves}
+
+
+# Optimizer race
+
+
+class Surface:
+    """A 2-D test function z = f(x, y) with its gradient, a view box, a start point and its minima."""
+
+    box: tuple[float, float, float, float]
+    start: tuple[float, float]
+    minima: tuple[tuple[float, float], ...] = ()
+    log_scale = False
+    lrs: dict[str, float] = {}
+
+    def f(self, x, y):
+        raise NotImplementedError
+
+    def grad(self, x, y):
+        raise NotImplementedError
+
+
+class Quadratic(Surface):
+    """Ill-conditioned bowl: f = x^2 / 20 + y^2 (condition number 20)."""
+
+    box, start, minima = (-10.0, 10.0, -5.0, 5.0), (-7.0, 2.0), ((0.0, 0.0),)
+    lrs = {"sgd": 0.9, "momentum": 0.1, "nesterov": 0.1, "adagrad": 1.5, "rmsprop": 0.1, "adam": 0.3}
+
+    def f(self, x, y):
+        return x * x / 20 + y * y
+
+    def grad(self, x, y):
+        return x / 10, 2 * y
+
+
+class Rosenbrock(Surface):
+    """Rosenbrock's banana valley: f = (1 - x)^2 + 100 (y - x^2)^2, minimum at (1, 1)."""
+
+    box, start, minima, log_scale = (-2.0, 2.0, -1.0, 3.0), (-1.2, 1.0), ((1.0, 1.0),), True
+    lrs = {"sgd": 0.002, "momentum": 0.001, "nesterov": 0.001, "adagrad": 0.5, "rmsprop": 0.02, "adam": 0.1}
+
+    def f(self, x, y):
+        return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+    def grad(self, x, y):
+        return -2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)
+
+
+class Saddle(Surface):
+    """Saddle point at the origin: f = x^2 - y^2 (unbounded below along y)."""
+
+    box, start = (-2.0, 2.0, -2.0, 2.0), (-1.8, 0.001)
+    lrs = {"sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.02}
+
+    def f(self, x, y):
+        return x * x - y * y
+
+    def grad(self, x, y):
+        return 2 * x, -2 * y
+
+
+class Himmelblau(Surface):
+    """Himmelblau's function: f = (x^2 + y - 11)^2 + (x + y^2 - 7)^2, four minima of value 0."""
+
+    box, start, log_scale = (-5.0, 5.0, -5.0, 5.0), (-0.3, -0.9), True
+    minima = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126))
+    lrs = {"sgd": 0.005, "momentum": 0.001, "nesterov": 0.001, "adagrad": 0.5, "rmsprop": 0.02, "adam": 0.1}
+
+    def f(self, x, y):
+        return (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2
+
+    def grad(self, x, y):
+        a, b = x * x + y - 11, x + y * y - 7
+        return 4 * x * a + 2 * b, 2 * a + 4 * y * b
+
+
+class Beale(Surface):
+    """Beale's function, minimum at (3, 0.5).
+
+    f = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2
+    """
+
+    box, start, minima, log_scale = (-4.5, 4.5, -4.5, 4.5), (1.0, 1.5), ((3.0, 0.5),), True
+    lrs = {"sgd": 0.01, "momentum": 0.001, "nesterov": 0.001, "adagrad": 0.5, "rmsprop": 0.05, "adam": 0.1}
+
+    def f(self, x, y):
+        return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
+
+    def grad(self, x, y):
+        a, b, c = 1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3
+        gx = 2 * a * (y - 1) + 2 * b * (y**2 - 1) + 2 * c * (y**3 - 1)
+        gy = 2 * a * x + 4 * b * x * y + 6 * c * x * y**2
+        return gx, gy
+
+
+SURFACES = {
+    "quadratic": Quadratic,
+    "rosenbrock": Rosenbrock,
+    "saddle": Saddle,
+    "himmelblau": Himmelblau,
+    "beale": Beale,
+}
+
+RACERS = {
+    "sgd": {"name": "sgd"},
+    "momentum": {"name": "sgd", "momentum": 0.9},
+    "nesterov": {"name": "sgd", "momentum": 0.9, "nesterov": True},
+    "adagrad": {"name": "adagrad"},
+    "rmsprop": {"name": "rmsprop"},
+    "adam": {"name": "adam"},
+}
+
+
+def get_surface(spec) -> Surface:
+    """A surface from its name or an instance; unknown names raise ValueError listing the valid ones."""
+    if isinstance(spec, Surface):
+        return spec
+    if spec not in SURFACES:
+        raise ValueError(f"unknown surface {spec!r}; valid: {', '.join(SURFACES)}")
+    return SURFACES[spec]()
+
+
+def default_racers(surface) -> dict[str, dict]:
+    """SGD, Momentum, Nesterov, AdaGrad, RMSProp and Adam, each with a learning rate suited to the surface."""
+    lrs = get_surface(surface).lrs
+    return {label: {**spec, "lr": lrs[label]} for label, spec in RACERS.items()}
+
+
+def surface_grid(surface, n: int = 101) -> dict:
+    """The surface on an n x n grid over its view box (z rows over y), for contour plots."""
+    s = get_surface(surface)
+    x0, x1, y0, y1 = s.box
+    xs, ys = np.linspace(x0, x1, n), np.linspace(y0, y1, n)
+    gx, gy = np.meshgrid(xs, ys)
+    return {
+        "x": xs.tolist(),
+        "y": ys.tolist(),
+        "z": _floats(s.f(gx, gy)),
+        "box": list(s.box),
+        "start": list(s.start),
+        "minima": [list(m) for m in s.minima],
+        "log_scale": s.log_scale,
+    }
+
+
+def _trajectory(s: Surface, spec, start, steps: int, schedule) -> dict:
+    optimizer = optimizers.get({k: v for k, v in dict(spec).items() if k != "label"})
+    base_lr = optimizer.lr
+    point = np.array(start, dtype=np.float64)
+    x0, x1, y0, y1 = s.box
+    reach = 10 * max(x1 - x0, y1 - y0)
+    path, lrs, status = [point.copy()], [], "completed"
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            optimizer.lr = schedule.lr_at(t, base_lr)
+            lrs.append(optimizer.lr)
+            optimizer.step([point], [np.array(s.grad(*point), dtype=np.float64)])
+            path.append(point.copy())
+            if not np.all(np.isfinite(point)):
+                status = "diverged"
+                break
+            if np.max(np.abs(point)) > reach:
+                status = "escaped"
+                break
+        xy = np.array(path)
+        loss = s.f(xy[:, 0], xy[:, 1])
+    return {"x": _floats(xy[:, 0]), "y": _floats(xy[:, 1]), "loss": _floats(loss), "lr": lrs,
+            "status": status}
+
+
+def race(surface, optimizers_: Mapping[str, dict] | Sequence | None = None, steps: int = 300,
+         start: Sequence[float] | None = None, schedule="constant") -> dict:
+    """Run the engine's optimizers from one start on a surface, one step per schedule epoch.
+
+    Each runner updates a parameter p of shape (2,) in place with the surface's gradient; a runner stops
+    when p is not finite ("diverged") or leaves ten times the view box ("escaped").
+    """
+    s = get_surface(surface)
+    if optimizers_ is None:
+        optimizers_ = default_racers(surface)
+    if not isinstance(optimizers_, Mapping):
+        optimizers_ = {spec.get("label", _label(spec)) if isinstance(spec, Mapping) else spec: spec
+                       for spec in optimizers_}
+    start = tuple(s.start if start is None else start)
+    sched = schedules.get(schedule)
+    runs = []
+    for label, spec in optimizers_.items():
+        spec = {"name": spec} if isinstance(spec, str) else dict(spec)
+        runs.append({"label": label, "optimizer": spec, **_trajectory(s, spec, start, steps, sched)})
+    return {"surface": surface if isinstance(surface, str) else type(surface).__name__.lower(),
+            "start": list(start), "steps": steps, "runs": runs}
+
+
+# Initialization explorer
+
+INIT_PRESETS = {
+    "N(0, 1)": {"name": "normal", "std": 1.0},
+    "N(0, 0.01)": {"name": "normal", "std": 0.01},
+    "xavier": {"name": "xavier_normal"},
+    "xavier (tanh gain)": {"name": "xavier_normal", "gain": "tanh"},
+    "he": {"name": "he_normal", "nonlinearity": "relu"},
+    "zeros": {"name": "zeros"},
+    "default": {"name": "default"},
+}
+
+
+def _distinct_units(values: np.ndarray) -> int:
+    return len(np.unique(np.round(values.T, 12), axis=0))
+
+
+def init_stats(depth: int = 10, width: int = 256, activation="tanh", initializer="xavier",
+               batch: int = 256, bins: int = 30, seed: int = 0) -> dict:
+    """One forward and one backward pass through a fresh (dense, activation) x depth engine Model.
+
+    Inputs x ~ N(0, 1) of shape (batch, width); the backward pass starts from g ~ N(0, 1) / batch at the top,
+    i.e. the gradient of L = sum(g * output); biases start at 0. Per layer: activation stats and histogram
+    (edges shared by all layers), ||dL/dW||, the fraction of saturated values or dead units, and how many
+    units are distinct.
+    """
+    initializer = INIT_PRESETS.get(initializer, initializer) if isinstance(initializer, str) else initializer
+    rng = np.random.default_rng(seed)
+    stack = []
+    for _ in range(depth):
+        stack += [Dense(width, weight_init=initializer, bias_init="zeros"), activations.get(activation)]
+    model = Model(stack, (width,)).build(rng, np.float64)
+    x = rng.standard_normal((batch, width))
+    output = model.forward(x, training=True)
+    model.backward(rng.standard_normal(output.shape) / batch)
+    values = [layer.y for layer in stack[1::2]]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values])
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    edges = np.linspace(low, high, bins + 1)
+    rows = []
+    for k, (dense, act) in enumerate(zip(stack[::2], stack[1::2], strict=True), start=1):
+        dead, saturated = tm.unit_fractions(act, act.x, act.y)
+        rows.append({
+            "layer": k,
+            "mean": float(act.y.mean()),
+            "std": float(act.y.std()),
+            "histogram": np.histogram(act.y, bins=edges)[0].tolist(),
+            "grad_norm": tm.l2_norm([dense.grads["weight"]]),
+            "dead_fraction": dead,
+            "saturated_fraction": saturated,
+            "distinct_units": _distinct_units(act.y),
+        })
+    return {"activation": _label(activation), "initializer": _label(initializer), "depth": depth,
+            "width": width, "edges": edges.tolist(), "layers": rows}
+
+
+# Loss landscape
+
+
+def filter_normalized_direction(params: Sequence[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """A random direction with each filter (row) scaled to its weight row's norm; 1-D params get 0.
+
+    d_i <- d_i / ||d_i|| * ||w_i||  for every row i of a weight (out, in, ...), d ~ N(0, 1)  (Li et al. 2018).
+    """
+    direction = []
+    for w in params:
+        if w.ndim < 2:
+            direction.append(np.zeros(w.shape))
+            continue
+        d = rng.standard_normal(w.shape)
+        rows, w_rows = d.reshape(len(d), -1), np.asarray(w, dtype=np.float64).reshape(len(w), -1)
+        rows *= (np.linalg.norm(w_rows, axis=1) / np.maximum(np.linalg.norm(rows, axis=1), 1e-12))[:, None]
+        direction.append(d)
+    return direction
+
+
+def _flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays])
+
+
+def _assign(params: Sequence[np.ndarray], flat: np.ndarray) -> None:
+    offset = 0
+    for p in params:
+        p[...] = flat[offset : offset + p.size].reshape(p.shape)
+        offset += p.size
+
+
+def loss_landscape(source, data=None, loss=None, directions: int = 2, n: int = 21, span: float = 1.0,
+                   seed: int = 0, path: Sequence[np.ndarray] | None = None) -> dict:
+    """The loss on a 1-D or 2-D slice through the current weights along filter-normalised random directions.
+
+    L(a, b) = loss(model(theta + a d1 + b d2)(x), y), a, b in [-span, span] (eval mode). source is a Trainer
+    (its model, loss and training data) or a Model with data = (x, y) and a loss. A training path (flattened
+    weight snapshots, ordered as model.parameters()) is projected by least squares onto (d1, d2).
+    """
+    if directions not in (1, 2):
+        raise ValueError(f"directions must be 1 or 2, got {directions!r}")
+    if isinstance(source, Model):
+        model, (x, y) = source, data
+        if loss is None:
+            raise ValueError("a Model needs a loss")
+    else:
+        model, loss = source.model, source.loss
+        x, y = (source.x_train, source.y_train) if data is None else data
+    params = model.parameters()
+    theta = _flat(params)
+    rng = np.random.default_rng(seed)
+    basis = np.column_stack([_flat(filter_normalized_direction(params, rng)) for _ in range(directions)])
+    a = np.linspace(-span, span, n)
+    b = a if directions == 2 else np.zeros(1)
+
+    def at(point: np.ndarray) -> float:
+        _assign(params, point.astype(model.dtype))
+        return float(loss.forward(model.forward(x, training=False), y))
+
+    try:
+        with np.errstate(all="ignore"):
+            z = np.array([[at(theta + basis @ np.array([ai, bi][:directions])) for ai in a] for bi in b])
+            result = {"x": a.tolist(), "y": b.tolist() if directions == 2 else None,
+                      "z": _floats(z if directions == 2 else z[0]), "center": at(theta)}
+            if path is not None:
+                steps = np.asarray(path, dtype=np.float64).reshape(len(path), -1)
+                coords = np.linalg.lstsq(basis, (steps - theta).T, rcond=None)[0]
+                result["path"] = {"x": _floats(coords[0]),
+                                  "y": _floats(coords[1]) if directions == 2 else None,
+                                  "loss": _floats([at(step) for step in steps])}
+    finally:
+        _assign(params, theta.astype(model.dtype))
+    return result
+
