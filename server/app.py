@@ -1,0 +1,58 @@
+"""The FastAPI app: `create_app(settings)` for tests and embedding, module-level `app` for uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from server import __version__, errors, static
+from server.manager import RunManager
+from server.middleware import BodyLimitMiddleware, TokenMiddleware
+from server.pool import ProcessExecutor
+from server.routes import catalog, datasets, health, runs, stream
+from server.settings import Settings
+from server.store import Store
+
+DESCRIPTION = """Train neural networks with nnplay's NumPy engine and watch them learn.
+
+Create a run with `POST /api/runs` (a RunConfig), follow it on the websocket `/api/runs/{id}/stream`,
+and control it with `POST /api/runs/{id}/control`. `GET /api/catalog` lists every layer, activation,
+initializer, loss, optimizer, schedule and dataset with its parameters."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(settings.database, settings.write_interval)
+        executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds)
+        manager = RunManager(settings, store, executor)
+        await manager.start()
+        app.state.manager = manager
+        try:
+            yield
+        finally:
+            await manager.close()
+
+    app = FastAPI(title="nnplay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    for module in (runs, stream, datasets, catalog, health):
+        app.include_router(module.router)
+    static.install(app, settings.web_dir)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
+    )
+    app.add_middleware(TokenMiddleware, token=settings.token)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
+        )
+    return app
+
+
+app = create_app()

@@ -1,0 +1,82 @@
+"""API errors: every bad request becomes a 4xx whose JSON names the field and the problem."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+log = logging.getLogger("nnplay.server")
+
+
+class ApiError(Exception):
+    """A client error: `status` with a message; `loc` names the offending field for 422s."""
+
+    def __init__(
+        self,
+        status: int,
+        msg: str,
+        loc: Sequence[str | int] | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ):
+        super().__init__(msg)
+        self.status = status
+        self.msg = msg
+        if details is None and loc is not None:
+            details = [{"loc": list(loc), "msg": msg, "type": "value_error"}]
+        self.details = details
+
+    def content(self) -> dict[str, Any]:
+        if self.details is None:
+            return {"detail": self.msg}
+        return {"detail": self.details, "message": summary(self.details)}
+
+
+def not_found(what: str, name: str) -> ApiError:
+    return ApiError(404, f"no {what} with id {name!r}")
+
+
+def readable(errors: Sequence[dict[str, Any]], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+    """pydantic errors as [{"loc", "msg", "type"}], without echoing the input back."""
+    return [
+        {
+            "loc": [*prefix, *error.get("loc", ())],
+            "msg": str(error.get("msg", "invalid value")),
+            "type": error.get("type"),
+        }
+        for error in errors
+    ]
+
+
+def summary(details: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{'.'.join(map(str, d['loc'])) or 'request'}: {d['msg']}" for d in details)
+
+
+def validation_error(error: ValidationError, prefix: Sequence[str | int] = ("body",)) -> ApiError:
+    details = readable(error.errors(include_url=False, include_input=False, include_context=False), prefix)
+    return ApiError(422, summary(details), details=details)
+
+
+async def _request_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    details = readable(error.errors())
+    return JSONResponse({"detail": details, "message": summary(details)}, status_code=422)
+
+
+async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+    return JSONResponse(error.content(), status_code=error.status)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": f"internal error: {type(error).__name__}"}, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,59 @@
+"""The seam between the run manager and wherever trainers execute: jobs go in, events come out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Action = Literal["pause", "resume", "step", "stop", "set", "snapshot"]
+EventKind = Literal["started", "status", "epoch", "done", "snapshot"]
+
+
+@dataclass
+class Job:
+    """One run to execute: a validated RunConfig as a dict, the CSV it names, and its limits."""
+
+    run_id: str
+    config: dict[str, Any]
+    csv_text: str | None = None
+    paused: bool = False
+    steps: int = 0
+    deadline: float = 3600.0
+    settings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Event:
+    """What an executor reports about a run.
+
+    started:  status ("running" | "paused"), num_parameters, summary, train_samples
+    status:   status ("running" | "paused"), message
+    epoch:    scalars (dict), scalars_json, record_json (full record JSON, or None without heavy telemetry)
+    done:     status (completed | stopped | diverged | failed), message, weights (npz bytes or None)
+    snapshot: request, weights (npz bytes of the current model, or None), message
+    """
+
+    kind: EventKind
+    run_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Executor(Protocol):
+    """Runs jobs, at most `capacity` at once, queueing the rest in submission order."""
+
+    capacity: int
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def submit(self, job: Job) -> None: ...
+
+    def control(self, run_id: str, action: Action, payload: dict[str, Any] | None = None) -> bool:
+        """Deliver a control to a queued or running job; False when the executor does not know the run."""
+        ...
+
+    def events(self) -> AsyncIterator[list[Event]]:
+        """Batches of events, in order per run, until the executor is closed."""
+        ...

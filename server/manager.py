@@ -1,0 +1,387 @@
+"""RunManager: the life cycle of runs, between the API, the executor, the store and the subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.config import RunConfig
+from server.errors import ApiError, not_found
+from server.executor import Event, Executor, Job
+from server.limits import preflight
+from server.predict import Predictor
+from server.schemas import FINISHED, RunPublic
+from server.settings import Settings
+from server.store import Store
+from server.subscriber import Subscriber
+
+log = logging.getLogger("nnplay.server")
+
+
+def envelope(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def epoch_envelope(record_json: str) -> str:
+    return '{"type":"epoch","record":' + record_json + "}"
+
+
+def history_envelope(run: dict[str, Any], scalars: list[str], latest: str | None) -> str:
+    public = RunPublic.model_validate(run).model_dump_json()
+    return (
+        '{"type":"history","run":'
+        + public
+        + ',"epochs":['
+        + ",".join(scalars)
+        + '],"latest":'
+        + (latest or "null")
+        + "}"
+    )
+
+
+@dataclass(eq=False)
+class ActiveRun:
+    """A run the manager holds in memory: queued, running or paused, or just ended and being saved."""
+
+    id: str
+    config: dict[str, Any]
+    created_at: float
+    name: str | None = None
+    status: str = "queued"
+    message: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    num_parameters: int | None = None
+    summary: list[dict[str, Any]] | None = None
+    scalars: list[str] = field(default_factory=list)
+    last: dict[str, Any] | None = None
+    latest: str | None = None
+    subscribers: set[Subscriber] = field(default_factory=set)
+    deleted: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "message": self.message,
+            "config": self.config,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "epochs": len(self.scalars),
+            "last": self.last,
+            "num_parameters": self.num_parameters,
+            "summary": self.summary,
+        }
+
+    def broadcast(self, text: str) -> None:
+        for subscriber in self.subscribers:
+            subscriber.put(text)
+
+
+class RunManager:
+    """Creates runs, relays controls, and turns executor events into store writes and websocket messages."""
+
+    def __init__(self, settings: Settings, store: Store, executor: Executor):
+        self.settings = settings
+        self.store = store
+        self.executor = executor
+        self.active: dict[str, ActiveRun] = {}
+        self._snapshots: dict[str, asyncio.Future] = {}
+        self._predictors: OrderedDict[str, Predictor] = OrderedDict()
+        self._pump: asyncio.Task | None = None
+        self._finishing: set[asyncio.Task] = set()
+        self._closing = False
+
+    async def start(self) -> None:
+        interrupted = await asyncio.to_thread(self.store.open)
+        if interrupted:
+            log.info("marked %d runs interrupted by the last shutdown", interrupted)
+        await self.executor.start()
+        self._pump = asyncio.create_task(self._consume())
+
+    async def close(self) -> None:
+        self._closing = True
+        await self.executor.close()
+        if self._pump is not None:
+            await self._pump
+        for task in list(self._finishing):
+            await task
+        now = time.time()
+        for run in list(self.active.values()):
+            if not run.finished:
+                self._finish(run, "interrupted", "the server stopped while the run was in flight", None, now)
+        self.active.clear()
+        await asyncio.to_thread(self.store.close)
+
+    def _get_active(self, run_id: str) -> ActiveRun | None:
+        run = self.active.get(run_id)
+        return None if run is None or run.deleted else run
+
+    async def create(self, config: RunConfig, paused: bool) -> dict[str, Any]:
+        settings = self.settings
+        waiting = sum(1 for run in self.active.values() if run.status == "queued")
+        if waiting >= settings.max_queued + settings.max_runs:
+            raise ApiError(429, f"{waiting} runs are already waiting (NNPLAY_MAX_QUEUED); try again later")
+        csv_text = None
+        if config.data.dataset == "csv":
+            dataset = await asyncio.to_thread(self.store.get_dataset, config.data.csv_id)
+            if dataset is None:
+                raise ApiError(
+                    422, f"no uploaded dataset with id {config.data.csv_id!r}", loc=["body", "data", "csv_id"]
+                )
+            csv_text = dataset["csv"]
+        info = await asyncio.to_thread(preflight, config, csv_text, settings)
+        run = ActiveRun(
+            id=secrets.token_urlsafe(16),
+            config=config.model_dump(mode="json"),
+            created_at=time.time(),
+            name=config.name,
+            num_parameters=info["num_parameters"],
+            summary=info["summary"],
+        )
+        self.active[run.id] = run
+        self.store.insert_run({key: value for key, value in run.public().items() if key != "epochs"})
+        job = Job(run.id, run.config, csv_text, paused=paused, deadline=settings.run_deadline_seconds)
+        self.executor.submit(job)
+        return run.public()
+
+    async def read(self, run_id: str) -> dict[str, Any]:
+        run = self._get_active(run_id)
+        if run is not None:
+            return run.public()
+        stored = await asyncio.to_thread(self.store.get_run, run_id)
+        if stored is None:
+            raise not_found("run", run_id)
+        return stored
+
+    async def read_many(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        await self.store.aflush()
+        runs, count = await asyncio.to_thread(self.store.list_runs, offset, limit)
+        live = [self._get_active(run["id"]) for run in runs]
+        return [
+            run.public() if run is not None else stored for run, stored in zip(live, runs, strict=True)
+        ], count
+
+    async def read_epochs(self, run_id: str, full: bool) -> list[str]:
+        run = self._get_active(run_id)
+        if run is not None and not full:
+            return list(run.scalars)
+        await self.read(run_id)
+        await self.store.aflush()
+        return await asyncio.to_thread(self.store.get_epochs, run_id, full)
+
+    async def control(self, run_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        run = self._get_active(run_id)
+        if run is None:
+            stored = await self.read(run_id)
+            raise ApiError(409, f"run {run_id!r} has ended ({stored['status']})")
+        if run.finished:
+            raise ApiError(409, f"run {run_id!r} has ended ({run.status})")
+        if action == "stop":
+            payload = {"reason": "stopped by the user", **payload}
+        if not self.executor.control(run_id, action, payload):
+            raise ApiError(409, f"run {run_id!r} is ending")
+        return run.public()
+
+    async def delete(self, run_id: str) -> None:
+        run = self.active.get(run_id)
+        if run is not None:
+            if run.deleted:
+                raise not_found("run", run_id)
+            run.deleted = True
+            if not run.finished and self.executor.control(run_id, "stop", {"reason": "the run was deleted"}):
+                return
+        elif await asyncio.to_thread(self.store.get_run, run_id) is None:
+            raise not_found("run", run_id)
+        self._predictors.pop(run_id, None)
+        self.store.delete_run(run_id)
+        await self.store.aflush()
+
+    async def weights(self, run_id: str) -> bytes:
+        run = self._get_active(run_id)
+        if run is not None and not run.finished:
+            if run.status == "queued":
+                raise ApiError(409, f"run {run_id!r} has not started yet")
+            request = secrets.token_hex(8)
+            future = asyncio.get_running_loop().create_future()
+            self._snapshots[request] = future
+            try:
+                if self.executor.control(run_id, "snapshot", {"request": request}):
+                    data = await asyncio.wait_for(future, timeout=60)
+                    if data["weights"] is not None:
+                        return data["weights"]
+            except TimeoutError:
+                raise ApiError(409, f"run {run_id!r} did not answer in time; try again") from None
+            finally:
+                self._snapshots.pop(request, None)
+        await self.read(run_id)
+        await self.store.aflush()
+        blob = await asyncio.to_thread(self.store.get_weights, run_id)
+        if blob is None:
+            raise ApiError(404, f"run {run_id!r} has no weights")
+        return blob
+
+    async def predict(self, run_id: str, rows: list[list[float]]) -> dict[str, Any]:
+        if len(rows) > self.settings.max_predict_rows:
+            raise ApiError(
+                422,
+                f"at most {self.settings.max_predict_rows} rows of inputs (NNPLAY_MAX_PREDICT_ROWS)",
+                loc=["body", "inputs"],
+            )
+        run = await self.read(run_id)
+        weights = await self.weights(run_id)
+        predictor = self._predictors.get(run_id)
+        if predictor is None:
+            predictor = await asyncio.to_thread(self._predictor, run["config"])
+            self._predictors[run_id] = predictor
+            while len(self._predictors) > 4:
+                self._predictors.popitem(last=False)
+        self._predictors.move_to_end(run_id)
+        return await asyncio.to_thread(predictor.predict, weights, rows)
+
+    def _predictor(self, config: dict[str, Any]) -> Predictor:
+        csv_text = None
+        if config["data"]["dataset"] == "csv":
+            dataset = self.store.get_dataset(config["data"]["csv_id"])
+            if dataset is None:
+                raise ApiError(409, "the run's uploaded dataset no longer exists")
+            csv_text = dataset["csv"]
+        return Predictor(config, csv_text)
+
+    async def subscribe(self, run_id: str, subscriber: Subscriber) -> bool:
+        """Queue the history for `subscriber`, then live messages; False for an unknown run."""
+        run = self._get_active(run_id)
+        if run is not None:
+            subscriber.put(history_envelope(run.public(), run.scalars, run.latest))
+            if run.finished:
+                subscriber.put(
+                    envelope("done", status=run.status, message=run.message, epochs=len(run.scalars))
+                )
+                subscriber.close()
+            else:
+                run.subscribers.add(subscriber)
+            return True
+        stored = await asyncio.to_thread(self.store.get_run, run_id)
+        if stored is None:
+            return False
+        scalars = await asyncio.to_thread(self.store.get_epochs, run_id, False)
+        latest = await asyncio.to_thread(self.store.latest_record, run_id)
+        subscriber.put(history_envelope(stored, scalars, latest))
+        subscriber.put(
+            envelope("done", status=stored["status"], message=stored["message"], epochs=len(scalars))
+        )
+        subscriber.close()
+        return True
+
+    def unsubscribe(self, run_id: str, subscriber: Subscriber) -> None:
+        run = self.active.get(run_id)
+        if run is None or subscriber not in run.subscribers:
+            return
+        run.subscribers.discard(subscriber)
+        policy = self.settings.orphan_policy
+        if run.subscribers or run.finished or policy == "keep":
+            return
+        if policy == "pause":
+            self.executor.control(run_id, "pause", {})
+        else:
+            self.executor.control(run_id, "stop", {"reason": "its last subscriber left"})
+
+    async def _consume(self) -> None:
+        async for batch in self.executor.events():
+            for event in batch:
+                try:
+                    self._handle(event)
+                except Exception:
+                    log.exception("handling %s event of run %s failed", event.kind, event.run_id)
+
+    def _handle(self, event: Event) -> None:
+        if event.kind == "snapshot":
+            future = self._snapshots.get(event.data.get("request"))
+            if future is not None and not future.done():
+                future.set_result(event.data)
+            return
+        run = self.active.get(event.run_id)
+        if run is None or run.finished:
+            return
+        data = event.data
+        if event.kind == "started":
+            run.started_at = time.time()
+            run.status = data["status"]
+            run.num_parameters, run.summary = data["num_parameters"], data["summary"]
+            self.store.update_run(
+                run.id,
+                status=run.status,
+                started_at=run.started_at,
+                num_parameters=run.num_parameters,
+                summary=run.summary,
+            )
+            run.broadcast(envelope("status", status=run.status, message=None))
+        elif event.kind == "status":
+            run.status = data["status"]
+            if data.get("message"):
+                run.message = data["message"]
+            self.store.update_run(run.id, status=run.status, message=run.message)
+            run.broadcast(envelope("status", status=run.status, message=data.get("message")))
+        elif event.kind == "epoch":
+            self._on_epoch(run, data)
+        elif event.kind == "done":
+            status, message = data["status"], data["message"]
+            if self._closing:
+                status, message = "interrupted", "the server stopped while the run was in flight"
+            self._finish(run, status, message, data.get("weights"), time.time())
+
+    def _on_epoch(self, run: ActiveRun, data: dict[str, Any]) -> None:
+        scalars_json, record_json = data["scalars_json"], data["record_json"]
+        run.scalars.append(scalars_json)
+        run.last = data["scalars"]
+        if record_json is not None:
+            run.latest = record_json
+        self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
+        self.store.update_run(run.id, epochs=len(run.scalars), last=run.last)
+        if run.subscribers:
+            light = epoch_envelope(scalars_json)
+            full = epoch_envelope(record_json) if record_json is not None else None
+            for subscriber in run.subscribers:
+                subscriber.put_epoch(full, light)
+
+    def _finish(
+        self, run: ActiveRun, status: str, message: str | None, weights: bytes | None, now: float
+    ) -> None:
+        run.status, run.message, run.finished_at = status, message, now
+        if weights is not None and not run.deleted:
+            self.store.put_weights(run.id, weights)
+        if run.deleted:
+            self.store.delete_run(run.id)
+        else:
+            self.store.update_run(
+                run.id,
+                status=status,
+                message=message,
+                finished_at=now,
+                epochs=len(run.scalars),
+                last=run.last,
+            )
+        run.broadcast(envelope("done", status=status, message=message, epochs=len(run.scalars)))
+        for subscriber in run.subscribers:
+            subscriber.close()
+        run.subscribers.clear()
+        if not self._closing:
+            task = asyncio.create_task(self._forget(run))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
+
+    async def _forget(self, run: ActiveRun) -> None:
+        await self.store.aflush()
+        self.active.pop(run.id, None)

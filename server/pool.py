@@ -1,0 +1,216 @@
+"""ProcessExecutor: long-lived worker processes, one job each at a time, fed from a FIFO queue."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from server.executor import Action, Event, Job
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: subprocess.Popen
+    commands: Connection
+    events: Connection
+    job: Job | None = None
+    started: float = 0.0
+    killed: str | None = None
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+
+class ProcessExecutor:
+    """Up to `capacity` worker processes, spawned on demand and reused; a reader thread per worker
+    forwards its events to the event loop, so training never blocks it."""
+
+    def __init__(self, capacity: int, kill_grace: float = 30.0):
+        self.capacity = capacity
+        self.kill_grace = kill_grace
+        self._workers: list[_Worker] = []
+        self._queue: deque[Job] = deque()
+        self._events: asyncio.Queue[list[Event] | None] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watchdog: asyncio.Task | None = None
+        self._closing = False
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._watchdog = asyncio.create_task(self._watch())
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._watchdog:
+            self._watchdog.cancel()
+        for worker in self._workers:
+            try:
+                worker.commands.send(None)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5
+        for worker in list(self._workers):
+            try:
+                await asyncio.to_thread(worker.process.wait, max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                await asyncio.to_thread(worker.process.wait)
+        for worker in self._workers:
+            worker.commands.close()
+        self._workers.clear()
+        self._events.put_nowait(None)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    @property
+    def pids(self) -> list[int]:
+        return [worker.process.pid for worker in self._workers]
+
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+        self._dispatch()
+
+    def control(self, run_id: str, action: Action, payload: dict[str, Any] | None = None) -> bool:
+        payload = payload or {}
+        for worker in self._workers:
+            if worker.job is not None and worker.job.run_id == run_id:
+                self._send(worker, ("control", run_id, action, payload))
+                return True
+        for job in self._queue:
+            if job.run_id == run_id:
+                self._control_queued(job, action, payload)
+                return True
+        return False
+
+    async def events(self) -> AsyncIterator[list[Event]]:
+        while (batch := await self._events.get()) is not None:
+            yield batch
+
+    def _control_queued(self, job: Job, action: Action, payload: dict[str, Any]) -> None:
+        if action == "stop":
+            self._queue.remove(job)
+            reason = payload.get("reason") or "stopped by the user"
+            self._emit([Event("done", job.run_id, {"status": "stopped", "message": reason, "weights": None})])
+        elif action == "snapshot":
+            self._emit(
+                [Event("snapshot", job.run_id, {**payload, "weights": None, "message": "not started"})]
+            )
+        elif action == "pause":
+            job.paused, job.steps = True, 0
+        elif action == "resume":
+            job.paused, job.steps = False, 0
+        elif action == "step":
+            job.paused, job.steps = True, job.steps + 1
+        elif action == "set":
+            job.settings.append(payload)
+
+    def _dispatch(self) -> None:
+        while self._queue and not self._closing:
+            worker = next((w for w in self._workers if w.job is None), None)
+            if worker is None:
+                if len(self._workers) >= self.capacity:
+                    return
+                worker = self._spawn()
+            job = self._queue.popleft()
+            worker.job, worker.started = job, time.monotonic()
+            self._send(worker, ("job", job))
+
+    def _spawn(self) -> _Worker:
+        command_reader, command_writer = mp.Pipe(duplex=False)
+        event_reader, event_writer = mp.Pipe(duplex=False)
+        fds = (command_reader.fileno(), event_writer.fileno())
+        path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.worker", *map(str, fds)],
+            pass_fds=fds,
+            env={**os.environ, "PYTHONPATH": path},
+        )
+        command_reader.close()
+        event_writer.close()
+        worker = _Worker(process, command_writer, event_reader)
+        worker.reader = threading.Thread(
+            target=self._read, args=(worker,), name="nnplay-worker-reader", daemon=True
+        )
+        worker.reader.start()
+        self._workers.append(worker)
+        return worker
+
+    def _send(self, worker: _Worker, message: tuple) -> None:
+        try:
+            worker.commands.send(message)
+        except OSError:
+            pass
+
+    def _read(self, worker: _Worker) -> None:
+        connection = worker.events
+        while True:
+            try:
+                messages = [connection.recv()]
+                while connection.poll():
+                    messages.append(connection.recv())
+            except (EOFError, OSError):
+                connection.close()
+                try:
+                    worker.process.wait(5)
+                except subprocess.TimeoutExpired:
+                    worker.process.kill()
+                self._call(self._on_exit, worker)
+                return
+            self._call(self._on_messages, worker, messages)
+
+    def _call(self, fn, *args) -> None:
+        try:
+            self._loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            pass
+
+    def _on_messages(self, worker: _Worker, messages: list[tuple]) -> None:
+        events = [Event(kind, run_id, data) for kind, run_id, data in messages]
+        self._emit(events)
+        if any(event.kind == "done" for event in events):
+            worker.job = None
+            self._dispatch()
+
+    def _on_exit(self, worker: _Worker) -> None:
+        if worker in self._workers:
+            self._workers.remove(worker)
+        job = worker.job
+        if job is not None:
+            message = (
+                worker.killed
+                or f"the worker process exited unexpectedly (exit code {worker.process.returncode})"
+            )
+            status = "stopped" if worker.killed else "failed"
+            self._emit([Event("done", job.run_id, {"status": status, "message": message, "weights": None})])
+        self._dispatch()
+
+    def _emit(self, events: list[Event]) -> None:
+        self._events.put_nowait(events)
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for worker in self._workers:
+                job = worker.job
+                if job is None or worker.killed:
+                    continue
+                if now - worker.started > job.deadline + self.kill_grace:
+                    worker.killed = (
+                        f"the run reached its deadline of {job.deadline:g} s and did not stop within "
+                        f"{self.kill_grace:g} s; its worker was killed"
+                    )
+                    worker.process.kill()

@@ -1,0 +1,104 @@
+"""/api/runs: create, list, read, control, delete runs; their epochs, model and predictions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from engine.config import RunConfig
+from server.deps import ManagerDep
+from server.predict import finite_list, load_npz
+from server.schemas import (
+    ControlPublic,
+    ControlRequest,
+    ErrorPublic,
+    ModelPublic,
+    PredictPublic,
+    PredictRequest,
+    RunCreate,
+    RunPublic,
+    RunsPublic,
+)
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+NOT_FOUND = {404: {"model": ErrorPublic, "description": "no such run"}}
+ENDED = {409: {"model": ErrorPublic, "description": "the run is not in a state for this"}}
+JSON_LIST = {
+    200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}
+}
+NPZ = {200: {"content": {"application/json": {}, "application/octet-stream": {}}}}
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunPublic,
+    responses={429: {"model": ErrorPublic, "description": "too many runs waiting"}},
+)
+async def create_run(body: RunCreate, manager: ManagerDep) -> Any:
+    """Queue a run; it starts when a worker is free (paused: it waits for step or resume)."""
+    return await manager.create(RunConfig.model_validate(body.run_config()), body.paused)
+
+
+@router.get("", response_model=RunsPublic)
+async def read_runs(
+    manager: ManagerDep,
+    offset: int = Query(0, ge=0, le=2**31),
+    limit: int = Query(50, ge=1, le=500),
+) -> Any:
+    """Runs, newest first."""
+    runs, count = await manager.read_many(offset, limit)
+    return {"data": runs, "count": count}
+
+
+@router.get("/{run_id}", response_model=RunPublic, responses=NOT_FOUND)
+async def read_run(run_id: str, manager: ManagerDep) -> Any:
+    return await manager.read(run_id)
+
+
+@router.delete("/{run_id}", status_code=204, responses=NOT_FOUND)
+async def delete_run(run_id: str, manager: ManagerDep) -> Response:
+    """Stop the run if it is in flight, then delete it with its history and weights."""
+    await manager.delete(run_id)
+    return Response(status_code=204)
+
+
+@router.post("/{run_id}/control", response_model=ControlPublic, responses={**NOT_FOUND, **ENDED})
+async def control_run(run_id: str, body: ControlRequest, manager: ManagerDep) -> Any:
+    """pause, resume, step, stop or set (lr, regularization_rate); the run acts before its next epoch."""
+    run = await manager.control(run_id, body.action, body.payload())
+    return {"run": run, "accepted": body.action}
+
+
+@router.get("/{run_id}/epochs", responses={**NOT_FOUND, **JSON_LIST})
+async def read_epochs(run_id: str, manager: ManagerDep, full: bool = False) -> Response:
+    """One record per epoch: the scalars, or with full=1 every telemetry field that was recorded."""
+    epochs = await manager.read_epochs(run_id, full)
+    return Response("[" + ",".join(epochs) + "]", media_type="application/json")
+
+
+@router.get("/{run_id}/model", response_model=ModelPublic, responses={**NOT_FOUND, **ENDED, **NPZ})
+async def read_model(run_id: str, manager: ManagerDep, format: Literal["json", "npz"] = "json") -> Any:
+    """The config and torch-compatible state_dict (the current weights while the run is in flight)."""
+    run = await manager.read(run_id)
+    weights = await manager.weights(run_id)
+    if format == "npz":
+        headers = {"Content-Disposition": f'attachment; filename="nnplay-{run_id}.npz"'}
+        return Response(weights, media_type="application/octet-stream", headers=headers)
+    state = load_npz(weights)
+    return {
+        "run_id": run_id,
+        "config": run["config"],
+        "state_dict": {
+            key: {"shape": list(value.shape), "dtype": str(value.dtype), "values": finite_list(value)}
+            for key, value in state.items()
+        },
+    }
+
+
+@router.post("/{run_id}/predict", response_model=PredictPublic, responses={**NOT_FOUND, **ENDED})
+async def predict(run_id: str, body: PredictRequest, manager: ManagerDep) -> Any:
+    """Outputs, probabilities (classification) and predictions for rows of inputs."""
+    return await manager.predict(run_id, body.inputs)

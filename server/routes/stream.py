@@ -1,0 +1,99 @@
+"""Websocket /api/runs/{id}/stream: history first, then live epochs; control messages both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+
+from server.errors import ApiError, readable, summary
+from server.manager import RunManager, envelope
+from server.schemas import StreamControl
+from server.subscriber import CLOSE, Subscriber
+
+router = APIRouter(prefix="/api/runs", tags=["stream"])
+
+MESSAGE_TYPES = ("control", "ping")
+
+
+@router.websocket("/{run_id}/stream")
+async def stream_run(websocket: WebSocket, run_id: str) -> None:
+    manager: RunManager = websocket.app.state.manager
+    settings = websocket.app.state.settings
+    await websocket.accept()
+    subscriber = Subscriber(settings.subscriber_queue_limit)
+    if not await manager.subscribe(run_id, subscriber):
+        await websocket.send_text(envelope("error", detail=f"no run with id {run_id!r}"))
+        await websocket.close(4404)
+        return
+    sender = asyncio.create_task(_send(websocket, subscriber))
+    try:
+        await _receive(websocket, manager, run_id, subscriber, settings.max_ws_message_bytes)
+    finally:
+        manager.unsubscribe(run_id, subscriber)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+
+
+async def _send(websocket: WebSocket, subscriber: Subscriber) -> None:
+    try:
+        while True:
+            text = await subscriber.get()
+            if text is CLOSE:
+                await websocket.close(subscriber.close_code or 1000)
+                return
+            await websocket.send_text(text)
+    except Exception:
+        return
+
+
+async def _receive(
+    websocket: WebSocket, manager: RunManager, run_id: str, subscriber: Subscriber, limit: int
+) -> None:
+    while True:
+        try:
+            message = await websocket.receive()
+        except Exception:
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        raw = text.encode() if text is not None else message.get("bytes") or b""
+        if len(raw) > limit:
+            subscriber.put(
+                envelope(
+                    "error",
+                    detail=f"message of {len(raw)} bytes is larger than {limit} bytes "
+                    "(NNPLAY_MAX_WS_MESSAGE_BYTES)",
+                )
+            )
+            continue
+        reply = await _handle(raw, manager, run_id)
+        if reply is not None:
+            subscriber.put(reply)
+
+
+async def _handle(raw: bytes, manager: RunManager, run_id: str) -> str | None:
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return envelope("error", detail='messages must be JSON objects such as {"type": "control", ...}')
+    if not isinstance(payload, dict) or payload.get("type") not in MESSAGE_TYPES:
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        return envelope("error", detail=f"unknown message type {kind!r}; valid: {', '.join(MESSAGE_TYPES)}")
+    if payload["type"] == "ping":
+        return envelope("pong")
+    try:
+        control = StreamControl.model_validate(payload)
+    except ValidationError as error:
+        details = readable(error.errors(include_url=False, include_input=False, include_context=False))
+        return envelope("error", detail=summary(details), errors=details)
+    try:
+        await manager.control(run_id, control.action, control.payload())
+    except ApiError as error:
+        return envelope("error", detail=error.msg)
+    return None

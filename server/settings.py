@@ -1,0 +1,53 @@
+"""Server settings from NNPLAY_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("nnplay", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Where the server listens and stores runs, and every limit it enforces."""
+
+    model_config = SettingsConfigDict(env_prefix="NNPLAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    web_dir: Path = WEB_DIR
+    max_runs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
+    max_queued: int = Field(64, ge=0, description="queued runs beyond the running ones; more get a 429")
+    run_deadline_seconds: float = Field(3600.0, gt=0)
+    kill_grace_seconds: float = Field(30.0, gt=0, description="after the deadline, a stuck worker is killed")
+    compute_budget: float = Field(2e11, gt=0, description="epochs x train samples x parameters per run")
+    max_layers: int = Field(32, ge=1)
+    max_units: int = Field(1024, ge=1)
+    max_parameters: int = Field(1_000_000, ge=1)
+    max_request_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    max_upload_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_ws_message_bytes: int = Field(64 * 1024, ge=256)
+    max_predict_rows: int = Field(10_000, ge=1)
+    subscriber_queue_limit: int = Field(
+        20_000, ge=16, description="pending envelopes before a slow socket is closed"
+    )
+    orphan_policy: Literal["keep", "pause", "stop"] = Field(
+        "keep", description="what a run does when its last websocket subscriber leaves"
+    )
+    token: str | None = Field(None, min_length=1)
+    cors_origins: list[str] = Field(default_factory=list)
+    write_interval: float = Field(0.2, gt=0, description="seconds between batched database writes")
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "nnplay.sqlite3"

@@ -1,0 +1,196 @@
+"""A worker process: runs one job at a time, obeys controls between epochs, reports events on a pipe."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from server.executor import Job
+
+HEAVY_FIELDS = {"layers", "boundary", "neurons", "weights"}
+
+
+def weights_npz(state: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **state)
+    return buffer.getvalue()
+
+
+def main(argv: list[str]) -> None:
+    """python -m server.worker COMMANDS_FD EVENTS_FD"""
+    commands, events = Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False)
+    worker_main(commands, events)
+
+
+def worker_main(commands: Connection, events: Connection) -> None:
+    """Take jobs from `commands` until it closes or sends None."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            message = commands.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        if message[0] == "job":
+            if not JobRunner(message[1], commands, events).run():
+                return
+        elif message[0] == "control" and message[2] == "snapshot":
+            send_ended_snapshot(events, message[1], message[3])
+
+
+def send_ended_snapshot(events: Connection, run_id: str, payload: dict[str, Any]) -> None:
+    events.send(("snapshot", run_id, {**payload, "weights": None, "message": "the run has ended"}))
+
+
+class JobRunner:
+    """Drives one Trainer epoch by epoch; pause, step, stop and set act before the next epoch starts."""
+
+    def __init__(self, job: Job, commands: Connection, events: Connection):
+        self.job = job
+        self.commands = commands
+        self.events = events
+        self.trainer: Any = None
+        self.paused = job.paused
+        self.steps = job.steps
+        self.announced = "paused" if job.paused and not job.steps else "running"
+        self.stopping = False
+        self.shutdown = False
+        self.deadline = time.monotonic() + job.deadline
+
+    def send(self, kind: str, data: dict[str, Any]) -> None:
+        self.events.send((kind, self.job.run_id, data))
+
+    def run(self) -> bool:
+        """Run the job to its end; False when the server asked the worker to exit."""
+        try:
+            from engine.trainer import Trainer
+
+            self.trainer = Trainer(self.job.config, csv_text=self.job.csv_text)
+        except Exception as error:
+            self.send(
+                "done", {"status": "failed", "message": f"could not build the run: {error}", "weights": None}
+            )
+            return True
+        trainer = self.trainer
+        self.send(
+            "started",
+            {
+                "status": self.announced,
+                "num_parameters": int(trainer.num_parameters),
+                "summary": trainer.model.summary(),
+                "train_samples": len(trainer.x_train),
+            },
+        )
+        for payload in self.job.settings:
+            self.apply("set", payload)
+        try:
+            self.train()
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            self.send(
+                "done", {"status": "failed", "message": f"{type(error).__name__}: {error}", "weights": None}
+            )
+            return not self.shutdown
+        self.send(
+            "done",
+            {
+                "status": trainer.status,
+                "message": trainer.message,
+                "weights": weights_npz(trainer.model.state_dict()),
+            },
+        )
+        return not self.shutdown
+
+    def train(self) -> None:
+        epochs = self.trainer.epochs()
+        while True:
+            self.poll(0)
+            while self.paused and self.steps == 0 and not self.stopping:
+                self.announce("paused")
+                self.poll(min(1.0, max(0.0, self.deadline - time.monotonic())))
+                self.check_deadline()
+            self.check_deadline()
+            if not self.stopping:
+                self.announce("running")
+            try:
+                record = next(epochs)
+            except StopIteration:
+                return
+            if self.steps:
+                self.steps -= 1
+            self.report(record)
+
+    def stop(self, reason: str) -> None:
+        if not self.stopping:
+            self.stopping = True
+            self.trainer.stop(reason)
+
+    def check_deadline(self) -> None:
+        if time.monotonic() >= self.deadline:
+            self.stop(f"the run reached its deadline of {self.job.deadline:g} s")
+
+    def announce(self, status: str) -> None:
+        if status != self.announced:
+            self.announced = status
+            self.send("status", {"status": status, "message": None})
+
+    def report(self, record: Any) -> None:
+        scalars = record.model_dump(mode="json", exclude=HEAVY_FIELDS)
+        self.send(
+            "epoch",
+            {
+                "scalars": scalars,
+                "scalars_json": json.dumps(scalars),
+                "record_json": record.model_dump_json() if record.heavy else None,
+            },
+        )
+
+    def poll(self, timeout: float) -> None:
+        """Apply every control that arrives within `timeout` seconds (0: only those already waiting)."""
+        while self.commands.poll(timeout):
+            message = self.commands.recv()
+            if message is None:
+                self.shutdown = True
+                self.stop("the server is shutting down")
+                return
+            if message[0] == "control" and message[1] == self.job.run_id:
+                self.apply(message[2], message[3])
+            elif message[0] == "control" and message[2] == "snapshot":
+                send_ended_snapshot(self.events, message[1], message[3])
+            timeout = 0
+
+    def apply(self, action: str, payload: dict[str, Any]) -> None:
+        trainer = self.trainer
+        if action == "pause":
+            self.paused, self.steps = True, 0
+        elif action == "resume":
+            self.paused, self.steps = False, 0
+        elif action == "step":
+            self.paused = True
+            self.steps += 1
+        elif action == "stop":
+            self.stop(payload.get("reason") or "stopped by the user")
+        elif action == "set":
+            try:
+                if payload.get("lr") is not None:
+                    trainer.set_lr(payload["lr"])
+                if payload.get("regularization_rate") is not None:
+                    trainer.set_regularization_rate(payload["regularization_rate"])
+            except ValueError as error:
+                self.send("status", {"status": self.announced, "message": str(error)})
+        elif action == "snapshot":
+            weights = weights_npz(trainer.model.state_dict())
+            self.send("snapshot", {**payload, "weights": weights, "message": None})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
