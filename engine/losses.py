@@ -1,0 +1,201 @@
+"""Losses with mean reduction (torch.nn.functional semantics) and the LOSSES registry."""
+
+import inspect
+from collections.abc import Mapping
+from numbers import Real
+
+import numpy as np
+from scipy.special import expit
+
+
+class Loss:
+    """A mean-reduced loss: forward(pred, target) -> float caches what backward() -> dLoss/dpred needs."""
+
+    task = "regression"
+    bounds: dict[str, tuple[float, float]] = {}
+
+    def _set_params(self, **params):
+        for key, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, Real):
+                raise ValueError(f"{type(self).__name__}: parameter {key!r} must be a number, got {value!r}")
+            low, high = self.bounds[key]
+            if not low <= value <= high:
+                raise ValueError(
+                    f"{type(self).__name__}: parameter {key!r} must be in [{low}, {high}], got {value!r}"
+                )
+            setattr(self, key, float(value))
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def output(self, pred: np.ndarray) -> np.ndarray:
+        """What to display for pred: probabilities for classification losses on logits, else pred itself."""
+        return pred
+
+    def _diff(self, pred, target):
+        self.diff = pred - np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
+        return self.diff
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
+        return f"{type(self).__name__}({args})"
+
+
+class MSE(Loss):
+    """Mean squared error, pred and target (batch, n): L = mean((pred - target)^2)."""
+
+    def forward(self, pred, target):
+        d = self._diff(pred, target)
+        return float(np.mean(d * d))
+
+    def backward(self):
+        return 2 * self.diff / self.diff.size
+
+
+class MAE(Loss):
+    """Mean absolute error (torch L1Loss), pred and target (batch, n): L = mean(|pred - target|)."""
+
+    def forward(self, pred, target):
+        return float(np.mean(np.abs(self._diff(pred, target))))
+
+    def backward(self):
+        return np.sign(self.diff) / self.diff.size
+
+
+class SmoothL1(Loss):
+    """Smooth L1 (beta 0 is L1), d = pred - target.
+
+    L = mean(0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta)
+    """
+
+    bounds = {"beta": (0.0, 100.0)}
+
+    def __init__(self, beta=1.0):
+        self._set_params(beta=beta)
+
+    def forward(self, pred, target):
+        d = np.abs(self._diff(pred, target))
+        if self.beta == 0:
+            return float(np.mean(d))
+        return float(np.mean(np.where(d < self.beta, 0.5 * d * d / self.beta, d - 0.5 * self.beta)))
+
+    def backward(self):
+        d = self.diff
+        grad = np.sign(d) if self.beta == 0 else np.clip(d / self.beta, -1, 1)
+        return grad / d.size
+
+
+class Huber(Loss):
+    """Huber, d = pred - target: L = mean(0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta))."""
+
+    bounds = {"delta": (0.0, 100.0)}
+
+    def __init__(self, delta=1.0):
+        self._set_params(delta=delta)
+
+    def forward(self, pred, target):
+        d = np.abs(self._diff(pred, target))
+        return float(np.mean(np.where(d < self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))))
+
+    def backward(self):
+        return np.clip(self.diff, -self.delta, self.delta) / self.diff.size
+
+
+class BCE(Loss):
+    """Binary cross-entropy on probabilities p (batch, 1), each log clamped to >= -100.
+
+    L = -mean(t log p + (1 - t) log(1 - p))
+    """
+
+    task = "classification"
+
+    def forward(self, pred, target):
+        self.pred = pred
+        self.target = np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(pred), -100)
+            log_q = np.maximum(np.log1p(-pred), -100)
+        return float(-np.mean(self.target * log_p + (1 - self.target) * log_q))
+
+    def backward(self):
+        p = self.pred
+        return (p - self.target) / np.maximum(p * (1 - p), 1e-12) / p.size
+
+
+class BCEWithLogits(Loss):
+    """Sigmoid and binary cross-entropy fused, on logits x (batch, 1).
+
+    L = mean(max(x, 0) - x t + log(1 + exp(-|x|)))
+    """
+
+    task = "classification"
+
+    def forward(self, pred, target):
+        self.pred = pred
+        self.target = np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
+        return float(np.mean(np.maximum(pred, 0) - pred * self.target + np.log1p(np.exp(-np.abs(pred)))))
+
+    def backward(self):
+        return (expit(self.pred) - self.target) / self.pred.size
+
+    def output(self, pred):
+        return expit(pred)
+
+
+class CrossEntropy(Loss):
+    """Softmax and cross-entropy fused, on logits x (batch, classes) and class indices t (batch,).
+
+    L = mean(logsumexp(x) - x_t)
+    """
+
+    task = "classification"
+
+    def forward(self, pred, target):
+        t = self.target = np.asarray(target).reshape(-1).astype(np.intp)
+        n, classes = pred.shape
+        if t.shape != (n,) or t.min() < 0 or t.max() >= classes:
+            raise ValueError(f"cross_entropy needs {n} class indices in [0, {classes}), got {target!r:.200}")
+        shifted = pred - np.max(pred, axis=1, keepdims=True)
+        self.log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        return float(-np.mean(self.log_probs[np.arange(n), self.target]))
+
+    def backward(self):
+        grad = np.exp(self.log_probs)
+        grad[np.arange(len(grad)), self.target] -= 1
+        return grad / len(grad)
+
+    def output(self, pred):
+        e = np.exp(pred - np.max(pred, axis=1, keepdims=True))
+        return e / np.sum(e, axis=1, keepdims=True)
+
+
+LOSSES = {
+    "mse": MSE,
+    "mae": MAE,
+    "smooth_l1": SmoothL1,
+    "huber": Huber,
+    "bce": BCE,
+    "bce_with_logits": BCEWithLogits,
+    "cross_entropy": CrossEntropy,
+}
+
+
+def get(spec) -> Loss:
+    """Return a loss from a name, a {"name": ..., **params} dict or a Loss instance."""
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"loss must be a name, a dict or a Loss, got {spec!r}")
+    params = dict(spec)
+    name = params.pop("name", None)
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
+    unknown = set(params) - set(inspect.signature(LOSSES[name]).parameters)
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}")
+    return LOSSES[name](**params)

@@ -1,0 +1,68 @@
+"""Weight penalties added to the data loss (weights only, never biases) and the PENALTIES registry."""
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+class Penalty:
+    """A penalty on a list of weight arrays: value(weights, rate) -> float, grad(w, rate) -> dPenalty/dw."""
+
+    def value(self, weights: list[np.ndarray], rate: float) -> float:
+        raise NotImplementedError
+
+    def grad(self, w: np.ndarray, rate: float) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class NoPenalty(Penalty):
+    """No penalty: P = 0."""
+
+    def value(self, weights, rate):
+        return 0.0
+
+    def grad(self, w, rate):
+        return np.zeros_like(w)
+
+
+class L1(Penalty):
+    """Lasso: P = rate * sum |w|; dP/dw = rate * sign(w)."""
+
+    def value(self, weights, rate):
+        return float(rate) * sum(float(np.sum(np.abs(w))) for w in weights)
+
+    def grad(self, w, rate):
+        return float(rate) * np.sign(w)
+
+
+class L2(Penalty):
+    """Ridge (weight decay): P = rate / 2 * sum w^2; dP/dw = rate * w."""
+
+    def value(self, weights, rate):
+        return float(rate) / 2 * sum(float(np.sum(w * w)) for w in weights)
+
+    def grad(self, w, rate):
+        return float(rate) * w
+
+
+PENALTIES = {"none": NoPenalty, "l1": L1, "l2": L2}
+
+
+def get(spec) -> Penalty:
+    """Return a penalty from a name, a {"name": ...} dict or a Penalty instance."""
+    if isinstance(spec, Penalty):
+        return spec
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"penalty must be a name, a dict or a Penalty, got {spec!r}")
+    params = dict(spec)
+    name = params.pop("name", None)
+    if name not in PENALTIES:
+        raise ValueError(f"unknown penalty {name!r}; valid: {', '.join(PENALTIES)}")
+    if params:
+        raise ValueError(f"{name}: unknown parameter(s) {sorted(params)}")
+    return PENALTIES[name]()
