@@ -34,14 +34,13 @@ def curves(records: list[dict[str, Any]]) -> go.Figure:
     metric = records[-1]["metric"] if records else "accuracy"
     figure = make_subplots(rows=1, cols=3, subplot_titles=("loss", metric, "learning rate"))
     epochs = [r["epoch"] for r in records]
-    for col, keys in ((1, ("train_loss", "test_loss")), (2, ("train_metric", "test_metric"))):
-        for key, color in zip(keys, ("#1f77b4", "#ff7f0e"), strict=True):
-            name = key.split("_")[0]
+    for col, quantity in ((1, "loss"), (2, "metric")):
+        for split, color in (("train", "#1f77b4"), ("test", "#ff7f0e")):
             figure.add_trace(
                 go.Scatter(
                     x=epochs,
-                    y=[r[key] for r in records],
-                    name=f"{name} {key.split('_')[1]}",
+                    y=[r[f"{split}_{quantity}"] for r in records],
+                    name=f"{split} {metric if quantity == 'metric' else 'loss'}",
                     line={"color": color},
                 ),
                 row=1,
