@@ -1,1 +1,8 @@
 """nnplay's training engine: pure NumPy, no web imports."""
+
+from engine.config import RunConfig
+from engine.datasets import ArrayDataset
+from engine.model import Model
+from engine.trainer import EpochRecord, Trainer
+
+__all__ = ["ArrayDataset", "EpochRecord", "Model", "RunConfig", "Trainer"]

@@ -48,7 +48,11 @@ def test_unknown_names_list_the_valid_ones():
 
 def test_activation_parameters_are_checked():
     RunConfig.model_validate(
-        {"model": {"layers": [{"type": "activation", "name": "leaky_relu", "params": {"negative_slope": 0.2}}]}}
+        {
+            "model": {
+                "layers": [{"type": "activation", "name": "leaky_relu", "params": {"negative_slope": 0.2}}]
+            }
+        }
     )
     assert "slope" in errors_of(
         {"model": {"layers": [{"type": "activation", "name": "leaky_relu", "params": {"slope": 0.2}}]}}
@@ -58,7 +62,9 @@ def test_activation_parameters_are_checked():
 def test_schedule_and_optimizer_rules():
     assert "milestones" in errors_of({"schedule": {"name": "multistep", "milestones": [5, 3]}})
     assert "nesterov" in errors_of({"optimizer": {"name": "sgd", "nesterov": True}})
-    config = RunConfig.model_validate({"optimizer": {"name": "adamw"}, "schedule": {"name": "cosine", "t_max": 5}})
+    config = RunConfig.model_validate(
+        {"optimizer": {"name": "adamw"}, "schedule": {"name": "cosine", "t_max": 5}}
+    )
     assert config.optimizer.weight_decay == 0.01 and config.schedule.t_max == 5
 
 

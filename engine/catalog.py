@@ -1,0 +1,136 @@
+"""The catalog: every registry with its parameters, types, bounds and defaults, for building forms."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from functools import cache
+
+from pydantic import BaseModel
+
+from engine import activations, config, initializers, losses, model, penalties
+from engine.datasets import DATASETS, FEATURES
+
+_TYPES = {
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+    "string": "string",
+    "array": "array",
+}
+_SPEC_FIELDS = {"activation": "activation", "weight_init": "initializer", "bias_init": "initializer"}
+
+
+def _param(name: str, schema: dict) -> dict:
+    options = schema.get("anyOf", [schema])
+    nullable = any(option.get("type") == "null" for option in options)
+    concrete = [option for option in options if option.get("type") != "null"]
+    main = concrete[0] if concrete else {}
+    param: dict = {
+        "type": _SPEC_FIELDS.get(name) or _TYPES.get(main.get("type"), "spec"),
+        "default": schema.get("default"),
+    }
+    if "enum" in main or "const" in main:
+        param["type"], param["choices"] = "enum", main.get("enum", [main.get("const")])
+    if any("const" in option for option in concrete) and any(
+        option.get("type") == "integer" for option in concrete
+    ):
+        param["type"], param["choices"] = (
+            "integer",
+            [option["const"] for option in concrete if "const" in option],
+        )
+        main = next(option for option in concrete if option.get("type") == "integer")
+    for bound in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if bound in main:
+            param[bound] = main[bound]
+    if nullable:
+        param["nullable"] = True
+    if "description" in schema:
+        param["description"] = schema["description"]
+    return param
+
+
+def _model_params(cls: type[BaseModel], skip: tuple[str, ...] = ("type", "name")) -> dict:
+    properties = cls.model_json_schema()["properties"]
+    return {name: _param(name, schema) for name, schema in properties.items() if name not in skip}
+
+
+def _doc(obj) -> str:
+    return (inspect.getdoc(obj) or "").split("\n")[0]
+
+
+def _signature_params(cls) -> dict:
+    bounds = getattr(cls, "bounds", {})
+    params = {}
+    for name, parameter in inspect.signature(cls).parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        default = None if parameter.default is parameter.empty else parameter.default
+        kind = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(default), "number")
+        param = {"type": kind, "default": default}
+        if name in bounds:
+            param["minimum"], param["maximum"] = bounds[name]
+        choices = getattr(cls, "choices", {}).get(name)
+        if choices:
+            param["type"], param["choices"] = "enum", list(choices)
+        params[name] = param
+    return params
+
+
+def _union_members(annotation) -> list[type[BaseModel]]:
+    union = typing.get_args(annotation)[0]
+    return list(typing.get_args(union))
+
+
+@cache
+def catalog() -> dict:
+    """Everything the browser needs to build its forms, generated from the engine's own definitions."""
+    layer_models = _union_members(config.LayerConfig)
+    return {
+        "layers": {
+            cls.model_fields["type"].default: {"doc": _doc(cls), "params": _model_params(cls)}
+            for cls in layer_models
+        },
+        "activations": {
+            name: {"doc": _doc(cls), "kind": getattr(cls, "kind", "other"), "params": _signature_params(cls)}
+            for name, cls in activations.ACTIVATIONS.items()
+        },
+        "initializers": {
+            name: {"doc": _doc(init), "params": _signature_params(init)}
+            for name, init in initializers.INITIALIZERS.items()
+        },
+        "losses": {
+            name: {"doc": _doc(cls), "task": getattr(cls, "task", "regression")}
+            for name, cls in losses.LOSSES.items()
+        },
+        "optimizers": {
+            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls)}
+            for cls in _union_members(config.OptimizerConfig)
+        },
+        "schedules": {
+            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls)}
+            for cls in _union_members(config.ScheduleConfig)
+        },
+        "penalties": {name: {"doc": _doc(cls)} for name, cls in penalties.PENALTIES.items()},
+        "datasets": {
+            name: {key: entry[key] for key in ("doc", "task", "input", "default_samples")}
+            for name, entry in DATASETS.items()
+        },
+        "features": list(FEATURES),
+        "sections": {
+            "data": _model_params(config.DataConfig, skip=()),
+            "training": _model_params(config.TrainingConfig, skip=("early_stopping",)),
+            "early_stopping": _model_params(config.EarlyStopping, skip=()),
+            "regularization": _model_params(config.RegularizationConfig, skip=()),
+            "telemetry": _model_params(config.TelemetryConfig, skip=()),
+        },
+        "limits": {
+            "max_layers": config.MAX_LAYERS,
+            "max_units": config.MAX_UNITS,
+            "max_filters": config.MAX_FILTERS,
+            "max_epochs": config.MAX_EPOCHS,
+            "max_samples": config.MAX_SAMPLES,
+            "max_parameters": model.MAX_PARAMETERS,
+        },
+        "defaults": config.RunConfig().model_dump(mode="json"),
+    }

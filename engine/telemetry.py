@@ -1,0 +1,78 @@
+"""Telemetry: TensorBoard-style histograms and distributions, dead and saturated units, boundary grids."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
+SATURATION_LEVEL = 0.05
+
+
+def stats(values: np.ndarray, bins: int = 30) -> dict:
+    """Mean, std, min, max, `bins` equal-width buckets [left, right, count] and TensorBoard's percentiles."""
+    ordered = np.sort(values, axis=None)
+    n = ordered.size
+    if n == 0:
+        return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0, "histogram": [], "percentiles": []}
+    low, high = ordered[0].item(), ordered[-1].item()
+    left, right = (low - 0.5, high + 0.5) if low == high else (low, high)
+    edges = (left + (right - left) * _unit_edges(bins)).tolist()
+    below = ordered.searchsorted(edges).tolist()
+    below[-1] = n
+    lower, upper, fraction = _quantile_positions(n)
+    percentiles = ordered[lower]
+    percentiles += (ordered[upper] - percentiles) * fraction
+    mean = ordered.sum(dtype=np.float64).item() / n
+    centered = ordered - ordered.dtype.type(mean)
+    return {
+        "mean": mean,
+        "std": (np.dot(centered, centered).item() / n) ** 0.5,
+        "min": low,
+        "max": high,
+        "histogram": [[edges[i], edges[i + 1], below[i + 1] - below[i]] for i in range(bins)],
+        "percentiles": percentiles.tolist(),
+    }
+
+
+@functools.cache
+def _unit_edges(bins: int) -> np.ndarray:
+    return np.arange(bins + 1) / bins
+
+
+@functools.cache
+def _quantile_positions(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    position = (n - 1) * np.array(PERCENTILES) / 100
+    lower = position.astype(np.intp)
+    return lower, np.minimum(lower + 1, n - 1), position - lower
+
+
+def l2_norm(arrays) -> float:
+    """sqrt(sum of squares) over several arrays."""
+    return float(np.sqrt(sum(float(np.vdot(a, a)) for a in arrays)))
+
+
+def unit_fractions(layer, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+    """(dead, saturated) for an activation layer on a probe batch.
+
+    dead: fraction of units (features) whose derivative is 0 on every sample (ReLU family);
+    saturated: fraction of values where |f'| <= 5% of f'(0) (sigmoid/tanh family).
+    """
+    kind = getattr(layer, "kind", None)
+    if kind not in ("relu", "saturating") or not hasattr(layer, "df"):
+        return None, None
+    derivative = np.abs(layer.df(x, y)).reshape(len(x), -1)
+    if kind == "relu":
+        return float(np.mean(np.all(derivative == 0, axis=0))), None
+    zero = np.zeros(1, dtype=x.dtype)
+    peak = float(np.abs(layer.df(zero, layer.f(zero)))[0])
+    return None, float(np.mean(derivative <= SATURATION_LEVEL * peak))
+
+
+def grid_points(domain, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An n x n grid over domain (x1min, x1max, x2min, x2max): xs, ys and points (n*n, 2), rows over y."""
+    x1min, x1max, x2min, x2max = domain
+    xs, ys = np.linspace(x1min, x1max, n), np.linspace(x2min, x2max, n)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])

@@ -1,0 +1,407 @@
+"""Trainer: builds data, model, loss and optimizer from a RunConfig and yields one EpochRecord per epoch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from engine import losses, optimizers, penalties, schedules
+from engine import telemetry as tm
+from engine.config import RunConfig
+from engine.datasets import ArrayDataset, expand_features, make_dataset
+from engine.model import Model
+
+CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
+Status = Literal["running", "completed", "stopped", "diverged"]
+
+
+class EpochRecord(BaseModel):
+    """What one epoch of training produced: scalars always, heavy telemetry when asked."""
+
+    epoch: int
+    lr: float
+    train_loss: float | None
+    test_loss: float | None
+    train_metric: float | None
+    test_metric: float | None
+    metric: Literal["accuracy", "r2"]
+    penalty: float | None
+    wall_time: float
+    elapsed: float
+    t_end: float
+    status: Status
+    message: str | None = None
+    heavy: bool = False
+    layers: list[dict[str, Any]] | None = None
+    boundary: dict[str, Any] | None = None
+    neurons: list[dict[str, Any]] | None = None
+    weights: dict[str, Any] | None = None
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if np.isfinite(value) else None
+
+
+def _output_rank(specs: list[dict], input_rank: int) -> int:
+    rank = input_rank
+    for spec in specs:
+        if spec["type"] in ("flatten", "dense", "maxout"):
+            rank = 1
+    return rank
+
+
+class Trainer:
+    """Train a model on a dataset, one epoch per step of `epochs()`; control between epochs."""
+
+    def __init__(
+        self, config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: str | None = None
+    ):
+        self.config = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
+        cfg = self.config
+        self.dtype = np.dtype(cfg.dtype)
+        model_rng, self._shuffle_rng = (np.random.default_rng((cfg.seed, k)) for k in (1, 2))
+        if data is None:
+            data = make_dataset(cfg.data, np.random.default_rng(cfg.seed), csv_text=csv_text)
+        self.dataset = data
+        self.task = data.task
+        self.loss_name = self._choose_loss(cfg.loss)
+        self.loss = losses.get(self.loss_name)
+        self.x_train = np.ascontiguousarray(data.x_train, dtype=self.dtype)
+        self.x_test = np.ascontiguousarray(data.x_test, dtype=self.dtype)
+        self.y_train = self._targets(data.y_train)
+        self.y_test = self._targets(data.y_test)
+        self.input_shape = self.x_train.shape[1:]
+        self.model = self._build_model(model_rng)
+        self._has_batchnorm = any(type(layer).__name__ == "BatchNorm" for layer in self.model.layers)
+        if self._has_batchnorm and (cfg.training.batch_size == 1 or len(self.x_train) < 2):
+            raise ValueError("batchnorm needs batches of at least 2 samples: use batch_size > 1")
+        self.optimizer = optimizers.get(cfg.optimizer.model_dump())
+        self.schedule = schedules.get(cfg.schedule.model_dump())
+        self.base_lr = cfg.optimizer.lr
+        self.penalty = penalties.get(cfg.regularization.penalty)
+        self.regularization_rate = cfg.regularization.rate
+        self.status: Status = "running"
+        self.message: str | None = None
+        self._stop_reason: str | None = None
+        self._probe = self.x_train[: cfg.telemetry.probe_size]
+        self.epoch = 0
+        self._grids: dict[int, tuple] = {}
+        self._layer_labels = self._layer_label_list()
+
+    @property
+    def num_parameters(self) -> int:
+        return self.model.num_parameters
+
+    def _choose_loss(self, name: str) -> str:
+        data = self.dataset
+        if name == "auto":
+            if data.task == "regression":
+                return "mse"
+            return "bce_with_logits" if data.num_classes == 2 else "cross_entropy"
+        if data.task == "regression" and name in CLASSIFICATION_LOSSES:
+            raise ValueError(f"loss {name!r} is for classification; this dataset is a regression task")
+        if name in ("bce", "bce_with_logits") and data.num_classes != 2:
+            raise ValueError(
+                f"loss {name!r} needs 2 classes; this dataset has {data.num_classes}: use cross_entropy"
+            )
+        return name
+
+    @property
+    def output_units(self) -> int:
+        if self.task == "regression":
+            return int(np.prod(np.shape(self.dataset.y_train)[1:], dtype=int)) or 1
+        if (
+            self.loss_name in ("bce", "bce_with_logits")
+            or self.dataset.num_classes == 2
+            and self.loss_name != "cross_entropy"
+        ):
+            return 1
+        return int(self.dataset.num_classes)
+
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            return np.asarray(y, dtype=self.dtype).reshape(len(y), -1)
+        labels = np.asarray(y).astype(np.int64)
+        if self.loss_name == "cross_entropy":
+            return labels
+        if self.output_units == 1:
+            return labels.reshape(-1, 1).astype(self.dtype)
+        return np.eye(self.output_units, dtype=self.dtype)[labels]
+
+    def _build_model(self, rng: np.random.Generator) -> Model:
+        mcfg = self.config.model
+        specs = [layer.model_dump(exclude_none=True) for layer in mcfg.layers]
+        for spec in specs:
+            if spec.get("type") == "activation":
+                spec.update(spec.pop("params"))
+        if mcfg.output:
+            if _output_rank(specs, len(self.input_shape)) > 1:
+                specs.append({"type": "flatten"})
+            specs.append({"type": "dense", "units": self.output_units, "weight_init": mcfg.output_init})
+            if self.loss_name == "bce":
+                specs.append({"type": "activation", "name": "sigmoid"})
+        model = Model.from_specs(specs, self.input_shape).build(rng, self.dtype)
+        if model.output_shape != (self.output_units,):
+            raise ValueError(
+                f"the model's output has shape {model.output_shape}, "
+                f"but loss {self.loss_name!r} on this data needs {(self.output_units,)}"
+            )
+        return model
+
+    def set_lr(self, lr: float) -> None:
+        if not (np.isfinite(lr) and 0 < lr <= 10):
+            raise ValueError("lr must be a number in (0, 10]")
+        self.base_lr = float(lr)
+
+    def set_regularization_rate(self, rate: float) -> None:
+        if not (np.isfinite(rate) and 0 <= rate <= 10):
+            raise ValueError("regularization rate must be a number in [0, 10]")
+        self.regularization_rate = float(rate)
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        self._stop_reason = reason
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """(loss, accuracy or R^2) of the model in eval mode on (x, y)."""
+        if len(x) == 0:
+            return float("nan"), float("nan")
+        output = self.model.predict(x)
+        loss = float(self.loss.forward(output, y))
+        if self.task == "regression":
+            residual = float(np.sum((y - output) ** 2, dtype=np.float64))
+            total = float(np.sum((y - y.mean(axis=0)) ** 2, dtype=np.float64))
+            return loss, 1.0 - residual / total if total > 0 else float("nan")
+        return loss, float(np.mean(self._classes(output) == self._labels(y)))
+
+    def _classes(self, output: np.ndarray) -> np.ndarray:
+        if output.shape[1] == 1:
+            return (self.loss.output(output)[:, 0] > 0.5).astype(np.int64)
+        return np.argmax(output, axis=1)
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        if y.ndim == 1:
+            return y
+        return (y[:, 0] > 0.5).astype(np.int64) if y.shape[1] == 1 else np.argmax(y, axis=1)
+
+    def penalty_value(self) -> float:
+        if self.regularization_rate == 0:
+            return 0.0
+        weights = [layer.params[key] for layer, key in self.model.regularized_weights()]
+        return float(self.penalty.value(weights, self.regularization_rate))
+
+    def epochs(self) -> Iterator[EpochRecord]:
+        """Train epoch by epoch, yielding a record after each; ends completed, stopped or diverged."""
+        cfg = self.config
+        started = time.perf_counter()
+        early = cfg.training.early_stopping
+        best, best_epoch, best_state = float("inf"), 0, None
+        with np.errstate(all="ignore"):
+            while self.epoch < cfg.training.epochs:
+                if self._stop_reason is not None:
+                    self.status, self.message = "stopped", self._stop_reason
+                    return
+                self.epoch += 1
+                epoch_start = time.perf_counter()
+                lr = self.schedule.lr_at(self.epoch - 1, self.base_lr)
+                self.optimizer.lr = lr
+                heavy = self._heavy(self.epoch)
+                before = self._train_one_epoch(keep_last_update=heavy)
+                train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
+                test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
+                penalty = self.penalty_value()
+                problem = self._divergence(train_loss)
+                if problem:
+                    self.status, self.message = "diverged", f"diverged at epoch {self.epoch}: {problem}"
+                elif self.epoch == cfg.training.epochs:
+                    self.status, self.message = "completed", None
+                if early and self.status == "running":
+                    monitored = test_loss if early.monitor == "test_loss" and len(self.x_test) else train_loss
+                    if monitored < best - early.min_delta:
+                        best, best_epoch = monitored, self.epoch
+                        best_state = self.model.state_dict() if early.restore_best else None
+                    elif self.epoch - best_epoch >= early.patience:
+                        self.status = "completed"
+                        self.message = (
+                            f"early stopping at epoch {self.epoch}: {early.monitor} has not improved "
+                            f"for {early.patience} epochs (best {best:.4g} at epoch {best_epoch})"
+                        )
+                        if best_state is not None:
+                            self.model.load_state_dict(best_state)
+                now = time.perf_counter()
+                record = EpochRecord(
+                    epoch=self.epoch,
+                    lr=lr,
+                    train_loss=_finite_or_none(train_loss),
+                    test_loss=_finite_or_none(test_loss),
+                    train_metric=_finite_or_none(train_metric),
+                    test_metric=_finite_or_none(test_metric),
+                    metric="r2" if self.task == "regression" else "accuracy",
+                    penalty=_finite_or_none(penalty),
+                    wall_time=now - epoch_start,
+                    elapsed=now - started,
+                    t_end=time.time(),
+                    status=self.status,
+                    message=self.message,
+                )
+                if (heavy or self.status != "running") and not problem:
+                    self._add_heavy(record, before)
+                yield record
+                if self.status != "running":
+                    return
+
+    def _heavy(self, epoch: int) -> bool:
+        t = self.config.telemetry
+        return epoch % t.every == 0 or epoch == self.config.training.epochs or epoch == 1
+
+    def _train_one_epoch(self, keep_last_update: bool) -> list[np.ndarray] | None:
+        n = len(self.x_train)
+        size = (
+            n if self.config.training.batch_size == "full" else min(int(self.config.training.batch_size), n)
+        )
+        if self.config.training.shuffle:
+            order = self._shuffle_rng.permutation(n)
+            x, y = self.x_train[order], self.y_train[order]
+        else:
+            x, y = self.x_train, self.y_train
+        model, loss, optimizer, params = self.model, self.loss, self.optimizer, self.model.parameters()
+        regularized = self.model.regularized_weights() if self.regularization_rate > 0 else []
+        before = None
+        starts = range(0, n - 1 if self._has_batchnorm and n % size == 1 else n, size)
+        last = starts[-1]
+        for start in starts:
+            xb, yb = x[start : start + size], y[start : start + size]
+            loss.forward(model.forward(xb, True), yb)
+            model.backward(loss.backward())
+            for layer, key in regularized:
+                layer.grads[key] += self.penalty.grad(layer.params[key], self.regularization_rate)
+            if keep_last_update and start == last:
+                before = [p.copy() for p in params]
+            optimizer.step(params, model.gradients())
+        return before
+
+    def _divergence(self, train_loss: float) -> str | None:
+        for index, layer in enumerate(self.model.layers):
+            for key, value in layer.params.items():
+                if not np.all(np.isfinite(value)):
+                    return (
+                        f"layer {index} ({type(layer).__name__}) {key} has non-finite values; "
+                        "the learning rate is probably too high"
+                    )
+        if not np.isfinite(train_loss):
+            return "the training loss is not a finite number; the learning rate is probably too high"
+        return None
+
+    def _add_heavy(self, record: EpochRecord, before: list[np.ndarray] | None) -> None:
+        t = self.config.telemetry
+        record.heavy = True
+        record.layers = self._layer_telemetry(before)
+        if self.dataset.domain is not None and self.dataset.feature_names and (t.boundary or t.neurons):
+            self._plane_telemetry(record)
+        if t.weights:
+            record.weights = {
+                str(index): {k: v.tolist() for k, v in layer.params.items()}
+                for index, layer in enumerate(self.model.layers)
+                if "weight" in layer.params and layer.params["weight"].size <= t.max_weights
+            }
+
+    def _layer_telemetry(self, before: list[np.ndarray] | None) -> list[dict]:
+        t = self.config.telemetry
+        bins = t.bins
+        trace = self.model.trace(self._probe) if t.activations else None
+        rows = []
+        position = 0
+        for index, layer in enumerate(self.model.layers):
+            row: dict[str, Any] = {
+                "index": index,
+                "type": type(layer).__name__.lower(),
+                "label": self._layer_labels[index],
+            }
+            params = layer.params
+            if params:
+                grads = [layer.grads[k] for k in params] if layer.grads else []
+                row["grad_norm"] = tm.l2_norm(grads) if grads else None
+                if "weight" in params:
+                    weight = params["weight"]
+                    if t.histograms:
+                        row["weight"] = tm.stats(weight, bins)
+                        if "weight" in layer.grads:
+                            row["grad"] = tm.stats(layer.grads["weight"], bins)
+                    if before is not None:
+                        old = before[position + list(params).index("weight")]
+                        norm = float(np.linalg.norm(old))
+                        row["update_ratio"] = float(np.linalg.norm(weight - old)) / norm if norm > 0 else None
+                position += len(params)
+            if trace is not None and hasattr(layer, "kind"):
+                x, y = trace[index], trace[index + 1]
+                if t.histograms:
+                    row["activation"] = tm.stats(y, bins)
+                row["dead_fraction"], row["saturated_fraction"] = tm.unit_fractions(layer, x, y)
+            rows.append(row)
+        return rows
+
+    def _layer_label_list(self) -> list[str]:
+        return [
+            f"{index} {type(layer).__name__.lower()} {'x'.join(map(str, shape))}"
+            for index, (layer, shape) in enumerate(
+                zip(self.model.layers, self.model.output_shapes, strict=True)
+            )
+        ]
+
+    def _is_small_dense(self) -> bool:
+        flat = all(len(shape) == 1 for shape in self.model.output_shapes)
+        hidden = sum(
+            self.model.output_shapes[i][0] for i, layer in enumerate(self.model.layers) if layer.params
+        )
+        return flat and hidden <= self.config.telemetry.max_neurons
+
+    def _grid_inputs(self, n: int) -> tuple[list[float], list[float], np.ndarray]:
+        if n not in self._grids:
+            xs, ys, points = tm.grid_points(self.dataset.domain, n)
+            features = np.asarray(expand_features(points, self.dataset.feature_names), dtype=self.dtype)
+            self._grids[n] = xs.tolist(), ys.tolist(), features
+        return self._grids[n]
+
+    def _plane_telemetry(self, record: EpochRecord) -> None:
+        """The decision boundary over the input plane; for small nets each neuron's output, coarser."""
+        t = self.config.telemetry
+        n = t.grid_size
+        xs, ys, inputs = self._grid_inputs(n)
+        trace = self.model.trace(inputs)
+        output = trace[-1]
+        if self.task == "regression":
+            z, kind = output[:, 0], "value"
+        elif output.shape[1] == 1:
+            z, kind = self.loss.output(output)[:, 0], "probability"
+        else:
+            z, kind = np.argmax(output, axis=1).astype(np.float64), "class"
+        if t.boundary:
+            record.boundary = {"x": xs, "y": ys, "z": z.reshape(n, n).tolist(), "kind": kind}
+        if t.neurons and self._is_small_dense():
+            record.neurons = self._neuron_grids(trace, n, min(t.neuron_grid_size, n))
+
+    def _neuron_grids(self, trace: list[np.ndarray], n: int, m: int) -> list[dict]:
+        rows = np.linspace(0, n - 1, m).round().astype(np.intp)
+        picks = (rows[:, None] * n + rows[None, :]).ravel()
+
+        def grid(values: np.ndarray) -> list:
+            return values[picks].T.reshape(-1, m, m).tolist()
+
+        grids = [
+            {"layer": -1, "unit": j, "name": name, "z": z}
+            for j, (name, z) in enumerate(zip(self.dataset.feature_names, grid(trace[0]), strict=True))
+        ]
+        layers = self.model.layers
+        for index, layer in enumerate(layers):
+            if "weight" not in layer.params:
+                continue
+            activated = index + 1 < len(layers) and hasattr(layers[index + 1], "kind")
+            output_index = index + 2 if activated else index + 1
+            values = trace[output_index]
+            if output_index == len(layers) and self.task != "regression":
+                values = self.loss.output(values)
+            grids.extend({"layer": index, "unit": j, "z": z} for j, z in enumerate(grid(values)))
+        return grids

@@ -1,0 +1,316 @@
+import numpy as np
+import pytest
+
+from engine import ArrayDataset, RunConfig, Trainer
+
+QUIET = {"every": 10_000}
+TANH_8 = {"type": "dense", "units": 8, "activation": "tanh"}
+
+
+def train(config: dict, data=None) -> tuple[Trainer, list]:
+    trainer = Trainer(config, data=data)
+    return trainer, list(trainer.epochs())
+
+
+def scalars(record) -> dict:
+    return record.model_dump(exclude={"wall_time", "elapsed", "t_end"})
+
+
+@pytest.mark.parametrize("dataset", ["circle", "xor"])
+def test_default_net_learns_tf_playground_datasets(dataset):
+    trainer, records = train({"data": {"dataset": dataset}, "telemetry": QUIET})
+    assert [layer.params["weight"].shape for layer in trainer.model.layers if layer.params] == [
+        (4, 2),
+        (2, 4),
+        (1, 2),
+    ]
+    assert records[-1].status == "completed" and records[-1].epoch == 200
+    assert records[-1].test_metric >= 0.95
+
+
+def test_spiral_is_learned_by_a_2_8_8_8_1_net():
+    _, records = train(
+        {
+            "data": {"dataset": "spiral"},
+            "model": {"layers": [TANH_8] * 3},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 300},
+            "telemetry": QUIET,
+        }
+    )
+    assert records[-1].test_metric >= 0.95
+
+
+def test_digits_with_a_small_conv_net():
+    trainer, records = train(
+        {
+            "data": {"dataset": "digits"},
+            "model": {
+                "layers": [
+                    {"type": "conv2d", "filters": 8, "padding": 1, "activation": "relu"},
+                    {"type": "maxpool2d"},
+                    {"type": "flatten"},
+                ]
+            },
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 10, "batch_size": 32},
+            "telemetry": QUIET,
+        }
+    )
+    assert trainer.model.state_dict()["0.weight"].shape == (8, 1, 3, 3)
+    assert records[-1].test_metric >= 0.9
+
+
+def test_regression_reports_r2():
+    _, records = train(
+        {
+            "data": {"dataset": "plane"},
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 30},
+            "telemetry": QUIET,
+        }
+    )
+    assert records[-1].metric == "r2" and records[-1].test_metric > 0.95
+
+
+def test_deep_sigmoid_nets_show_vanishing_gradients():
+    sigmoid = {"type": "dense", "units": 16, "activation": "sigmoid"}
+    trainer, records = train(
+        {"data": {"dataset": "circle"}, "model": {"layers": [sigmoid] * 6}, "training": {"epochs": 1}}
+    )
+    norms = [row["grad_norm"] for row in records[-1].layers if row.get("grad_norm") is not None]
+    assert norms[0] < norms[-1] / 100
+
+
+def test_same_config_and_seed_give_identical_records_and_weights():
+    config = {
+        "data": {"dataset": "gauss", "noise": 20},
+        "model": {"layers": [TANH_8, {"type": "dropout", "p": 0.2}]},
+        "training": {"epochs": 5},
+        "telemetry": {"every": 2},
+    }
+    first, records_a = train(config)
+    second, records_b = train(config)
+    assert [scalars(r) for r in records_a] == [scalars(r) for r in records_b]
+    for key, value in first.model.state_dict().items():
+        np.testing.assert_array_equal(value, second.model.state_dict()[key])
+    _, records_c = train({**config, "seed": 1})
+    assert scalars(records_c[-1]) != scalars(records_a[-1])
+
+
+def test_a_huge_learning_rate_diverges_with_a_clear_message():
+    relu = {"type": "dense", "units": 8, "activation": "relu"}
+    _, records = train(
+        {
+            "data": {"dataset": "plane"},
+            "model": {"layers": [relu, relu]},
+            "optimizer": {"name": "sgd", "lr": 10, "momentum": 0.9},
+            "training": {"epochs": 50},
+        }
+    )
+    last = records[-1]
+    assert last.status == "diverged" and len(records) < 50
+    assert f"epoch {last.epoch}" in last.message and "learning rate" in last.message
+    assert "layer" in last.message or "loss" in last.message
+
+
+def test_early_stopping_ends_the_run_and_can_restore_the_best_weights():
+    config = {
+        "data": {"dataset": "gauss", "noise": 50, "n_samples": 60},
+        "model": {"layers": [{"type": "dense", "units": 64, "activation": "relu"}] * 2},
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "training": {"epochs": 500, "early_stopping": {"patience": 5, "restore_best": True}},
+        "telemetry": QUIET,
+    }
+    trainer, records = train(config)
+    assert len(records) < 500 and records[-1].status == "completed"
+    assert "early stopping" in records[-1].message
+    best = min(r.test_loss for r in records)
+    assert trainer.evaluate(trainer.x_test, trainer.y_test)[0] == pytest.approx(best, rel=1e-5)
+
+
+@pytest.mark.parametrize("batch_size, steps", [("full", 1), (1, 250), (32, 8)])
+def test_batch_sizes_set_the_number_of_updates_per_epoch(batch_size, steps):
+    trainer = Trainer({"data": {"dataset": "circle"}, "training": {"epochs": 1, "batch_size": batch_size}})
+    calls = []
+    step = trainer.optimizer.step
+    trainer.optimizer.step = lambda params, grads: (calls.append(1), step(params, grads))
+    list(trainer.epochs())
+    assert len(calls) == steps
+
+
+def test_shuffling_changes_with_the_seed_and_each_epoch():
+    orders = []
+    trainer = Trainer({"data": {"dataset": "circle"}, "training": {"epochs": 2, "batch_size": "full"}})
+    forward = trainer.model.forward
+    trainer.model.forward = lambda x, training=False: (
+        (orders.append(x.copy()) if training else None) or forward(x, training)
+    )
+    list(trainer.epochs())
+    assert not np.array_equal(orders[0], orders[1])
+    assert sorted(map(tuple, orders[0])) == sorted(map(tuple, orders[1]))
+
+
+def test_lr_schedule_and_mid_run_changes():
+    trainer = Trainer(
+        {
+            "data": {"dataset": "circle"},
+            "schedule": {"name": "step", "step_size": 2, "gamma": 0.5},
+            "training": {"epochs": 6},
+            "telemetry": QUIET,
+        }
+    )
+    lrs = []
+    for record in trainer.epochs():
+        lrs.append(record.lr)
+        if record.epoch == 4:
+            trainer.set_lr(1.0)
+            trainer.set_regularization_rate(0.1)
+    assert lrs == pytest.approx([0.03, 0.03, 0.015, 0.015, 0.25, 0.25])
+    with pytest.raises(ValueError, match="lr"):
+        trainer.set_lr(float("nan"))
+
+
+def test_stop_ends_the_run_between_epochs():
+    trainer = Trainer({"data": {"dataset": "circle"}, "telemetry": QUIET})
+    records = []
+    for record in trainer.epochs():
+        records.append(record)
+        if record.epoch == 3:
+            trainer.stop("enough")
+    assert len(records) == 3 and trainer.status == "stopped" and trainer.message == "enough"
+
+
+def test_l2_penalty_is_reported_apart_and_shrinks_weights():
+    base = {
+        "data": {"dataset": "circle"},
+        "model": {"layers": [TANH_8]},
+        "training": {"epochs": 30},
+        "telemetry": QUIET,
+    }
+    plain, plain_records = train(base)
+    l2, l2_records = train({**base, "regularization": {"penalty": "l2", "rate": 0.05}})
+    assert plain_records[-1].penalty == 0
+    weights = [layer.params["weight"] for layer in l2.model.layers if layer.params]
+    expected = 0.05 / 2 * sum(float(np.sum(w.astype(np.float64) ** 2)) for w in weights)
+    assert l2_records[-1].penalty == pytest.approx(expected, rel=1e-5)
+    def norm(t):
+        return sum(
+            float(np.sum(layer.params["weight"] ** 2)) for layer in t.model.layers if layer.params
+        )  # noqa: E731
+    assert norm(l2) < norm(plain)
+
+
+def test_telemetry_carries_histograms_fractions_boundary_neurons_and_weights():
+    relu = {"type": "dense", "units": 6, "activation": "relu"}
+    trainer, records = train(
+        {
+            "data": {"dataset": "xor"},
+            "model": {"layers": [relu, TANH_8]},
+            "training": {"epochs": 3},
+            "telemetry": {"every": 2},
+        }
+    )
+    assert [r.heavy for r in records] == [True, True, True]
+    light = Trainer({"data": {"dataset": "xor"}, "training": {"epochs": 3}, "telemetry": {"every": 5}})
+    assert [r.heavy for r in light.epochs()] == [True, False, True]
+    record = records[-1]
+    dense = record.layers[0]
+    assert len(dense["weight"]["histogram"]) == 30
+    assert sum(count for _, _, count in dense["weight"]["histogram"]) == 12
+    assert sum(count for _, _, count in dense["grad"]["histogram"]) == 12
+    assert len(dense["weight"]["percentiles"]) == 9 and dense["grad_norm"] > 0 and dense["update_ratio"] > 0
+    relu_row, tanh_row = record.layers[1], record.layers[3]
+    assert 0 <= relu_row["dead_fraction"] <= 1 and relu_row["saturated_fraction"] is None
+    assert 0 <= tanh_row["saturated_fraction"] <= 1 and tanh_row["dead_fraction"] is None
+    assert sum(c for _, _, c in relu_row["activation"]["histogram"]) == min(256, len(trainer.x_train)) * 6
+    boundary = record.boundary
+    assert (
+        len(boundary["x"]) == 50 and np.shape(boundary["z"]) == (50, 50) and boundary["kind"] == "probability"
+    )
+    assert np.all((np.array(boundary["z"]) >= 0) & (np.array(boundary["z"]) <= 1))
+    units = [(n["layer"], n["unit"]) for n in record.neurons]
+    assert units == [(-1, 0), (-1, 1)] + [(0, j) for j in range(6)] + [(2, j) for j in range(8)] + [(4, 0)]
+    assert np.shape(record.neurons[0]["z"]) == (16, 16)
+    np.testing.assert_array_equal(record.weights["0"]["weight"], trainer.model.layers[0].params["weight"])
+
+
+def test_dead_fraction_counts_units_that_never_fire():
+    trainer = Trainer(
+        {
+            "data": {"dataset": "circle"},
+            "model": {"layers": [{"type": "dense", "units": 4, "activation": "relu"}]},
+            "training": {"epochs": 1},
+        }
+    )
+    dense = trainer.model.layers[0]
+    dense.params["bias"][:2] = -1000
+    dense.params["bias"][2:] = 1000
+    rows = trainer._layer_telemetry(None)
+    assert rows[1]["dead_fraction"] == 0.5
+
+
+def test_custom_arrays_and_loss_choices():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 3))
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0).astype(int)
+    data = ArrayDataset(x[:150], y[:150], x[150:], y[150:])
+    trainer, records = train(
+        {"training": {"epochs": 40}, "optimizer": {"name": "adam", "lr": 0.02}, "telemetry": QUIET}, data=data
+    )
+    assert trainer.loss_name == "cross_entropy" and trainer.model.output_shape == (3,)
+    assert records[-1].test_metric > 0.85 and records[-1].boundary is None
+    mse = Trainer({"loss": "mse", "training": {"epochs": 1}}, data=data)
+    assert mse.y_train.shape == (150, 3)
+    with pytest.raises(ValueError, match="2 classes"):
+        Trainer({"loss": "bce"}, data=data)
+    with pytest.raises(ValueError, match="regression"):
+        Trainer({"data": {"dataset": "plane"}, "loss": "cross_entropy"})
+
+
+def test_configs_that_cannot_be_built_raise_value_errors():
+    with pytest.raises(ValueError, match="layer 0"):
+        Trainer({"data": {"dataset": "circle"}, "model": {"layers": [{"type": "conv2d"}]}})
+    with pytest.raises(ValueError, match="batch"):
+        Trainer({"model": {"layers": [{"type": "batchnorm"}]}, "training": {"batch_size": 1}})
+
+
+def test_records_are_json_safe():
+    _, records = train({"data": {"dataset": "circle"}, "training": {"epochs": 2}})
+    text = records[-1].model_dump_json()
+    assert '"boundary"' in text and "NaN" not in text
+
+
+def test_float64_runs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    config = RunConfig.model_validate(
+        {
+            "data": {"dataset": "circle", "noise": 10},
+            "model": {"layers": [TANH_8, {"type": "dense", "units": 4, "activation": "relu"}]},
+            "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+            "regularization": {"penalty": "l2", "rate": 0.01},
+            "training": {"epochs": 5, "batch_size": "full"},
+            "dtype": "float64",
+            "telemetry": QUIET,
+        }
+    )
+    trainer = Trainer(config)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)
+    ).double()
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in trainer.model.state_dict().items()})
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
+    x, y = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        data_loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x), y)
+        penalty = 0.01 / 2 * sum((m.weight**2).sum() for m in net if isinstance(m, torch.nn.Linear))
+        (data_loss + penalty).backward()
+        optimizer.step()
+        with torch.no_grad():
+            losses.append(torch.nn.functional.binary_cross_entropy_with_logits(net(x), y).item())
+    records = list(trainer.epochs())
+    np.testing.assert_allclose([r.train_loss for r in records], losses, rtol=1e-12)
+    for key, value in net.state_dict().items():
+        np.testing.assert_allclose(trainer.model.state_dict()[key], value.numpy(), rtol=1e-11, atol=1e-14)
