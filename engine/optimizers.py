@@ -1,0 +1,277 @@
+"""Optimizers: PyTorch's single-tensor update rules on NumPy arrays, applied in place."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping
+from numbers import Real
+
+import numpy as np
+
+SMALL = 4096
+
+
+def _real(name, value, low, high=math.inf, high_open=False):
+    bad = isinstance(value, bool) or not isinstance(value, Real) or not low <= value <= high
+    if bad or (high_open and value == high):
+        interval = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+class _Group:
+    """Parameters of one dtype seen as one flat vector, so an update is a few whole-vector numpy calls."""
+
+    def __init__(self, index: list[int], params: list[np.ndarray], slots: Mapping[str, float]):
+        bounds = np.cumsum([0, *(params[i].size for i in index)]).tolist()
+        spans = [(lo, hi, params[i].shape) for lo, hi, i in zip(bounds, bounds[1:], index, strict=False)]
+        dtype = params[index[0]].dtype
+        self.index = index
+        self.slots = {name: np.full(bounds[-1], fill, dtype) for name, fill in slots.items()}
+        self.g, self.p, self.a, self.b = np.empty((4, bounds[-1]), dtype)
+        self.steps = [self.a[lo:hi].reshape(shape) for lo, hi, shape in spans]
+        self.state = [
+            {name: slot[lo:hi].reshape(shape) for name, slot in self.slots.items()} for lo, hi, shape in spans
+        ]
+
+    def gather(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+        if len(self.index) == 1:
+            return arrays[self.index[0]].reshape(-1)
+        return np.concatenate([arrays[i].ravel() for i in self.index], out=out)
+
+
+class Optimizer:
+    """Base optimizer: `step(params, grads)` updates params in place; state is kept per list position.
+
+    Parameters below SMALL elements share one flat state vector per dtype (one numpy call per operation
+    for a whole small net); larger ones get their own. `state[i]` holds views of parameter i's state.
+    """
+
+    decoupled = False
+
+    def __init__(self, lr: float, weight_decay: float = 0.0):
+        self.lr = lr
+        self.weight_decay = _real("weight_decay", weight_decay, 0)
+        self.t = 0
+        self.state: list[dict[str, np.ndarray]] = []
+        self._groups: list[_Group] | None = None
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = _real("lr", value, 0)
+
+    def slots(self) -> dict[str, float]:
+        """State vectors this optimizer keeps, with their initial values."""
+        return {}
+
+    def update(self, g: np.ndarray, s: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray) -> None:
+        """Fill `a` with the step for the flat gradient `g` (read-only) and state `s`; `b` is scratch."""
+        raise NotImplementedError
+
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update params in place from grads; the lists keep the same order on every call."""
+        if self._groups is None:
+            self._build(params)
+        elif len(params) != len(self.state):
+            raise ValueError(f"optimizer state is for {len(self.state)} parameters, got {len(params)}")
+        self.t += 1
+        coupled = self.weight_decay and not self.decoupled
+        decay = 1 - self._lr * self.weight_decay if self.decoupled and self.weight_decay else None
+        for group in self._groups:
+            g = group.gather(grads, group.g)
+            if coupled:
+                weights = group.gather(params, group.p)
+                g = np.add(g, np.multiply(weights, self.weight_decay, out=group.a), out=group.g)
+            self.update(g, group.slots, group.a, group.b)
+            for i, delta in zip(group.index, group.steps, strict=True):
+                p = params[i]
+                if decay is not None:
+                    p *= decay
+                p -= delta
+
+    def _build(self, params: list[np.ndarray]) -> None:
+        by_dtype: dict[np.dtype, list[int]] = {}
+        large = []
+        for i, p in enumerate(params):
+            if p.size < SMALL:
+                by_dtype.setdefault(p.dtype, []).append(i)
+            else:
+                large.append([i])
+        slots = self.slots()
+        self._groups = [_Group(index, params, slots) for index in [*by_dtype.values(), *large]]
+        self.state = [{} for _ in params]
+        for group in self._groups:
+            for i, state in zip(group.index, group.state, strict=True):
+                self.state[i] = state
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
+        return f"{type(self).__name__}({params})"
+
+
+class SGD(Optimizer):
+    """SGD with momentum: b = g at step 1, then b = momentum b + (1 - dampening) g; p -= lr d.
+
+    d = b (or g + momentum b with nesterov; g without momentum); g includes weight_decay * p.
+    """
+
+    def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.momentum = _real("momentum", momentum, 0)
+        self.dampening = _real("dampening", dampening, 0, 1)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
+
+    def slots(self):
+        return {"momentum_buffer": 0.0} if self.momentum else {}
+
+    def update(self, g, s, a, b):
+        if self.momentum:
+            buf = s["momentum_buffer"]
+            if self.t == 1:
+                np.copyto(buf, g)
+            else:
+                buf *= self.momentum
+                buf += np.multiply(g, 1 - self.dampening, out=b) if self.dampening else g
+            g = np.add(g, np.multiply(buf, self.momentum, out=b), out=b) if self.nesterov else buf
+        np.multiply(g, self._lr, out=a)
+
+
+class Adagrad(Optimizer):
+    """AdaGrad: sum += g^2; p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)."""
+
+    def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+        super().__init__(lr, weight_decay)
+        self.lr_decay = _real("lr_decay", lr_decay, 0)
+        self.initial_accumulator_value = _real("initial_accumulator_value", initial_accumulator_value, 0)
+        self.eps = _real("eps", eps, 0)
+
+    def slots(self):
+        return {"sum": self.initial_accumulator_value}
+
+    def update(self, g, s, a, b):
+        total = s["sum"]
+        total += np.multiply(g, g, out=a)
+        np.sqrt(total, out=a)
+        a += self.eps
+        np.divide(np.multiply(g, self._lr / (1 + (self.t - 1) * self.lr_decay), out=b), a, out=a)
+
+
+class RMSprop(Optimizer):
+    """RMSProp: v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v - centered * mean(g)^2) + eps).
+
+    With momentum: b = momentum b + g / (sqrt(.) + eps); p -= lr b.
+    """
+
+    def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+        super().__init__(lr, weight_decay)
+        self.alpha = _real("alpha", alpha, 0)
+        self.eps = _real("eps", eps, 0)
+        self.momentum = _real("momentum", momentum, 0)
+        self.centered = bool(centered)
+
+    def slots(self):
+        slots = {"square_avg": 0.0}
+        if self.momentum:
+            slots["momentum_buffer"] = 0.0
+        if self.centered:
+            slots["grad_avg"] = 0.0
+        return slots
+
+    def update(self, g, s, a, b):
+        square_avg = s["square_avg"]
+        square_avg *= self.alpha
+        square_avg += np.multiply(np.multiply(g, 1 - self.alpha, out=a), g, out=a)
+        if self.centered:
+            grad_avg = s["grad_avg"]
+            grad_avg += np.multiply(np.subtract(g, grad_avg, out=a), 1 - self.alpha, out=a)
+            np.sqrt(np.subtract(square_avg, np.multiply(grad_avg, grad_avg, out=a), out=a), out=a)
+        else:
+            np.sqrt(square_avg, out=a)
+        a += self.eps
+        if self.momentum:
+            buf = s["momentum_buffer"]
+            buf *= self.momentum
+            buf += np.divide(g, a, out=a)
+            np.multiply(buf, self._lr, out=a)
+        else:
+            np.divide(np.multiply(g, self._lr, out=b), a, out=a)
+
+
+class Adam(Optimizer):
+    """Adam: m = lerp(m, g, 1 - b1), v = b2 v + (1 - b2) g^2; p -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps).
+
+    c_i = 1 - b_i^t; amsgrad uses the running max of v; weight_decay adds weight_decay * p to g.
+    """
+
+    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+        super().__init__(lr, weight_decay)
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
+        self.betas = (_real("betas[0]", betas[0], 0, 1, True), _real("betas[1]", betas[1], 0, 1, True))
+        self.eps = _real("eps", eps, 0)
+        self.amsgrad = bool(amsgrad)
+
+    def slots(self):
+        slots = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
+        if self.amsgrad:
+            slots["max_exp_avg_sq"] = 0.0
+        return slots
+
+    def update(self, g, s, a, b):
+        beta1, beta2 = self.betas
+        exp_avg, exp_avg_sq = s["exp_avg"], s["exp_avg_sq"]
+        exp_avg += np.multiply(np.subtract(g, exp_avg, out=a), 1 - beta1, out=a)
+        exp_avg_sq *= beta2
+        exp_avg_sq += np.multiply(np.multiply(g, 1 - beta2, out=a), g, out=a)
+        if self.amsgrad:
+            exp_avg_sq = np.maximum(s["max_exp_avg_sq"], exp_avg_sq, out=s["max_exp_avg_sq"])
+        np.sqrt(exp_avg_sq, out=a)
+        a /= (1 - beta2**self.t) ** 0.5
+        a += self.eps
+        np.divide(np.multiply(exp_avg, self._lr / (1 - beta1**self.t), out=b), a, out=a)
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay, p *= 1 - lr * weight_decay before the Adam step."""
+
+    decoupled = True
+
+    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+
+
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+
+
+def get(spec) -> Optimizer:
+    """An optimizer from a name, a {"name": ..., **hyper} dict, a pydantic optimizer config or an instance."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if hasattr(spec, "model_dump"):
+        spec = spec.model_dump()
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"optimizer must be a name, a dict or an Optimizer, got {spec!r}")
+    params = dict(spec)
+    name = params.pop("name", None)
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
+    accepted = inspect.signature(OPTIMIZERS[name]).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ValueError(f"{name}: unknown parameter {unknown[0]!r}; valid parameters: {', '.join(accepted)}")
+    return OPTIMIZERS[name](**params)
