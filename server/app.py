@@ -12,7 +12,7 @@ from server import __version__, errors, static
 from server.manager import RunManager
 from server.middleware import BodyLimitMiddleware, TokenMiddleware
 from server.pool import ProcessExecutor
-from server.routes import catalog, datasets, health, runs, stream
+from server.routes import catalog, datasets, health, lab, runs, stream
 from server.settings import Settings
 from server.store import Store
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="nnplay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (runs, stream, datasets, catalog, health):
+    for module in (runs, stream, datasets, catalog, health, lab):
         app.include_router(module.router)
     static.install(app, settings.web_dir)
     app.add_middleware(

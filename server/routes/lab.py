@@ -1,0 +1,213 @@
+"""/api/lab: the activation, optimizer-race, initialization and loss-landscape explorers; the experiments."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+import anyio
+import numpy as np
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engine import activations, experiments, initializers, lab
+from engine.config import ConstantLR, OptimizerConfig, ScheduleConfig
+from server.deps import ManagerDep
+from server.errors import ApiError, not_found
+from server.predict import load_npz
+from server.schemas import ErrorPublic
+
+router = APIRouter(prefix="/api/lab", tags=["lab"])
+
+SurfaceName = Literal["quadratic", "rosenbrock", "saddle", "himmelblau", "beale"]
+Coordinate = Annotated[float, Field(ge=-1000, le=1000)]
+Spec = str | dict[str, Any]
+MAX_LANDSCAPE_POINTS = 2000
+LANDSCAPE_BUDGET = 2e10
+NOT_FOUND = {404: {"model": ErrorPublic, "description": "no such experiment or run"}}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RaceRequest(Strict):
+    """Optimizers racing from one start on a 2-D surface; no optimizers: the six defaults tuned for it."""
+
+    surface: SurfaceName = "rosenbrock"
+    optimizers: dict[Annotated[str, Field(max_length=40)], OptimizerConfig] | None = Field(
+        None, min_length=1, max_length=8
+    )
+    steps: int = Field(300, ge=1, le=2000)
+    start: tuple[Coordinate, Coordinate] | None = None
+    schedule: ScheduleConfig = Field(default_factory=ConstantLR)
+    grid: int = Field(81, ge=10, le=201, description="contour grid points per side")
+
+
+class InitRequest(Strict):
+    """A deep (dense, activation) stack at initialization: one forward and one backward pass."""
+
+    depth: int = Field(10, ge=1, le=20)
+    width: int = Field(256, ge=2, le=512)
+    activation: Spec = "tanh"
+    initializer: Spec = Field("xavier", description=f"a spec or a preset: {', '.join(lab.INIT_PRESETS)}")
+    batch: int = Field(256, ge=8, le=512)
+    bins: int = Field(30, ge=5, le=100)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, spec: Spec) -> Spec:
+        activations.get(spec)
+        return spec
+
+    @field_validator("initializer")
+    @classmethod
+    def _known_initializer(cls, spec: Spec) -> Spec:
+        if not (isinstance(spec, str) and spec in lab.INIT_PRESETS):
+            initializers.get(spec)
+        return spec
+
+
+class LandscapeRequest(Strict):
+    """The loss around a run's current weights along filter-normalised random directions."""
+
+    run_id: str = Field(min_length=1, max_length=64)
+    directions: Literal[1, 2] = 2
+    n: int = Field(21, ge=5, le=41)
+    span: float = Field(1.0, gt=0, le=10)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    path: bool = Field(True, description="project the recorded weights of every heavy epoch")
+
+
+class ExperimentRun(Strict):
+    epochs: int | None = Field(None, ge=1, le=500)
+
+
+@router.get("")
+def read_lab() -> dict[str, Any]:
+    """What the explorers offer: activation groups, surfaces with their default racers, init presets."""
+    surfaces = {}
+    for name in lab.SURFACES:
+        surface = lab.get_surface(name)
+        surfaces[name] = {
+            "doc": (type(surface).__doc__ or "").split("\n")[0],
+            "box": list(surface.box),
+            "start": list(surface.start),
+            "minima": [list(m) for m in surface.minima],
+            "log_scale": surface.log_scale,
+            "racers": lab.default_racers(name),
+        }
+    return {
+        "activation_groups": lab.ACTIVATION_GROUPS,
+        "activations": [*activations.ACTIVATIONS, "maxout"],
+        "maxout": lab.MAXOUT_PIECES,
+        "surfaces": surfaces,
+        "init_presets": lab.INIT_PRESETS,
+    }
+
+
+def _spec(text: str) -> Spec:
+    text = text.strip()
+    return json.loads(text) if text.startswith("{") else text
+
+
+@router.get("/activations")
+def read_activations(
+    spec: list[str] = Query(["sigmoid", "tanh", "relu"], max_length=8,
+                            description='a name, or a JSON object such as {"name": "elu", "alpha": 0.5}'),
+    x_min: float = Query(-6.0, ge=-50, le=50),
+    x_max: float = Query(6.0, ge=-50, le=50),
+    n: int = Query(401, ge=11, le=2001),
+) -> dict[str, Any]:
+    """f(x) and f'(x) of each activation with its saturating and zero-gradient intervals."""
+    if x_min >= x_max:
+        raise ApiError(422, "x_min must be less than x_max", loc=["query", "x_max"])
+    try:
+        specs = [_spec(s) for s in spec]
+        return lab.activation_curves(specs, x_min, x_max, n)
+    except (ValueError, TypeError) as error:
+        raise ApiError(422, str(error), loc=["query", "spec"]) from None
+
+
+@router.post("/race")
+def create_race(body: RaceRequest) -> dict[str, Any]:
+    """The engine's optimizers stepping on the surface's gradient, with the contour grid to draw them on."""
+    racers = None if body.optimizers is None else {k: v.model_dump() for k, v in body.optimizers.items()}
+    result = lab.race(body.surface, racers, body.steps, body.start, body.schedule.model_dump())
+    return {**result, "grid": lab.surface_grid(body.surface, body.grid)}
+
+
+@router.post("/init")
+def create_init(body: InitRequest) -> dict[str, Any]:
+    """Per-layer activation statistics and histograms and weight-gradient norms at initialization."""
+    try:
+        return lab.init_stats(**body.model_dump())
+    except ValueError as error:
+        raise ApiError(422, str(error), loc=["body", "initializer"]) from None
+
+
+@router.get("/experiments")
+def read_experiments() -> list[dict[str, Any]]:
+    """Every experiment with its claim and the run configs to load into the playground or POST /api/runs."""
+    return [
+        {"name": name, "title": e["title"], "claim": e["claim"], "configs": e["configs"]}
+        for name, e in experiments.EXPERIMENTS.items()
+    ]
+
+
+@router.post("/experiments/{name}/run", responses=NOT_FOUND)
+def run_experiment(name: str, body: ExperimentRun | None = None) -> dict[str, Any]:
+    """Train the experiment's configs here and check its claim: the verdict and each run's curves."""
+    if name not in experiments.EXPERIMENTS:
+        raise not_found("experiment", name)
+    result = experiments.run_experiment(name, None if body is None else body.epochs)
+    runs = {label: experiments.history(run) for label, run in result["runs"].items()}
+    return {"name": name, "title": result["title"], "claim": result["claim"], "verdict": result["verdict"],
+            "runs": runs}
+
+
+def _path(model, records: list[dict]) -> tuple[list[int], list[np.ndarray]]:
+    """The epochs whose records hold every weight, and those weights flattened as model.parameters()."""
+    keys = [(str(i), key) for i, layer in enumerate(model.layers) for key in layer.params]
+    epochs, path = [], []
+    for record in records:
+        weights = record.get("weights") or {}
+        if all(index in weights and key in weights[index] for index, key in keys):
+            epochs.append(record["epoch"])
+            path.append(np.concatenate([np.ravel(weights[index][key]) for index, key in keys]))
+    return epochs, path
+
+
+def _landscape(config: dict, csv_text: str | None, state: dict, records: list[dict], body: LandscapeRequest):
+    from engine.trainer import Trainer
+
+    trainer = Trainer(config, csv_text=csv_text)
+    try:
+        trainer.model.load_state_dict(state)
+    except ValueError as error:
+        raise ApiError(409, f"the run's weights cannot be used: {error}") from None
+    grid = body.n ** body.directions
+    points = int(np.clip(LANDSCAPE_BUDGET // (grid * trainer.model.num_parameters), 64, MAX_LANDSCAPE_POINTS))
+    data = trainer.x_train[:points], trainer.y_train[:points]
+    epochs, path = _path(trainer.model, records)
+    result = lab.loss_landscape(trainer, data, directions=body.directions, n=body.n, span=body.span,
+                                seed=body.seed, path=path or None)
+    return {**result, "epochs": epochs, "points": len(data[0])}
+
+
+@router.post("/landscape", responses=NOT_FOUND)
+async def create_landscape(body: LandscapeRequest, manager: ManagerDep) -> dict[str, Any]:
+    """The loss on a slice through a run's weights, with its recorded training path projected on it."""
+    run = await manager.read(body.run_id)
+    state = load_npz(await manager.weights(body.run_id))
+    records = [json.loads(r) for r in await manager.read_epochs(body.run_id, True)] if body.path else []
+    config = run["config"]
+    csv_text = None
+    if config["data"]["dataset"] == "csv":
+        dataset = await anyio.to_thread.run_sync(manager.store.get_dataset, config["data"]["csv_id"])
+        if dataset is None:
+            raise ApiError(409, "the run's uploaded dataset no longer exists")
+        csv_text = dataset["csv"]
+    result = await anyio.to_thread.run_sync(_landscape, config, csv_text, state, records, body)
+    return {"run_id": body.run_id, **result}
