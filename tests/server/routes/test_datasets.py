@@ -1,0 +1,98 @@
+"""Dataset previews and CSV uploads usable as data.csv_id."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.server.conftest import small_config, wait_status
+
+pytestmark = pytest.mark.timeout(60)
+
+CSV = "height,weight,kind\n" + "".join(
+    f"{i % 7},{(i * 3) % 11},{'big' if i % 2 else 'small'}\n" for i in range(40)
+)
+
+
+def test_preview_of_a_2d_dataset(client):
+    preview = client.get("/api/datasets/spiral", params={"n_samples": 40, "classes": 3, "noise": 10}).json()
+    assert preview["input"] == "2d" and preview["task"] == "classification" and preview["num_classes"] == 3
+    assert len(preview["train"]["x"]) + len(preview["test"]["x"]) == 40
+    assert len(preview["train"]["x"][0]) == 2 and set(preview["train"]["y"]) <= {0, 1, 2}
+    assert preview["domain"] == [-6, 6, -6, 6]
+    again = client.get("/api/datasets/spiral", params={"n_samples": 40, "classes": 3, "noise": 10}).json()
+    assert again == preview
+
+
+def test_preview_of_digits_is_a_few_images(client):
+    preview = client.get("/api/datasets/digits", params={"images": 3}).json()
+    assert preview["input"] == "image" and len(preview["images"]) == 3
+    assert len(preview["images"][0]) == 8 and len(preview["images"][0][0]) == 8
+    assert len(preview["labels"]) == 3
+
+
+def test_preview_errors(client):
+    unknown = client.get("/api/datasets/cirlce")
+    assert unknown.status_code == 404 and "circle" in unknown.json()["detail"]
+    assert client.get("/api/datasets/circle", params={"noise": 90}).status_code == 422
+    assert client.get("/api/datasets/circle", params={"n_samples": "many"}).status_code == 422
+
+
+def test_upload_csv_then_train_on_it(client):
+    response = client.post(
+        "/api/datasets", params={"name": "kinds"}, content=CSV, headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 201, response.text
+    dataset = response.json()
+    assert dataset["columns"] == ["height", "weight", "kind"] and dataset["rows"] == 40
+    assert dataset["task"] == "classification" and dataset["name"] == "kinds"
+    listed = client.get("/api/datasets").json()
+    assert "circle" in listed["generated"] and dataset["id"] in [d["id"] for d in listed["uploads"]]
+    head = client.get(f"/api/datasets/{dataset['id']}").json()
+    assert head["head"][0] == ["0", "0", "small"]
+    config = small_config(epochs=3, data={"dataset": "csv", "csv_id": dataset["id"], "n_samples": None})
+    run = client.post("/api/runs", json=config).json()
+    done = wait_status(client, run["id"], "completed", "failed")
+    assert done["status"] == "completed", done["message"]
+    prediction = client.post(f"/api/runs/{run['id']}/predict", json={"inputs": [[3, 5]]}).json()
+    assert len(prediction["probabilities"][0]) == 2
+
+
+def test_upload_as_json(client):
+    response = client.post(
+        "/api/datasets", json={"name": "json one", "csv": "a,b,y\n1,2,0.5\n3,4,1.5\n5,6,2.5\n"}
+    )
+    assert response.status_code == 201 and response.json()["task"] == "regression"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "expected"),
+    [
+        ("1,2,3\n4,5,6\n", "text/csv", 422, "header"),
+        ("a,b\n1,2\n3\n", "text/csv", 422, "line 3"),
+        ("a,b,c\n1,x,0\n2,3,1\n", "text/csv", 422, "non-numeric"),
+        ("", "text/csv", 422, "empty"),
+        ('{"csv": 5}', "application/json", 422, "csv"),
+        ("a,b", "image/png", 415, "text/csv"),
+    ],
+)
+def test_bad_uploads_name_the_problem(client, body, content_type, status, expected):
+    response = client.post("/api/datasets", content=body, headers={"content-type": content_type})
+    assert response.status_code == status
+    assert expected in str(response.json())
+
+
+def test_non_utf8_upload_is_422(client):
+    response = client.post("/api/datasets", content=b"a,b\n\xff,1\n", headers={"content-type": "text/csv"})
+    assert response.status_code == 422 and "UTF-8" in response.json()["message"]
+
+
+def test_uploads_have_their_own_size_cap(client):
+    big = "a,b\n" + "1,2\n" * 2_500_000
+    assert len(big) > client.app.state.settings.max_upload_bytes
+    response = client.post("/api/datasets", content=big, headers={"content-type": "text/csv"})
+    assert response.status_code == 413 and "NNPLAY_MAX_UPLOAD_BYTES" in response.json()["detail"]
+
+
+def test_run_on_an_unknown_upload_is_422(client):
+    response = client.post("/api/runs", json=small_config(data={"dataset": "csv", "csv_id": "csv-nope"}))
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "data", "csv_id"]
