@@ -1,0 +1,134 @@
+import { createField, fieldGroup, h } from "./forms.js";
+import { moduleLabel } from "./netspec.js";
+
+function shapeText(shape) {
+  return `(${shape.join(", ")})`;
+}
+
+export class ModelBuilder {
+  constructor(container, summary, state) {
+    this.container = container;
+    this.summary = summary;
+    this.state = state;
+    this.ctx = { catalog: state.catalog };
+  }
+
+  get layers() {
+    return this.state.config.model.layers;
+  }
+
+  setLayers(layers) {
+    this.state.set("model.layers", layers);
+  }
+
+  addLayer(type, at = this.layers.length) {
+    const layers = [...this.layers];
+    layers.splice(at, 0, this.state.layerDefaults(type));
+    this.setLayers(layers);
+  }
+
+  addHidden() {
+    const last = [...this.layers].reverse().find((layer) => layer.type === "dense");
+    const layer = { ...this.state.layerDefaults("dense"), units: last?.units ?? 4, activation: last?.activation ?? "tanh" };
+    this.setLayers([...this.layers, layer]);
+  }
+
+  removeLast() {
+    if (this.layers.length) this.setLayers(this.layers.slice(0, -1));
+  }
+
+  changeUnits(index, delta) {
+    const layer = this.layers[index];
+    const key = layer.type === "conv2d" ? "filters" : "units";
+    const param = this.state.catalog.layers[layer.type].params[key];
+    const next = Math.min(Math.max(layer[key] + delta, param.minimum ?? 1), param.maximum ?? Infinity);
+    this.state.set(`model.layers.${index}.${key}`, next);
+  }
+
+  move(index, delta) {
+    const layers = [...this.layers];
+    const [layer] = layers.splice(index, 1);
+    layers.splice(index + delta, 0, layer);
+    this.setLayers(layers);
+  }
+
+  remove(index) {
+    this.setLayers(this.layers.filter((_, i) => i !== index));
+  }
+
+  changeType(index, type) {
+    const layers = [...this.layers];
+    layers[index] = this.state.layerDefaults(type);
+    this.setLayers(layers);
+  }
+
+  layerFields(layer, index) {
+    const prefix = `model.layers.${index}`;
+    const set = (name, value) => this.state.set(`${prefix}.${name}`, value);
+    if (layer.type === "activation") {
+      const spec = Object.keys(layer.params ?? {}).length ? { name: layer.name, ...layer.params } : layer.name;
+      return [createField(this.ctx, {
+        path: `${prefix}.name`,
+        label: "Function",
+        param: { type: "activation" },
+        value: spec,
+        onChange: (value) => {
+          const { name, ...params } = typeof value === "string" ? { name: value } : value;
+          this.state.set(prefix, { type: "activation", name, params });
+        },
+      })];
+    }
+    return fieldGroup(this.ctx, prefix, this.state.catalog.layers[layer.type].params, layer, set);
+  }
+
+  render() {
+    const focused = document.activeElement?.closest?.("[data-path]")?.dataset.path;
+    const types = Object.keys(this.state.catalog.layers);
+    const count = this.layers.length;
+    const items = this.layers.map((layer, index) =>
+      h("li", { class: "layer-card", dataset: { path: `model.layers.${index}` } },
+        h("div", { class: "layer-head" },
+          h("span", { class: "layer-number" }, `${index + 1}`),
+          h("select", { class: "layer-type", "aria-label": `Layer ${index + 1} type`, title: this.state.catalog.layers[layer.type]?.doc,
+            onchange: (event) => this.changeType(index, event.target.value) },
+          types.map((type) => h("option", { value: type, selected: type === layer.type }, type))),
+          h("button", { type: "button", class: "icon", "aria-label": `Move layer ${index + 1} up`, disabled: index === 0,
+            onclick: () => this.move(index, -1) }, "↑"),
+          h("button", { type: "button", class: "icon", "aria-label": `Move layer ${index + 1} down`, disabled: index === count - 1,
+            onclick: () => this.move(index, 1) }, "↓"),
+          h("button", { type: "button", class: "icon", "aria-label": `Remove layer ${index + 1}`,
+            onclick: () => this.remove(index) }, "✕")),
+        h("div", { class: "layer-fields" }, this.layerFields(layer, index))));
+    const addSelect = h("select", { id: "add-layer-type", "aria-label": "Type of layer to add" },
+      types.map((type) => h("option", { value: type }, type)));
+    const output = this.state.config.model;
+    this.container.replaceChildren(
+      count ? h("ol", { class: "layer-list" }, items) : h("p", { class: "hint" }, "No hidden layers: a linear model."),
+      h("div", { class: "add-layer" }, addSelect,
+        h("button", { type: "button", id: "add-layer-btn", onclick: () => this.addLayer(addSelect.value) }, "Add layer")),
+      h("div", { class: "output-fields" },
+        createField(this.ctx, { path: "model.output", label: "Output layer sized to the problem", param: { type: "boolean" },
+          value: output.output, onChange: (value) => this.state.set("model.output", value) }),
+        output.output ? createField(this.ctx, { path: "model.output_init", label: "Output init", param: { type: "initializer" },
+          value: output.output_init, onChange: (value) => this.state.set("model.output_init", value) }) : null),
+    );
+    if (focused) this.container.querySelector(`[data-path="${CSS.escape(focused)}"] .control`)?.focus();
+  }
+
+  renderSummary(spec) {
+    const rows = spec.modules.map((module) =>
+      h("tr", {}, h("td", {}, moduleLabel(module)), h("td", {}, shapeText(module.out)),
+        h("td", { class: "num" }, module.params.toLocaleString())));
+    const errors = spec.errors.map((error) =>
+      h("li", {}, error.layer === null ? error.message : `Layer ${error.layer === "output" ? "output" : error.layer + 1}: ${error.message}`));
+    this.summary.replaceChildren(
+      h("table", { class: "summary-table" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Module"), h("th", { scope: "col" }, "Output"),
+          h("th", { scope: "col", class: "num" }, "Params"))),
+        h("tbody", {}, h("tr", { class: "input-row" }, h("td", {}, "input"), h("td", {}, shapeText(spec.input)), h("td", {})), rows),
+        h("tfoot", {}, h("tr", {}, h("td", { colspan: 2 }, `Total · loss ${spec.loss}`),
+          h("td", { class: "num", id: "param-count" }, spec.total.toLocaleString())))),
+      errors.length ? h("ul", { class: "summary-errors", role: "alert", id: "model-errors" }, errors) : null,
+    );
+  }
+}

@@ -1,0 +1,443 @@
+export const COLORS = {
+  negative: "#f59322",
+  positive: "#0877bd",
+  middle: "#e8eaeb",
+  train: "#334e7a",
+  test: "#e0731c",
+  ink: "#3b4250",
+  grid: "#e6e8ec",
+};
+
+export const CLASS_COLORS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+  "#bcbd22", "#17becf"];
+
+export const DIVERGING = [[0, COLORS.negative], [0.5, COLORS.middle], [1, COLORS.positive]];
+
+const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
+const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
+
+export function layerColor(position, count) {
+  const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [190, 190, 40]];
+  const t = count <= 1 ? 0 : position / (count - 1);
+  const scaled = t * (stops.length - 1);
+  const low = Math.min(Math.floor(scaled), stops.length - 2);
+  const mix = scaled - low;
+  const rgb = stops[low].map((value, i) => Math.round(value + (stops[low + 1][i] - value) * mix));
+  return `rgb(${rgb.join(",")})`;
+}
+
+function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height } = {}) {
+  return {
+    title: title ? { text: title, font: { size: 12 }, x: 0.02, xanchor: "left", y: 0.97 } : undefined,
+    height,
+    margin: { l: 48, r: 12, t: title ? 28 : 8, b: 32 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    font: FONT,
+    showlegend: legend,
+    legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom", font: { size: 10 }, bgcolor: "rgba(0,0,0,0)" },
+    hovermode: "x unified",
+    xaxis: { title: xTitle ? { text: xTitle, standoff: 4 } : undefined, gridcolor: COLORS.grid, zeroline: false, automargin: true },
+    yaxis: { title: yTitle ? { text: yTitle, standoff: 4 } : undefined, type: log ? "log" : "linear", gridcolor: COLORS.grid,
+      zeroline: false, automargin: true, exponentformat: "power" },
+  };
+}
+
+const PACING = 3;
+const FRAME_BUDGET = 12;
+
+export class FrameScheduler {
+  constructor() {
+    this.dirty = new Set();
+    this.frame = 0;
+    this.views = new WeakMap();
+    this.observer = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const view = this.views.get(entry.target);
+        view.visible = entry.isIntersecting;
+        if (view.visible && this.dirty.has(view)) this.request();
+      }
+    });
+  }
+
+  observe(view) {
+    this.views.set(view.el, view);
+    this.observer.observe(view.el);
+  }
+
+  invalidate(view) {
+    this.dirty.add(view);
+    this.request();
+  }
+
+  request() {
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.run());
+  }
+
+  run() {
+    this.frame = 0;
+    const frameStart = performance.now();
+    for (const view of [...this.dirty]) {
+      if (!view.visible) continue;
+      const start = performance.now();
+      if (start < view.nextFlush || start - frameStart > FRAME_BUDGET) {
+        this.request();
+        continue;
+      }
+      this.dirty.delete(view);
+      view.flush();
+      const end = performance.now();
+      view.nextFlush = end + PACING * (end - start);
+    }
+  }
+}
+
+export class View {
+  constructor(el, scheduler) {
+    this.el = el;
+    this.scheduler = scheduler;
+    this.visible = false;
+    this.nextFlush = 0;
+    scheduler.observe(this);
+  }
+
+  invalidate() {
+    this.scheduler.invalidate(this);
+  }
+}
+
+class PlotView extends View {
+  plot(data, layout) {
+    if (this.el.data) Plotly.react(this.el, data, layout, PLOT_CONFIG);
+    else Plotly.newPlot(this.el, data, layout, PLOT_CONFIG);
+  }
+}
+
+export class LineChart extends PlotView {
+  constructor(el, scheduler, options = {}) {
+    super(el, scheduler);
+    this.options = options;
+    this.log = Boolean(options.log);
+    this.setSeries(options.series ?? []);
+  }
+
+  setSeries(series) {
+    this.series = series;
+    this.xs = series.map(() => []);
+    this.ys = series.map(() => []);
+    this.pending = null;
+    this.stale = true;
+    this.invalidate();
+  }
+
+  clear() {
+    this.setSeries(this.series);
+  }
+
+  setLog(log) {
+    if (this.log === log) return;
+    this.log = log;
+    this.stale = true;
+    this.invalidate();
+  }
+
+  extend(x, values) {
+    if (!this.pending) this.pending = { x: this.series.map(() => []), y: this.series.map(() => []) };
+    values.forEach((value, i) => {
+      if (i >= this.series.length || value === undefined) return;
+      const y = Number.isFinite(value) ? value : null;
+      this.xs[i].push(x);
+      this.ys[i].push(y);
+      this.pending.x[i].push(x);
+      this.pending.y[i].push(y);
+    });
+    this.invalidate();
+  }
+
+  traces() {
+    return this.series.map((serie, i) => ({
+      type: "scatter",
+      mode: "lines",
+      name: serie.name,
+      x: this.xs[i].slice(),
+      y: this.ys[i].slice(),
+      line: { color: serie.color, width: serie.width ?? 1.6, dash: serie.dash ?? "solid" },
+      hovertemplate: `%{y:${this.options.format ?? ".4~g"}}<extra>${serie.name}</extra>`,
+      connectgaps: false,
+    }));
+  }
+
+  flush() {
+    if (this.stale || !this.el.data) {
+      this.stale = false;
+      this.pending = null;
+      this.plot(this.traces(), baseLayout({ ...this.options, log: this.log }));
+      return;
+    }
+    if (!this.pending) return;
+    const indices = this.series.map((_, i) => i);
+    Plotly.extendTraces(this.el, { x: this.pending.x, y: this.pending.y }, indices);
+    this.pending = null;
+  }
+}
+
+export class ScatterChart extends PlotView {
+  constructor(el, scheduler, options = {}) {
+    super(el, scheduler);
+    this.options = options;
+    this.points = null;
+    this.boundary = null;
+    this.showTest = false;
+    this.discretize = false;
+    this.pointsChanged = true;
+    this.canvas = document.createElement("canvas");
+  }
+
+  setPoints(points) {
+    this.points = points;
+    this.pointsChanged = true;
+    this.invalidate();
+  }
+
+  setBoundary(boundary) {
+    this.boundary = boundary;
+    this.invalidate();
+  }
+
+  setOptions({ showTest, discretize }) {
+    this.pointsChanged ||= this.showTest !== showTest;
+    this.showTest = showTest;
+    this.discretize = discretize;
+    this.invalidate();
+  }
+
+  markers(split, name, hollow) {
+    const { task, classes } = this.points;
+    const regression = task === "regression";
+    const [low, high] = this.points.range ?? [-1, 1];
+    return {
+      type: "scatter",
+      mode: "markers",
+      name,
+      x: split.x1,
+      y: split.x2,
+      hovertemplate: regression ? "(%{x:.2f}, %{y:.2f}) → %{marker.color:.3f}<extra></extra>" : "(%{x:.2f}, %{y:.2f})<extra></extra>",
+      marker: {
+        size: this.options.markerSize ?? 5,
+        color: regression ? split.label : split.label.map((label) => CLASS_COLORS[label % CLASS_COLORS.length]),
+        colorscale: regression ? DIVERGING : undefined,
+        cmin: regression ? low : undefined,
+        cmax: regression ? high : undefined,
+        line: { color: hollow ? COLORS.ink : "#ffffff", width: hollow ? 1.2 : 0.6 },
+        opacity: classes > 2 || regression ? 0.95 : 0.9,
+      },
+    };
+  }
+
+  heatmapImage() {
+    const { x, y, z, kind } = this.boundary;
+    const classes = Math.max(this.points?.classes ?? 2, 2);
+    const [low, high] = this.points?.range ?? [-1, 1];
+    const limit = Math.max(Math.abs(low), Math.abs(high));
+    let color;
+    if (kind === "class") color = (value) => CLASS_RGB[Math.round(value) % CLASS_RGB.length];
+    else if (kind === "probability") color = (value) => mixColor(this.discretize ? (value >= 0.5 ? 1 : -1) : 2 * value - 1);
+    else color = (value) => mixColor(this.discretize ? Math.round((4 * value) / limit) / 4 : value / limit);
+    paintCanvas(this.canvas, z, color, true, kind === "class" ? 0.45 : 0);
+    const dx = (x[x.length - 1] - x[0]) / Math.max(x.length - 1, 1);
+    const dy = (y[y.length - 1] - y[0]) / Math.max(y.length - 1, 1);
+    return {
+      source: this.canvas.toDataURL(),
+      xref: "x",
+      yref: "y",
+      x: x[0] - dx / 2,
+      y: y[y.length - 1] + dy / 2,
+      sizex: dx * x.length,
+      sizey: dy * y.length,
+      sizing: "stretch",
+      xanchor: "left",
+      yanchor: "top",
+      layer: "below",
+      opacity: classes > 2 ? 1 : 0.9,
+    };
+  }
+
+  flush() {
+    const images = this.boundary ? [this.heatmapImage()] : [];
+    if (this.el.data && !this.pointsChanged) {
+      Plotly.relayout(this.el, { images });
+      return;
+    }
+    this.pointsChanged = false;
+    const data = [];
+    if (this.points) {
+      data.push(this.markers(this.points.train, "train", false));
+      if (this.showTest || this.options.alwaysTest) data.push(this.markers(this.points.test, "test", !this.options.alwaysTest));
+    }
+    const domain = this.points?.domain ?? [-6, 6, -6, 6];
+    const axis = { zeroline: false, showgrid: false, ticks: "outside", ticklen: 3, showline: true, linecolor: "#c9ced6", mirror: true };
+    const compact = this.options.compact;
+    this.plot(data, {
+      margin: compact ? { l: 4, r: 4, t: 4, b: 4 } : { l: 32, r: 8, t: 8, b: 26 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      font: FONT,
+      showlegend: false,
+      hovermode: "closest",
+      images,
+      xaxis: { ...axis, range: [domain[0], domain[1]], showticklabels: !compact, constrain: "domain" },
+      yaxis: { ...axis, range: [domain[2], domain[3]], showticklabels: !compact, scaleanchor: "x", constrain: "domain" },
+    });
+  }
+}
+
+const BAND_PAIRS = [[0, 8], [1, 7], [2, 6], [3, 5]];
+
+export class HistogramChart extends PlotView {
+  constructor(el, scheduler) {
+    super(el, scheduler);
+    this.entries = [];
+    this.view = "offset";
+    this.title = "";
+  }
+
+  setData(entries, view, title) {
+    this.entries = entries;
+    this.view = view;
+    this.title = title;
+    this.invalidate();
+  }
+
+  offsetTraces(entries) {
+    const step = Math.max(1, Math.ceil(entries.length / 24));
+    const shown = entries.filter((_, i) => (entries.length - 1 - i) % step === 0);
+    const peak = Math.max(1e-12, ...shown.flatMap((entry) => entry.stats.histogram.map((bin) => bin[2])));
+    const span = shown.length > 1 ? shown[shown.length - 1].epoch - shown[0].epoch : 1;
+    const height = (span / Math.max(shown.length - 1, 1)) * 2.2 || 1;
+    const overlay = this.view === "overlay";
+    return shown.map((entry, i) => {
+      const centers = entry.stats.histogram.map(([left, right]) => (left + right) / 2);
+      const base = overlay ? 0 : entry.epoch;
+      const ys = entry.stats.histogram.map(([, , count]) => base + (overlay ? count : (count / peak) * height));
+      const recency = shown.length > 1 ? i / (shown.length - 1) : 1;
+      const color = layerColor(1 - recency, 2);
+      return {
+        type: "scatter",
+        mode: "lines",
+        x: centers,
+        y: ys,
+        name: `epoch ${entry.epoch}`,
+        line: { color, width: i === shown.length - 1 ? 2 : 1, shape: "spline", smoothing: 0.6 },
+        opacity: overlay ? 0.25 + 0.75 * recency : 1,
+        hovertemplate: `epoch ${entry.epoch}: %{x:.3g}<extra></extra>`,
+      };
+    }).reverse();
+  }
+
+  distributionTraces(entries) {
+    const x = entries.map((entry) => entry.epoch);
+    const percentile = (k) => entries.map((entry) => entry.stats.percentiles[k]);
+    const traces = [];
+    BAND_PAIRS.forEach(([low, high], band) => {
+      const alpha = 0.18 + band * 0.14;
+      const fill = `rgba(8, 119, 189, ${alpha.toFixed(2)})`;
+      traces.push({ type: "scatter", mode: "lines", x, y: percentile(low), line: { width: 0 }, hoverinfo: "skip", showlegend: false });
+      traces.push({ type: "scatter", mode: "lines", x, y: percentile(high), fill: "tonexty", fillcolor: fill, line: { width: 0 },
+        hoverinfo: "skip", showlegend: false });
+    });
+    traces.push({ type: "scatter", mode: "lines", x, y: percentile(4), name: "median", line: { color: "#05446b", width: 1.6 },
+      hovertemplate: "epoch %{x}: median %{y:.3g}<extra></extra>" });
+    return traces;
+  }
+
+  flush() {
+    const entries = this.entries.filter((entry) => entry.stats);
+    const distribution = this.view === "distribution";
+    const traces = entries.length === 0 ? [] : distribution ? this.distributionTraces(entries) : this.offsetTraces(entries);
+    const layout = baseLayout({
+      title: this.title,
+      xTitle: distribution ? "epoch" : "value",
+      yTitle: distribution ? "value" : this.view === "offset" ? "epoch" : "count",
+      legend: false,
+    });
+    layout.hovermode = "closest";
+    this.plot(traces, layout);
+  }
+}
+
+export class ImageGrid extends View {
+  constructor(el, scheduler, { size = 48 } = {}) {
+    super(el, scheduler);
+    this.size = size;
+    this.images = [];
+  }
+
+  setImages(images) {
+    this.images = images;
+    this.invalidate();
+  }
+
+  flush() {
+    const canvases = [...this.el.querySelectorAll("canvas")];
+    while (canvases.length < this.images.length) {
+      const canvas = document.createElement("canvas");
+      canvas.style.width = canvas.style.height = `${this.size}px`;
+      this.el.append(canvas);
+      canvases.push(canvas);
+    }
+    canvases.slice(this.images.length).forEach((canvas) => canvas.remove());
+    this.images.forEach((image, i) => {
+      drawGrid(canvases[i], image.z, { scale: image.scale, flip: false, gray: image.gray });
+      canvases[i].title = image.title;
+    });
+  }
+}
+
+function hexToRgb(hex) {
+  const value = parseInt(hex.slice(1), 16);
+  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
+}
+
+const CLASS_RGB = CLASS_COLORS.map(hexToRgb);
+const MIDDLE_RGB = hexToRgb(COLORS.middle);
+const NEGATIVE_RGB = hexToRgb(COLORS.negative);
+const POSITIVE_RGB = hexToRgb(COLORS.positive);
+
+function mixColor(value) {
+  const t = Math.max(-1, Math.min(1, value || 0));
+  const end = t < 0 ? NEGATIVE_RGB : POSITIVE_RGB;
+  const a = Math.abs(t);
+  return MIDDLE_RGB.map((start, i) => start + (end[i] - start) * a);
+}
+
+function paintCanvas(canvas, rows, color, flip, lighten = 0) {
+  const height = rows.length;
+  const width = rows[0]?.length ?? 0;
+  if (!height || !width) return;
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(width, height);
+  for (let y = 0; y < height; y += 1) {
+    const row = rows[flip ? height - 1 - y : y];
+    for (let x = 0; x < width; x += 1) {
+      const rgb = color(row[x]);
+      const offset = (y * width + x) * 4;
+      for (let i = 0; i < 3; i += 1) image.data[offset + i] = rgb[i] + (255 - rgb[i]) * lighten;
+      image.data[offset + 3] = 255;
+    }
+  }
+  context.putImageData(image, 0, 0);
+}
+
+export function drawGrid(canvas, rows, { scale, flip = true, gray = false } = {}) {
+  let limit = scale;
+  if (!limit) {
+    limit = 1e-9;
+    for (const row of rows) for (const value of row) if (Number.isFinite(value)) limit = Math.max(limit, Math.abs(value));
+  }
+  const color = gray ? (value) => Array(3).fill(255 * (1 - Math.max(0, value) / limit)) : (value) => mixColor(value / limit);
+  paintCanvas(canvas, rows, color, flip);
+}

@@ -1,0 +1,276 @@
+import { COLORS, View, drawGrid } from "./charts.js";
+import { h } from "./forms.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const MAX_NODES = 10;
+const NODE = 34;
+const HEADER = 58;
+const WEIGHTED = new Set(["dense", "maxout", "conv2d"]);
+
+const FEATURES = {
+  x1: (x) => x,
+  x2: (x, y) => y,
+  "x1^2": (x) => x * x,
+  "x2^2": (x, y) => y * y,
+  x1x2: (x, y) => x * y,
+  sin_x1: (x) => Math.sin(x),
+  sin_x2: (x, y) => Math.sin(y),
+};
+
+function shapeText(shape) {
+  return shape.length === 1 ? `${shape[0]}` : shape.join("×");
+}
+
+export function networkColumns(spec, config, datasetKind) {
+  const columns = [];
+  const modules = spec.modules;
+  const features = config.data.features;
+  if (datasetKind === "2d") {
+    columns.push({ kind: "input", units: features.length, labels: features, title: "Input", compact: false });
+  } else {
+    columns.push({ kind: "input", units: 1, title: "Input", compact: true, detail: shapeText(spec.input) });
+  }
+  const weighted = modules.filter((module) => WEIGHTED.has(module.type));
+  weighted.forEach((module, position) => {
+    const next = weighted[position + 1]?.index ?? modules.length;
+    const between = modules.slice(module.index + 1, next);
+    const output = module.source === "output";
+    const compact = module.type === "conv2d" || module.units > MAX_NODES;
+    columns.push({
+      kind: output ? "output" : "hidden",
+      module,
+      units: module.units,
+      source: module.source,
+      weightIndex: module.index,
+      neuronLayer: module.index,
+      title: output ? "Output" : `${module.type} ${module.source + 1}`,
+      detail: [`${shapeText(module.out)}`, ...between.map((m) => (m.type === "activation" ? m.activation : m.type))].join(" · "),
+      compact,
+    });
+  });
+  return columns;
+}
+
+export class NetworkView extends View {
+  constructor(el, scheduler, { onUnits }) {
+    super(el, scheduler);
+    this.onUnits = onUnits;
+    this.columns = [];
+    this.record = null;
+    this.domain = [-6, 6, -6, 6];
+    this.header = h("div", { class: "net-header" });
+    this.svg = document.createElementNS(SVG, "svg");
+    this.svg.classList.add("net-links");
+    this.nodes = h("div", { class: "net-nodes" });
+    this.tooltip = h("div", { class: "net-tooltip", role: "tooltip", hidden: true });
+    el.append(this.header, this.svg, this.nodes, this.tooltip);
+    new ResizeObserver(() => this.layoutAgain()).observe(el);
+  }
+
+  setColumns(columns, domain) {
+    this.columns = columns;
+    this.domain = domain ?? this.domain;
+    this.built = false;
+    this.invalidate();
+  }
+
+  setRecord(record) {
+    this.record = record;
+    this.invalidate();
+  }
+
+  layoutAgain() {
+    const size = `${this.el.clientWidth}x${this.el.clientHeight}`;
+    if (size === this.size) return;
+    this.size = size;
+    this.built = false;
+    this.invalidate();
+  }
+
+  flush() {
+    if (!this.built) this.build();
+    this.paint();
+  }
+
+  build() {
+    this.built = true;
+    this.header.replaceChildren();
+    this.nodes.replaceChildren();
+    this.svg.replaceChildren();
+    this.links = [];
+    const width = this.el.clientWidth;
+    const height = Math.max(this.el.clientHeight - HEADER, 120);
+    this.svg.setAttribute("width", width);
+    this.svg.setAttribute("height", height + HEADER);
+    const count = this.columns.length;
+    const margin = 34;
+    const gap = count > 1 ? (width - 2 * margin - NODE) / (count - 1) : 0;
+    const tallest = Math.max(...this.columns.map((column) => (column.compact ? 1 : column.units)), 1);
+    const pitch = Math.min(NODE + 12, (height - 8) / tallest);
+    const size = Math.max(Math.min(NODE, pitch - 6), 14);
+    this.columns.forEach((column, c) => {
+      const x = margin + c * gap;
+      column.x = x;
+      column.nodes = [];
+      this.header.append(this.columnHeader(column, x));
+      if (column.compact) {
+        const boxHeight = Math.min(height - 8, 160);
+        const node = this.makeNode(column, null, x, HEADER + 4, NODE, boxHeight);
+        column.nodes.push(node);
+      } else {
+        for (let unit = 0; unit < column.units; unit += 1) {
+          column.nodes.push(this.makeNode(column, unit, x, HEADER + 4 + unit * pitch, size, size));
+        }
+      }
+    });
+    for (let c = 1; c < count; c += 1) this.connect(this.columns[c - 1], this.columns[c]);
+    this.paintInputs();
+  }
+
+  columnHeader(column, x) {
+    const header = h("div", { class: "net-column-head", style: `left:${x + NODE / 2}px` },
+      h("span", { class: "net-title" }, column.title),
+      h("span", { class: "net-detail" }, column.kind === "input" && !column.compact ? `${column.units} features` : column.detail ?? ""));
+    if (column.kind === "hidden" && typeof column.source === "number") {
+      const noun = column.module.type === "conv2d" ? "filter" : "neuron";
+      header.prepend(h("div", { class: "net-buttons" },
+        h("button", { type: "button", class: "mini", "aria-label": `Add a ${noun} to layer ${column.source + 1}`,
+          onclick: () => this.onUnits(column.source, 1) }, "+"),
+        h("button", { type: "button", class: "mini", "aria-label": `Remove a ${noun} from layer ${column.source + 1}`,
+          onclick: () => this.onUnits(column.source, -1) }, "−")));
+    }
+    return header;
+  }
+
+  makeNode(column, unit, x, y, width, height) {
+    const canvas = h("canvas", { width: 20, height: 20 });
+    const label = unit === null ? `${column.units}` : column.kind === "input" ? column.labels[unit] : "";
+    const node = h("div", { class: `net-node ${column.kind}${unit === null ? " compact" : ""}`,
+      style: `left:${x}px;top:${y}px;width:${width}px;height:${height}px` }, canvas,
+    label ? h("span", { class: "net-node-label" }, label) : null);
+    node.addEventListener("mouseenter", () => this.showTip(node, this.nodeText(column, unit)));
+    node.addEventListener("mouseleave", () => this.hideTip());
+    this.nodes.append(node);
+    return { el: node, canvas, unit, x, y, width, height };
+  }
+
+  connect(from, to) {
+    const dense = !from.compact && !to.compact;
+    const pairs = dense
+      ? from.nodes.flatMap((a) => to.nodes.map((b) => [a, b]))
+      : [[from.nodes[0], to.nodes[0]]];
+    for (const [a, b] of pairs) {
+      const x0 = a.x + a.width;
+      const y0 = a.y + a.height / 2;
+      const x1 = b.x;
+      const y1 = b.y + b.height / 2;
+      const mid = (x0 + x1) / 2;
+      const path = document.createElementNS(SVG, "path");
+      path.setAttribute("d", `M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}`);
+      path.setAttribute("class", dense ? "link" : "link bundle");
+      this.svg.append(path);
+      const link = { path, to, in: a.unit, out: b.unit, dense };
+      path.addEventListener("mouseenter", () => this.showTip(path, this.linkText(link), { x: mid, y: (y0 + y1) / 2 }));
+      path.addEventListener("mouseleave", () => this.hideTip());
+      this.links.push(link);
+    }
+  }
+
+  weight(link) {
+    const weights = this.record?.weights?.[String(link.to.weightIndex)]?.weight;
+    const row = weights?.[link.out];
+    return Array.isArray(row) ? row[link.in] : undefined;
+  }
+
+  paint() {
+    for (const link of this.links) {
+      if (!link.dense) continue;
+      const w = this.weight(link);
+      if (typeof w !== "number") {
+        link.path.style.stroke = "";
+        link.path.style.strokeWidth = "";
+        continue;
+      }
+      link.path.style.stroke = w >= 0 ? COLORS.positive : COLORS.negative;
+      link.path.style.strokeWidth = (0.4 + 5 * Math.min(Math.abs(w), 3) / 3).toFixed(2);
+    }
+    if (!this.record) return;
+    const neurons = new Map((this.record.neurons ?? []).map((n) => [`${n.layer}:${n.unit}`, n.z]));
+    for (const column of this.columns) {
+      if (column.kind === "input") continue;
+      if (column.compact) {
+        this.paintCompact(column);
+        continue;
+      }
+      const probabilities = column.kind === "output" && this.record.boundary && this.record.boundary.kind !== "value";
+      column.nodes.forEach((node) => {
+        const z = neurons.get(`${column.neuronLayer}:${node.unit}`);
+        if (z) drawGrid(node.canvas, probabilities ? z.map((row) => row.map((p) => 2 * p - 1)) : z, { scale: probabilities ? 1 : 0 });
+        else if (column.kind === "output" && column.units === 1 && this.record.boundary) this.paintBoundary(node.canvas);
+      });
+    }
+  }
+
+  paintBoundary(canvas) {
+    const { z, kind } = this.record.boundary;
+    drawGrid(canvas, kind === "probability" ? z.map((row) => row.map((p) => 2 * p - 1)) : z);
+  }
+
+  paintCompact(column) {
+    const weights = this.record.weights?.[String(column.weightIndex)]?.weight;
+    if (!Array.isArray(weights)) return;
+    const rows = weights.map((row) => (Array.isArray(row) ? row.flat(3) : [row]));
+    drawGrid(column.nodes[0].canvas, rows, { flip: false });
+  }
+
+  paintInputs() {
+    const input = this.columns[0];
+    if (!input || input.compact) return;
+    const [x0, x1, y0, y1] = this.domain;
+    const n = 20;
+    input.nodes.forEach((node, unit) => {
+      const f = FEATURES[input.labels[unit]];
+      if (!f) return;
+      const rows = [];
+      for (let j = 0; j < n; j += 1) {
+        const y = y0 + ((y1 - y0) * j) / (n - 1);
+        rows.push(Array.from({ length: n }, (_, i) => f(x0 + ((x1 - x0) * i) / (n - 1), y)));
+      }
+      drawGrid(node.canvas, rows);
+    });
+  }
+
+  nodeText(column, unit) {
+    if (column.kind === "input") return column.compact ? `Input ${column.detail}` : `Feature ${column.labels[unit]}`;
+    const name = `${column.title} (${column.detail})`;
+    if (unit === null) return `${name}: ${column.units} units; the picture is its weight matrix`;
+    const bias = this.record?.weights?.[String(column.weightIndex)]?.bias?.[unit];
+    const neuron = (this.record?.neurons ?? []).find((n) => n.layer === column.neuronLayer && n.unit === unit);
+    const flat = neuron ? neuron.z.flat() : [];
+    const range = flat.length ? `; output ${Math.min(...flat).toFixed(3)} … ${Math.max(...flat).toFixed(3)}` : "";
+    return `${name}, unit ${unit + 1}${typeof bias === "number" ? `; bias ${bias.toFixed(3)}` : ""}${range}`;
+  }
+
+  linkText(link) {
+    if (!link.dense) return `${link.to.title}: ${link.to.detail}`;
+    const w = this.weight(link);
+    const from = this.columns[this.columns.indexOf(link.to) - 1];
+    const source = from.kind === "input" ? from.labels[link.in] : `${from.title} unit ${link.in + 1}`;
+    return `Weight ${source} → ${link.to.title} unit ${link.out + 1}: ${typeof w === "number" ? w.toFixed(4) : "not trained yet"}`;
+  }
+
+  showTip(target, text, point) {
+    const box = this.el.getBoundingClientRect();
+    const rect = target.getBoundingClientRect();
+    const x = point ? point.x : rect.left - box.left + rect.width + 6;
+    const y = point ? point.y : rect.top - box.top;
+    this.tooltip.textContent = text;
+    this.tooltip.style.left = `${Math.min(x, box.width - 220)}px`;
+    this.tooltip.style.top = `${y}px`;
+    this.tooltip.hidden = false;
+  }
+
+  hideTip() {
+    this.tooltip.hidden = true;
+  }
+}

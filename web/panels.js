@@ -1,0 +1,191 @@
+import { checkboxField, createField, fieldGroup, h, selectField, uid } from "./forms.js";
+import { problem, resolveLoss } from "./netspec.js";
+
+const DATASET_NAMES = {
+  circle: "Circle",
+  xor: "Exclusive or",
+  gauss: "Two Gaussians",
+  spiral: "Spiral",
+  plane: "Plane (regression)",
+  multi_gauss: "Gaussian bumps (regression)",
+  blobs: "Blobs",
+  moons: "Moons",
+  digits: "Digits 8×8 (images)",
+  csv: "Your CSV",
+};
+
+export function datasetLabel(name) {
+  return DATASET_NAMES[name] ?? name;
+}
+
+function focusKeeper(root) {
+  const focused = document.activeElement?.closest?.("[data-path]");
+  const path = root.contains(focused) ? focused.dataset.path : null;
+  return () => {
+    if (path) root.querySelector(`[data-path="${CSS.escape(path)}"] .control`)?.focus();
+  };
+}
+
+export class DataPanel {
+  constructor(fields, extra, state, { onUpload, onRegenerate }) {
+    this.fields = fields;
+    this.extra = extra;
+    this.state = state;
+    this.onUpload = onUpload;
+    this.onRegenerate = onRegenerate;
+    this.upload = { text: "", error: false };
+  }
+
+  setUploadMessage(text, error = false) {
+    this.upload = { text, error };
+    const message = this.extra.querySelector(".upload-message");
+    if (message) {
+      message.textContent = text;
+      message.classList.toggle("error", error);
+    }
+  }
+
+  render(csvInfo) {
+    const restore = focusKeeper(this.fields.parentElement);
+    const { catalog, config } = this.state;
+    const data = config.data;
+    const params = catalog.sections.data;
+    const ctx = { catalog };
+    const dataset = catalog.datasets[data.dataset];
+    const set = (name) => (value) => this.state.set(`data.${name}`, value);
+    const field = (name, label) => createField(ctx, { path: `data.${name}`, label, param: params[name], value: data[name], onChange: set(name) });
+    const options = Object.keys(catalog.datasets).map((name) => [name, datasetLabel(name)]);
+    const samples = field("n_samples", "Samples");
+    const samplesInput = samples.querySelector("input");
+    samplesInput.placeholder = dataset.default_samples ? `${dataset.default_samples} (default)` : "all rows";
+    const rows = [
+      selectField("data.dataset", "Dataset", options, data.dataset, set("dataset"), dataset.doc),
+      samples,
+      field("noise", "Noise %"),
+      field("train_ratio", "Train ratio"),
+    ];
+    if (["spiral", "blobs"].includes(data.dataset)) rows.push(field("classes", "Classes"));
+    if (dataset.input === "image") rows.push(field("images", "As images (1×8×8)"));
+    if (dataset.input === "table") {
+      const columns = csvInfo?.columns ?? [];
+      const targets = [["", "last column"], ...columns.map((column) => [column, column])];
+      rows.push(selectField("data.target", "Target column", targets, data.target ?? "", (value) => this.state.set("data.target", value || null)));
+      rows.push(field("task", "Task"), field("standardize", "Standardize"));
+    }
+    this.fields.replaceChildren(...rows);
+    this.extra.replaceChildren(...this.extraRows(data, dataset));
+    restore();
+  }
+
+  extraRows(data, dataset) {
+    const rows = [
+      h("div", { class: "button-row" },
+        h("button", { type: "button", id: "regenerate-btn", onclick: this.onRegenerate, title: "New random seed for data and weights" },
+          "Regenerate")),
+    ];
+    if (dataset.input === "2d") rows.push(this.featureChecks(data.features));
+    const fileId = uid("csv");
+    const fileInput = h("input", { type: "file", id: fileId, accept: ".csv,text/csv,text/plain", class: "csv-file" });
+    fileInput.addEventListener("change", () => {
+      const [file] = fileInput.files;
+      if (file) this.onUpload(file);
+      fileInput.value = "";
+    });
+    rows.push(h("div", { class: "upload" },
+      h("label", { for: fileId }, "Upload a CSV (numeric columns, a header row, the target last)"),
+      fileInput,
+      h("p", { class: `upload-message${this.upload.error ? " error" : ""}`, role: "alert", id: "csv-message" }, this.upload.text)));
+    return rows;
+  }
+
+  featureChecks(selected) {
+    const { catalog } = this.state;
+    const error = h("span", { class: "field-error", role: "status" });
+    const boxes = catalog.features.map((name) => {
+      const input = h("input", { type: "checkbox", checked: selected.includes(name), "aria-label": `Feature ${name}`,
+        dataset: { feature: name } });
+      input.addEventListener("change", () => {
+        const next = catalog.features.filter((feature) => (feature === name ? input.checked : selected.includes(feature)));
+        if (next.length === 0) {
+          input.checked = true;
+          error.textContent = "Keep at least one feature.";
+          return;
+        }
+        this.state.set("data.features", next);
+      });
+      return h("label", {}, input, name);
+    });
+    return h("fieldset", { class: "checks", dataset: { path: "data.features" } }, h("legend", {}, "Features"), boxes, error);
+  }
+}
+
+export class TrainingPanel {
+  constructor(fields, telemetry, state) {
+    this.fields = fields;
+    this.telemetry = telemetry;
+    this.state = state;
+  }
+
+  render(info) {
+    const restore = focusKeeper(this.fields.parentElement.parentElement);
+    const { catalog, config } = this.state;
+    const ctx = { catalog };
+    const prob = problem(config, catalog, info);
+    const losses = Object.entries(catalog.losses).filter(([, loss]) => loss.task === prob.task).map(([name]) => [name, name]);
+    const auto = resolveLoss({ ...config, loss: "auto" }, prob);
+    const optimizer = config.optimizer;
+    const schedule = config.schedule;
+    const training = config.training;
+    const sections = catalog.sections;
+    const rows = [
+      selectField("loss", "Loss", [["auto", `auto (${auto})`], ...losses], config.loss, (value) => this.state.set("loss", value),
+        catalog.losses[config.loss]?.doc),
+      selectField("optimizer.name", "Optimizer", Object.keys(catalog.optimizers).map((name) => [name, name]), optimizer.name,
+        (name) => this.state.set("optimizer", this.state.optimizerDefaults(name)), catalog.optimizers[optimizer.name]?.doc),
+      ...fieldGroup(ctx, "optimizer", catalog.optimizers[optimizer.name].params, optimizer,
+        (name, value) => this.state.set(`optimizer.${name}`, value)),
+      selectField("schedule.name", "LR schedule", Object.keys(catalog.schedules).map((name) => [name, name]), schedule.name,
+        (name) => this.state.set("schedule", this.state.scheduleDefaults(name)), catalog.schedules[schedule.name]?.doc),
+      ...fieldGroup(ctx, "schedule", catalog.schedules[schedule.name].params, schedule,
+        (name, value) => this.state.set(`schedule.${name}`, value)),
+      ...this.batchFields(training.batch_size, sections.training.batch_size),
+      createField(ctx, { path: "training.epochs", label: "Epochs", param: sections.training.epochs, value: training.epochs,
+        onChange: (value) => this.state.set("training.epochs", value) }),
+      checkboxField("training.shuffle", "Shuffle every epoch", training.shuffle, (value) => this.state.set("training.shuffle", value)),
+      checkboxField("training.early_stopping", "Early stopping", training.early_stopping !== null, (on) =>
+        this.state.set("training.early_stopping", on ? Object.fromEntries(
+          Object.entries(sections.early_stopping).map(([name, param]) => [name, param.default])) : null)),
+    ];
+    if (training.early_stopping) {
+      rows.push(...fieldGroup(ctx, "training.early_stopping", sections.early_stopping, training.early_stopping,
+        (name, value) => this.state.set(`training.early_stopping.${name}`, value)));
+    }
+    rows.push(
+      createField(ctx, { path: "seed", label: "Seed", param: { type: "integer", minimum: 0, maximum: 2 ** 32 - 1 }, value: config.seed,
+        onChange: (value) => this.state.set("seed", value) }),
+      selectField("dtype", "Precision", [["float32", "float32"], ["float64", "float64"]], config.dtype, (value) => this.state.set("dtype", value)),
+    );
+    this.fields.replaceChildren(...rows);
+    this.telemetry.replaceChildren(...fieldGroup(ctx, "telemetry", sections.telemetry, config.telemetry,
+      (name, value) => this.state.set(`telemetry.${name}`, value)));
+    restore();
+  }
+
+  batchFields(batch, param) {
+    const mode = batch === "full" ? "full" : batch === 1 ? "one" : "mini";
+    const rows = [
+      selectField("training.batch_size", "Batch", [["full", "full batch (GD)"], ["one", "1 (SGD)"], ["mini", "mini-batch"]], mode,
+        (next) => this.state.set("training.batch_size", next === "full" ? "full" : next === "one" ? 1 : 10)),
+    ];
+    if (mode === "mini") {
+      rows.push(createField({ catalog: this.state.catalog }, {
+        path: "training.batch_size.n",
+        label: "Batch size",
+        param: { type: "integer", minimum: param.minimum ?? 1, maximum: param.maximum },
+        value: batch,
+        onChange: (value) => this.state.set("training.batch_size", value),
+      }));
+    }
+    return rows;
+  }
+}

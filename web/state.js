@@ -1,0 +1,192 @@
+export const UI_DEFAULTS = {
+  showTest: false,
+  discretize: false,
+  logLoss: false,
+  histLayer: "",
+  histKind: "weight",
+  histView: "offset",
+};
+
+const ATOMIC = new Set(["model.layers", "optimizer", "schedule", "training.batch_size", "training.early_stopping"]);
+
+export const clone = (value) => structuredClone(value);
+
+export function isObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+export function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => deepEqual(a[key], b[key]));
+}
+
+export function splitPath(path) {
+  return path === "" ? [] : path.split(".").map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+}
+
+export function getPath(target, path) {
+  return splitPath(path).reduce((node, key) => (node == null ? undefined : node[key]), target);
+}
+
+function setPath(target, path, value) {
+  const keys = splitPath(path);
+  const last = keys.pop();
+  const parent = keys.reduce((node, key) => (node == null ? undefined : node[key]), target);
+  if (parent == null || typeof parent !== "object") return false;
+  parent[last] = value;
+  return true;
+}
+
+function flatten(value, prefix, out) {
+  if (isObject(value) && !ATOMIC.has(prefix)) {
+    for (const [key, child] of Object.entries(value)) flatten(child, prefix ? `${prefix}.${key}` : key, out);
+  } else {
+    out[prefix] = value;
+  }
+  return out;
+}
+
+function encodeValue(value) {
+  if (typeof value === "string") {
+    let parsed;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = value;
+    }
+    if (parsed === value) return encodeComponent(value);
+  }
+  return encodeComponent(JSON.stringify(value));
+}
+
+function encodeComponent(text) {
+  return encodeURIComponent(text).replace(/%(2C|3A|5B|5D|7B|7D)/g, (match) => decodeURIComponent(match));
+}
+
+function decodeValue(text) {
+  const raw = decodeURIComponent(text);
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export function paramDefaults(params = {}) {
+  return Object.fromEntries(
+    Object.entries(params)
+      .filter(([, param]) => param.default !== null || param.nullable)
+      .map(([name, param]) => [name, clone(param.default)]),
+  );
+}
+
+export class State extends EventTarget {
+  constructor(catalog) {
+    super();
+    this.catalog = catalog;
+    this.defaults = clone(catalog.defaults);
+    this.config = clone(this.defaults);
+    this.ui = { ...UI_DEFAULTS };
+  }
+
+  get(path) {
+    return getPath(this.config, path);
+  }
+
+  set(path, value) {
+    if (deepEqual(this.get(path), value)) return;
+    setPath(this.config, path, clone(value));
+    this.emit(path);
+  }
+
+  setUi(key, value) {
+    if (this.ui[key] === value) return;
+    this.ui[key] = value;
+    this.emit(`ui.${key}`);
+  }
+
+  replaceConfig(config) {
+    this.config = this.normalize(config);
+    this.emit("");
+  }
+
+  emit(path) {
+    this.dispatchEvent(new CustomEvent("change", { detail: { path } }));
+  }
+
+  layerDefaults(type) {
+    const spec = this.catalog.layers[type];
+    const defaults = { type, ...paramDefaults(spec?.params) };
+    if (type === "activation") return { type, name: defaults.name || "relu", params: {} };
+    return defaults;
+  }
+
+  optimizerDefaults(name) {
+    return { name, ...paramDefaults(this.catalog.optimizers[name]?.params) };
+  }
+
+  scheduleDefaults(name) {
+    return { name, ...paramDefaults(this.catalog.schedules[name]?.params) };
+  }
+
+  normalize(config) {
+    const merged = clone(this.defaults);
+    for (const [key, value] of Object.entries(flatten(config, "", {}))) {
+      if (getPath(this.defaults, key) !== undefined) setPath(merged, key, clone(value));
+    }
+    merged.model.layers = (config.model?.layers ?? merged.model.layers).map((layer) => this.expandLayer(layer));
+    merged.optimizer = { ...this.optimizerDefaults(merged.optimizer.name), ...merged.optimizer };
+    merged.schedule = { ...this.scheduleDefaults(merged.schedule.name), ...merged.schedule };
+    return merged;
+  }
+
+  expandLayer(layer) {
+    return { ...this.layerDefaults(layer.type), ...layer };
+  }
+
+  compactLayer(layer) {
+    const defaults = this.layerDefaults(layer.type);
+    return Object.fromEntries(
+      Object.entries(layer).filter(([key, value]) => key === "type" || !deepEqual(value, defaults[key])),
+    );
+  }
+
+  toHash() {
+    const current = flatten(this.config, "", {});
+    const defaults = flatten(this.defaults, "", {});
+    const parts = [];
+    for (const [key, value] of Object.entries(current)) {
+      if (deepEqual(value, defaults[key])) continue;
+      const encoded = key === "model.layers" ? value.map((layer) => this.compactLayer(layer)) : value;
+      parts.push(`${key}=${encodeValue(encoded)}`);
+    }
+    for (const [key, value] of Object.entries(this.ui)) {
+      if (value !== UI_DEFAULTS[key]) parts.push(`ui.${key}=${encodeValue(value)}`);
+    }
+    return parts.join("&");
+  }
+
+  fromHash(hash) {
+    const config = clone(this.defaults);
+    const ui = { ...UI_DEFAULTS };
+    for (const part of hash.replace(/^#/, "").split("&")) {
+      const cut = part.indexOf("=");
+      if (cut <= 0) continue;
+      const key = decodeURIComponent(part.slice(0, cut));
+      const value = decodeValue(part.slice(cut + 1));
+      if (key.startsWith("ui.")) {
+        const name = key.slice(3);
+        if (name in UI_DEFAULTS) ui[name] = value;
+      } else if (getPath(this.defaults, key) !== undefined) {
+        setPath(config, key, value);
+      }
+    }
+    this.config = this.normalize(config);
+    this.ui = ui;
+    this.emit("");
+  }
+}
