@@ -2,13 +2,12 @@
 
 import inspect
 import math
-from collections.abc import Mapping
-from numbers import Real
 
 import numpy as np
 from scipy.special import erf, expit
 
 from engine.layers import Layer
+from engine.registry import checked, lookup
 
 
 class Activation(Layer):
@@ -20,7 +19,7 @@ class Activation(Layer):
 
     def _set_params(self, **params):
         for key, value in params.items():
-            setattr(self, key, _checked(type(self).__name__, key, value, self.bounds, self.choices))
+            setattr(self, key, checked(type(self).__name__, key, value, self.bounds, self.choices))
 
     def f(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -39,19 +38,6 @@ class Activation(Layer):
     def __repr__(self):
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
         return f"{type(self).__name__}({args})"
-
-
-def _checked(owner: str, key: str, value, bounds: dict, choices: dict):
-    if key in choices:
-        if value not in choices[key]:
-            raise ValueError(f"{owner}: parameter {key!r} must be one of {list(choices[key])}, got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{owner}: parameter {key!r} must be a number, got {value!r}")
-    low, high = bounds[key]
-    if not low <= value <= high:
-        raise ValueError(f"{owner}: parameter {key!r} must be in [{low}, {high}], got {value!r}")
-    return float(value)
 
 
 def _slope(x: np.ndarray, negative_slope) -> np.ndarray:
@@ -378,17 +364,4 @@ ACTIVATIONS = {
 
 def get(spec) -> Activation:
     """Return an activation from a name, a {"name": ..., **params} dict or an Activation instance."""
-    if isinstance(spec, Activation):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"activation must be a name, a dict or an Activation, got {spec!r}")
-    params = dict(spec)
-    name = params.pop("name", None)
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
-    unknown = set(params) - set(inspect.signature(ACTIVATIONS[name]).parameters)
-    if unknown:
-        raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}")
-    return ACTIVATIONS[name](**params)
+    return lookup("activation", ACTIVATIONS, Activation, spec)

@@ -2,10 +2,11 @@
 
 import inspect
 import math
-from collections.abc import Mapping
 from numbers import Real
 
 import numpy as np
+
+from engine.registry import checked, lookup
 
 GAINS = {
     "linear": 1.0,
@@ -54,7 +55,7 @@ class Initializer:
 
     def _set_params(self, **params):
         for key, value in params.items():
-            setattr(self, key, _checked(type(self).__name__, key, value, self.bounds, self.choices))
+            setattr(self, key, checked(type(self).__name__, key, value, self.bounds, self.choices))
 
     def __call__(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
@@ -62,19 +63,6 @@ class Initializer:
     def __repr__(self):
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
         return f"{type(self).__name__}({args})"
-
-
-def _checked(owner: str, key: str, value, bounds: dict, choices: dict):
-    if key in choices:
-        if value not in choices[key]:
-            raise ValueError(f"{owner}: parameter {key!r} must be one of {list(choices[key])}, got {value!r}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{owner}: parameter {key!r} must be a number, got {value!r}")
-    low, high = bounds[key]
-    if not low <= value <= high:
-        raise ValueError(f"{owner}: parameter {key!r} must be in [{low}, {high}], got {value!r}")
-    return float(value)
 
 
 class Zeros(Initializer):
@@ -252,17 +240,4 @@ INITIALIZERS = {
 
 def get(spec) -> Initializer:
     """Return an initializer from a name, a {"name": ..., **params} dict or an Initializer instance."""
-    if isinstance(spec, Initializer):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"initializer must be a name, a dict or an Initializer, got {spec!r}")
-    params = dict(spec)
-    name = params.pop("name", None)
-    if name not in INITIALIZERS:
-        raise ValueError(f"unknown initializer {name!r}; valid: {', '.join(INITIALIZERS)}")
-    unknown = set(params) - set(inspect.signature(INITIALIZERS[name]).parameters)
-    if unknown:
-        raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}")
-    return INITIALIZERS[name](**params)
+    return lookup("initializer", INITIALIZERS, Initializer, spec)

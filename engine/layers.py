@@ -1,10 +1,9 @@
 """Layers: Dense, Dropout, BatchNorm, Conv2d, pools, Flatten, Maxout, and the LAYERS registry."""
 
-import inspect
-from numbers import Integral, Real
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from engine.registry import integer, lookup, real
 
 
 class Layer:
@@ -31,28 +30,13 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
-def _int(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _pair(name, value, low=1):
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}")
-        return _int(name, value[0], low), _int(name, value[1], low)
-    value = _int(name, value, low)
+        return integer(name, value[0], low), integer(name, value[1], low)
+    value = integer(name, value, low)
     return value, value
-
-
-def _real(name, value, low, high, interval="[]"):
-    ok = isinstance(value, Real) and not isinstance(value, bool)
-    ok = ok and (low <= value if interval[0] == "[" else low < value)
-    ok = ok and (value <= high if interval[1] == "]" else value < high)
-    if not ok:
-        raise ValueError(f"{name} must be a number in {interval[0]}{low}, {high}{interval[1]}, got {value!r}")
-    return float(value)
 
 
 def _initializer(name, spec):
@@ -122,7 +106,7 @@ class Dense(_Weighted):
 
     def __init__(self, units, weight_init="default", bias_init="default", bias=True):
         super().__init__(weight_init, bias_init, bias)
-        self.units = _int("units", units)
+        self.units = integer("units", units)
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) != 1:
@@ -159,7 +143,7 @@ class Dropout(Layer):
 
     def __init__(self, p=0.5):
         super().__init__()
-        self.p = _real("p", p, 0, 1, "[)")
+        self.p = real("p", p, 0, 1, "[)")
 
     def build(self, input_shape, rng, dtype):
         self.rng = rng
@@ -188,8 +172,8 @@ class BatchNorm(Layer):
 
     def __init__(self, momentum=0.1, eps=1e-5):
         super().__init__()
-        self.momentum = _real("momentum", momentum, 0, 1)
-        self.eps = _real("eps", eps, 0, 1, "(]")
+        self.momentum = real("momentum", momentum, 0, 1)
+        self.eps = real("eps", eps, 0, 1, "(]")
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) not in (1, 3):
@@ -268,7 +252,7 @@ class Conv2d(_Weighted):
         bias=True,
     ):
         super().__init__(weight_init, bias_init, bias)
-        self.filters = _int("filters", filters)
+        self.filters = integer("filters", filters)
         self.kernel_size = _pair("kernel_size", kernel_size)
         self.stride = _pair("stride", stride)
         self.padding = _pair("padding", padding, low=0)
@@ -398,7 +382,7 @@ class Maxout(_Weighted):
 
     def __init__(self, units, pieces=2, weight_init="default", bias_init="default"):
         super().__init__(weight_init, bias_init, True)
-        self.units, self.pieces = _int("units", units), _int("pieces", pieces)
+        self.units, self.pieces = integer("units", units), integer("pieces", pieces)
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) != 1:
@@ -438,32 +422,4 @@ LAYERS = {
 
 def get(spec) -> Layer:
     """A layer from a type name, a dict {"type": name, **params}, or a Layer instance (returned as is)."""
-    if isinstance(spec, Layer):
-        return spec
-    if isinstance(spec, str):
-        name, params = spec, {}
-    elif isinstance(spec, dict):
-        params = dict(spec)
-        name = params.pop("type", None)
-    else:
-        raise ValueError(f"a layer spec must be a type name, a dict with 'type', or a Layer, got {spec!r}")
-    if name not in LAYERS:
-        raise ValueError(f"unknown layer type {name!r}; valid types: {', '.join(LAYERS)}")
-    factory = LAYERS[name]
-    accepted = inspect.signature(factory).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-        unknown = sorted(set(params) - set(accepted))
-        if unknown:
-            valid = ", ".join(accepted)
-            raise ValueError(f"{name}: unknown parameter {unknown[0]!r}; valid parameters: {valid}")
-    missing = [
-        k
-        for k, p in accepted.items()
-        if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD and k not in params
-    ]
-    if missing:
-        raise ValueError(f"{name}: missing required parameter {missing[0]!r}")
-    try:
-        return factory(**params)
-    except ValueError as e:
-        raise ValueError(f"{name}: {e}") from None
+    return lookup("layer type", LAYERS, Layer, spec, key="type", prefix_errors=True)

@@ -1,11 +1,11 @@
 """Losses with mean reduction (torch.nn.functional semantics) and the LOSSES registry."""
 
 import inspect
-from collections.abc import Mapping
-from numbers import Real
 
 import numpy as np
 from scipy.special import expit
+
+from engine.registry import checked, lookup
 
 
 class Loss:
@@ -16,14 +16,7 @@ class Loss:
 
     def _set_params(self, **params):
         for key, value in params.items():
-            if isinstance(value, bool) or not isinstance(value, Real):
-                raise ValueError(f"{type(self).__name__}: parameter {key!r} must be a number, got {value!r}")
-            low, high = self.bounds[key]
-            if not low <= value <= high:
-                raise ValueError(
-                    f"{type(self).__name__}: parameter {key!r} must be in [{low}, {high}], got {value!r}"
-                )
-            setattr(self, key, float(value))
+            setattr(self, key, checked(type(self).__name__, key, value, self.bounds, {}))
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         raise NotImplementedError
@@ -185,17 +178,4 @@ LOSSES = {
 
 def get(spec) -> Loss:
     """Return a loss from a name, a {"name": ..., **params} dict or a Loss instance."""
-    if isinstance(spec, Loss):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"loss must be a name, a dict or a Loss, got {spec!r}")
-    params = dict(spec)
-    name = params.pop("name", None)
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
-    unknown = set(params) - set(inspect.signature(LOSSES[name]).parameters)
-    if unknown:
-        raise ValueError(f"{name}: unknown parameter(s) {sorted(unknown)}")
-    return LOSSES[name](**params)
+    return lookup("loss", LOSSES, Loss, spec)

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Mapping
-from numbers import Real
 
 import numpy as np
 
+from engine.registry import lookup, real
+
 SMALL = 4096
-
-
-def _real(name, value, low, high=math.inf, high_open=False):
-    bad = isinstance(value, bool) or not isinstance(value, Real) or not low <= value <= high
-    if bad or (high_open and value == high):
-        interval = f"[{low}, {high})" if high_open else f"[{low}, {high}]"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return float(value)
 
 
 class _Group:
@@ -52,7 +44,7 @@ class Optimizer:
 
     def __init__(self, lr: float, weight_decay: float = 0.0):
         self.lr = lr
-        self.weight_decay = _real("weight_decay", weight_decay, 0)
+        self.weight_decay = real("weight_decay", weight_decay, 0)
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
         self._groups: list[_Group] | None = None
@@ -63,7 +55,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = _real("lr", value, 0)
+        self._lr = real("lr", value, 0)
 
     def slots(self) -> dict[str, float]:
         """State vectors this optimizer keeps, with their initial values."""
@@ -122,8 +114,8 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.momentum = _real("momentum", momentum, 0)
-        self.dampening = _real("dampening", dampening, 0, 1)
+        self.momentum = real("momentum", momentum, 0)
+        self.dampening = real("dampening", dampening, 0, 1)
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov needs momentum > 0 and dampening = 0")
@@ -148,9 +140,9 @@ class Adagrad(Optimizer):
 
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
         super().__init__(lr, weight_decay)
-        self.lr_decay = _real("lr_decay", lr_decay, 0)
-        self.initial_accumulator_value = _real("initial_accumulator_value", initial_accumulator_value, 0)
-        self.eps = _real("eps", eps, 0)
+        self.lr_decay = real("lr_decay", lr_decay, 0)
+        self.initial_accumulator_value = real("initial_accumulator_value", initial_accumulator_value, 0)
+        self.eps = real("eps", eps, 0)
 
     def slots(self):
         return {"sum": self.initial_accumulator_value}
@@ -171,9 +163,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(lr, weight_decay)
-        self.alpha = _real("alpha", alpha, 0)
-        self.eps = _real("eps", eps, 0)
-        self.momentum = _real("momentum", momentum, 0)
+        self.alpha = real("alpha", alpha, 0)
+        self.eps = real("eps", eps, 0)
+        self.momentum = real("momentum", momentum, 0)
         self.centered = bool(centered)
 
     def slots(self):
@@ -214,8 +206,8 @@ class Adam(Optimizer):
         super().__init__(lr, weight_decay)
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
-        self.betas = (_real("betas[0]", betas[0], 0, 1, True), _real("betas[1]", betas[1], 0, 1, True))
-        self.eps = _real("eps", eps, 0)
+        self.betas = (real("betas[0]", betas[0], 0, 1, "[)"), real("betas[1]", betas[1], 0, 1, "[)"))
+        self.eps = real("eps", eps, 0)
         self.amsgrad = bool(amsgrad)
 
     def slots(self):
@@ -258,20 +250,4 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 
 def get(spec) -> Optimizer:
     """An optimizer from a name, a {"name": ..., **hyper} dict, a pydantic optimizer config or an instance."""
-    if isinstance(spec, Optimizer):
-        return spec
-    if hasattr(spec, "model_dump"):
-        spec = spec.model_dump()
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"optimizer must be a name, a dict or an Optimizer, got {spec!r}")
-    params = dict(spec)
-    name = params.pop("name", None)
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}")
-    accepted = inspect.signature(OPTIMIZERS[name]).parameters
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ValueError(f"{name}: unknown parameter {unknown[0]!r}; valid parameters: {', '.join(accepted)}")
-    return OPTIMIZERS[name](**params)
+    return lookup("optimizer", OPTIMIZERS, Optimizer, spec)

@@ -1,8 +1,8 @@
 """Weight penalties added to the data loss (weights only, never biases) and the PENALTIES registry."""
 
-from collections.abc import Mapping
-
 import numpy as np
+
+from engine.registry import lookup
 
 
 class Penalty:
@@ -53,16 +53,4 @@ PENALTIES = {"none": NoPenalty, "l1": L1, "l2": L2}
 
 def get(spec) -> Penalty:
     """Return a penalty from a name, a {"name": ...} dict or a Penalty instance."""
-    if isinstance(spec, Penalty):
-        return spec
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    if not isinstance(spec, Mapping):
-        raise ValueError(f"penalty must be a name, a dict or a Penalty, got {spec!r}")
-    params = dict(spec)
-    name = params.pop("name", None)
-    if name not in PENALTIES:
-        raise ValueError(f"unknown penalty {name!r}; valid: {', '.join(PENALTIES)}")
-    if params:
-        raise ValueError(f"{name}: unknown parameter(s) {sorted(params)}")
-    return PENALTIES[name]()
+    return lookup("penalty", PENALTIES, Penalty, spec)
