@@ -71,6 +71,8 @@ export const api = {
   epochs: (id, full = false) => request("GET", `/api/runs/${id}/epochs${query({ full: full ? 1 : null })}`),
   deleteRun: (id) => request("DELETE", `/api/runs/${id}`),
   modelUrl: (id, format) => withToken(`/api/runs/${id}/model${query({ format })}`),
+  stopOnLeave: (id) => navigator.sendBeacon(withToken(`/api/runs/${id}/control`),
+    new Blob([JSON.stringify({ action: "stop" })], { type: "application/json" })),
 };
 
 export class RunStream {

@@ -77,7 +77,7 @@ class Readout extends View {
       ? "–" : r2 ? formatNumber(record.test_metric, 3) : `${(record.test_metric * 100).toFixed(1)}%`;
     const running = this.status === "running" || this.status === "queued";
     const play = $("play-btn");
-    play.textContent = running ? "❚❚" : "▶";
+    play.classList.toggle("running", running);
     play.setAttribute("aria-label", running ? "Pause" : "Play");
   }
 }
@@ -116,11 +116,12 @@ class App {
     const trainTest = [{ name: "train", color: COLORS.train }, { name: "test", color: COLORS.test }];
     this.loss = new LineChart($("loss-chart"), s, { log: ui.logLoss, format: ".4f", legend: false, series: trainTest });
     this.metric = new LineChart($("metric-chart"), s, { format: ".3f", legend: false, series: trainTest });
-    this.lr = new LineChart($("lr-chart"), s, { title: "Learning rate", log: true, legend: false,
+    this.lr = new LineChart($("lr-chart"), s, { title: "Learning rate", legend: false, format: ".3~g", toZero: true,
       series: [{ name: "lr", color: COLORS.train }] });
     this.grad = new LineChart($("grad-chart"), s, { title: "Gradient L2 norm per layer", log: true });
     this.ratio = new LineChart($("ratio-chart"), s, { title: "Update / weight ratio per layer", log: true });
-    this.units = new LineChart($("units-chart"), s, { title: "Dead (solid) and saturated (dotted) units", format: ".0%" });
+    this.units = new LineChart($("units-chart"), s, { title: "Dead (ReLU) and saturated (dotted) units", format: ".0%",
+      yRange: [0, 1] });
     this.hist = new HistogramChart($("hist-chart"), s);
     this.filters = new ImageGrid($("filters"), s, { size: 44 });
     this.network = new NetworkView($("network"), s, { onUnits: (index, delta) => this.builder.changeUnits(index, delta) });
@@ -178,6 +179,9 @@ class App {
     $("download-snippet").addEventListener("click", () => download("nnplay_model.py", $("torch-snippet").textContent, "text/x-python"));
     this.bindTabs();
     document.addEventListener("keydown", (event) => this.shortcut(event));
+    window.addEventListener("pagehide", () => {
+      if (this.run && !isFinished(this.run.status)) api.stopOnLeave(this.run.id);
+    });
   }
 
   bindTabs() {
@@ -520,6 +524,7 @@ class App {
     this.run.status = status;
     if (message) this.run.message = message;
     this.readout.show(this.latest, status);
+    if (!$("tab-runs").hidden) this.updateExport();
     if (status === "diverged") this.showDiverged(message);
     else if (["stopped", "failed"].includes(status) && message) this.toast(`Run ${status}: ${message}`);
   }
@@ -550,24 +555,25 @@ class App {
     const key = layers.map((layer) => layer.label).join("|");
     if (key !== this.layerKey) {
       this.layerKey = key;
-      const weighted = layers.filter((layer) => layer.grad_norm !== null && layer.grad_norm !== undefined);
-      const activated = layers.filter((layer) => layer.dead_fraction !== null && layer.dead_fraction !== undefined);
+      const having = (key) => layers.filter((layer) => typeof layer[key] === "number");
+      const weighted = having("grad_norm");
+      const dead = having("dead_fraction");
+      const saturated = having("saturated_fraction");
       this.weightedIndex = weighted.map((layer) => layer.index);
-      this.activatedIndex = activated.map((layer) => layer.index);
-      const series = (list) => list.map((layer, i) => ({ name: layer.label, color: layerColor(i, list.length) }));
+      this.deadIndex = dead.map((layer) => layer.index);
+      this.saturatedIndex = saturated.map((layer) => layer.index);
+      const series = (list, suffix = "", dash = "solid") =>
+        list.map((layer, i) => ({ name: `${layer.label}${suffix}`, color: layerColor(i, list.length), dash }));
       this.grad.setSeries(series(weighted));
       this.ratio.setSeries(series(weighted));
-      this.units.setSeries([
-        ...activated.map((layer, i) => ({ name: `${layer.label} dead`, color: layerColor(i, activated.length) })),
-        ...activated.map((layer, i) => ({ name: `${layer.label} saturated`, color: layerColor(i, activated.length), dash: "dot" })),
-      ]);
+      this.units.setSeries([...series(dead, " dead"), ...series(saturated, " saturated", "dot")]);
       this.fillHistogramLayers(layers);
     }
     const byIndex = new Map(layers.map((layer) => [layer.index, layer]));
     const pick = (indices, key) => indices.map((index) => byIndex.get(index)?.[key] ?? null);
     this.grad.extend(record.epoch, pick(this.weightedIndex, "grad_norm"));
     this.ratio.extend(record.epoch, pick(this.weightedIndex, "update_ratio"));
-    this.units.extend(record.epoch, [...pick(this.activatedIndex, "dead_fraction"), ...pick(this.activatedIndex, "saturated_fraction")]);
+    this.units.extend(record.epoch, [...pick(this.deadIndex, "dead_fraction"), ...pick(this.saturatedIndex, "saturated_fraction")]);
     this.heavyCount += 1;
     if (this.heavyCount % this.historyStride === 0) {
       this.histories.push({ epoch: record.epoch, layers });

@@ -1,6 +1,8 @@
 import { createField, fieldGroup, h } from "./forms.js";
 import { moduleLabel } from "./netspec.js";
 
+const ADVANCED = ["bias", "weight_init", "bias_init"];
+
 function shapeText(shape) {
   return `(${shape.join(", ")})`;
 }
@@ -11,6 +13,7 @@ export class ModelBuilder {
     this.summary = summary;
     this.state = state;
     this.ctx = { catalog: state.catalog };
+    this.openMore = new Set();
   }
 
   get layers() {
@@ -78,7 +81,15 @@ export class ModelBuilder {
         },
       })];
     }
-    return fieldGroup(this.ctx, prefix, this.state.catalog.layers[layer.type].params, layer, set);
+    const params = this.state.catalog.layers[layer.type].params;
+    const advanced = Object.keys(params).filter((name) => ADVANCED.includes(name));
+    const fields = fieldGroup(this.ctx, prefix, params, layer, set, { skip: advanced });
+    if (!advanced.length) return fields;
+    const more = h("details", { class: "layer-more", open: this.openMore.has(index) },
+      h("summary", {}, "Bias and initialization"),
+      fieldGroup(this.ctx, prefix, Object.fromEntries(advanced.map((name) => [name, params[name]])), layer, set));
+    more.addEventListener("toggle", () => (more.open ? this.openMore.add(index) : this.openMore.delete(index)));
+    return [...fields, more];
   }
 
   render() {
@@ -128,7 +139,7 @@ export class ModelBuilder {
         h("tbody", {}, h("tr", { class: "input-row" }, h("td", {}, "input"), h("td", {}, shapeText(spec.input)), h("td", {})), rows),
         h("tfoot", {}, h("tr", {}, h("td", { colspan: 2 }, `Total · loss ${spec.loss}`),
           h("td", { class: "num", id: "param-count" }, spec.total.toLocaleString())))),
-      errors.length ? h("ul", { class: "summary-errors", role: "alert", id: "model-errors" }, errors) : null,
     );
+    if (errors.length) this.summary.append(h("ul", { class: "summary-errors", role: "alert", id: "model-errors" }, errors));
   }
 }

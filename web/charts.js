@@ -26,7 +26,7 @@ export function layerColor(position, count) {
   return `rgb(${rgb.join(",")})`;
 }
 
-function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height } = {}) {
+function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height, yRange, toZero = false } = {}) {
   return {
     title: title ? { text: title, font: { size: 12 }, x: 0.02, xanchor: "left", y: 0.97 } : undefined,
     height,
@@ -39,7 +39,8 @@ function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height 
     hovermode: "x unified",
     xaxis: { title: xTitle ? { text: xTitle, standoff: 4 } : undefined, gridcolor: COLORS.grid, zeroline: false, automargin: true },
     yaxis: { title: yTitle ? { text: yTitle, standoff: 4 } : undefined, type: log ? "log" : "linear", gridcolor: COLORS.grid,
-      zeroline: false, automargin: true, exponentformat: "power" },
+      zeroline: false, automargin: true, exponentformat: "power", dtick: log ? 1 : undefined, range: yRange,
+      autorange: yRange ? false : undefined, rangemode: toZero ? "tozero" : "normal" },
   };
 }
 
@@ -311,27 +312,34 @@ export class HistogramChart extends PlotView {
   offsetTraces(entries) {
     const step = Math.max(1, Math.ceil(entries.length / 24));
     const shown = entries.filter((_, i) => (entries.length - 1 - i) % step === 0);
-    const peak = Math.max(1e-12, ...shown.flatMap((entry) => entry.stats.histogram.map((bin) => bin[2])));
-    const span = shown.length > 1 ? shown[shown.length - 1].epoch - shown[0].epoch : 1;
-    const height = (span / Math.max(shown.length - 1, 1)) * 2.2 || 1;
     const overlay = this.view === "overlay";
+    const peak = Math.max(1e-12, ...shown.flatMap((entry) => entry.stats.histogram.map((bin) => bin[2])));
+    const gap = shown.length > 1 ? (shown[shown.length - 1].epoch - shown[0].epoch) / (shown.length - 1) : 1;
+    const height = 2.5 * gap;
     return shown.map((entry, i) => {
-      const centers = entry.stats.histogram.map(([left, right]) => (left + right) / 2);
-      const base = overlay ? 0 : entry.epoch;
-      const ys = entry.stats.histogram.map(([, , count]) => base + (overlay ? count : (count / peak) * height));
+      const bins = entry.stats.histogram;
+      const centers = bins.map(([left, right]) => (left + right) / 2);
+      const counts = bins.map(([, , count]) => count);
       const recency = shown.length > 1 ? i / (shown.length - 1) : 1;
       const color = layerColor(1 - recency, 2);
+      const newest = i === shown.length - 1;
+      if (overlay) {
+        return {
+          type: "scatter", mode: "lines", x: centers, y: counts, name: `epoch ${entry.epoch}`,
+          line: { color, width: newest ? 2 : 1 }, opacity: 0.2 + 0.8 * recency,
+          hovertemplate: `epoch ${entry.epoch}: %{y} near %{x:.3g}<extra></extra>`,
+        };
+      }
+      const base = entry.epoch;
       return {
-        type: "scatter",
-        mode: "lines",
-        x: centers,
-        y: ys,
-        name: `epoch ${entry.epoch}`,
-        line: { color, width: i === shown.length - 1 ? 2 : 1, shape: "spline", smoothing: 0.6 },
-        opacity: overlay ? 0.25 + 0.75 * recency : 1,
-        hovertemplate: `epoch ${entry.epoch}: %{x:.3g}<extra></extra>`,
+        type: "scatter", mode: "lines", name: `epoch ${entry.epoch}`,
+        x: [bins[0][0], ...centers, bins[bins.length - 1][1]],
+        y: [base, ...counts.map((count) => base - (count / peak) * height), base],
+        fill: "toself", fillcolor: "rgba(255, 255, 255, 0.9)",
+        line: { color, width: newest ? 1.8 : 1 },
+        hovertemplate: `epoch ${entry.epoch}<extra></extra>`,
       };
-    }).reverse();
+    });
   }
 
   distributionTraces(entries) {
@@ -361,6 +369,7 @@ export class HistogramChart extends PlotView {
       legend: false,
     });
     layout.hovermode = "closest";
+    if (this.view === "offset") layout.yaxis.autorange = "reversed";
     this.plot(traces, layout);
   }
 }

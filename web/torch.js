@@ -145,7 +145,11 @@ ${lines.join("\n")}
 
 with open("model.json") as f:
     saved = json.load(f)
-model.load_state_dict({key: torch.tensor(value, dtype=torch.float64) for key, value in saved["state_dict"].items()})
+state = {
+    key: torch.tensor(entry["values"], dtype=torch.float64).reshape(entry["shape"])
+    for key, entry in saved["state_dict"].items()
+}
+model.load_state_dict(state)
 model.eval()
 
 ${exampleCode(config, spec, datasetKind)}
