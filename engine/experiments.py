@@ -36,8 +36,15 @@ def _stack(units: int, depth: int, activation: str, before: tuple = (), after: t
     return layers
 
 
-def _config(layers: list[dict], data: dict | None = None, optimizer: dict | None = None, epochs: int = 20,
-            batch_size: int | str = 10, output_init="default", **extra) -> dict:
+def _config(
+    layers: list[dict],
+    data: dict | None = None,
+    optimizer: dict | None = None,
+    epochs: int = 20,
+    batch_size: int | str = 10,
+    output_init="default",
+    **extra,
+) -> dict:
     return {
         "data": {"dataset": "circle", "n_samples": 200, **(data or {})},
         "model": {"layers": layers, "output_init": output_init},
@@ -249,8 +256,9 @@ EXPERIMENTS: dict[str, dict] = {
         "good as one unit. Random initialization gives each unit its own start, so they learn different "
         "features.",
         "configs": {
-            "constant": _config(_dense(8, 2, "tanh", weight_init=HALF, bias_init="zeros"), epochs=30,
-                                output_init=HALF),
+            "constant": _config(
+                _dense(8, 2, "tanh", weight_init=HALF, bias_init="zeros"), epochs=30, output_init=HALF
+            ),
             "random": _config(_dense(8, 2, "tanh"), epochs=30),
         },
         "check": _check_symmetry,
@@ -262,8 +270,9 @@ EXPERIMENTS: dict[str, dict] = {
         "learns. On the circle those lines through the origin say nothing about the radius, so accuracy "
         "stays at chance while the same net with a sigmoid learns the circle.",
         "configs": {
-            name: _config(_dense(8, 1, name, bias_init="zeros"), optimizer={"name": "adam", "lr": 0.03},
-                          epochs=30)
+            name: _config(
+                _dense(8, 1, name, bias_init="zeros"), optimizer={"name": "adam", "lr": 0.03}, epochs=30
+            )
             for name in ("step", "sigmoid")
         },
         "check": _check_step,
@@ -274,8 +283,12 @@ EXPERIMENTS: dict[str, dict] = {
         "cannot separate XOR's diagonal quadrants. A hidden layer bends the boundary, and so does giving "
         "the linear model the product feature x1x2, whose sign is exactly the XOR label.",
         "configs": {
-            label: _config(layers, data={"dataset": "xor", "n_samples": 400, "features": features},
-                           optimizer={"name": "adam", "lr": 0.03}, epochs=30)
+            label: _config(
+                layers,
+                data={"dataset": "xor", "n_samples": 400, "features": features},
+                optimizer={"name": "adam", "lr": 0.03},
+                epochs=30,
+            )
             for label, layers, features in [
                 ("no hidden layer", [], ["x1", "x2"]),
                 ("hidden layer", _dense(8, 1, "tanh"), ["x1", "x2"]),
@@ -291,8 +304,9 @@ EXPERIMENTS: dict[str, dict] = {
         "gradients do not. RMSProp divides by a moving average instead, which forgets old gradients, so "
         "its effective learning rate stays at the scale of the recent gradients.",
         "configs": {
-            name: _config(_dense(8, 2, "tanh"), data={"noise": 30}, optimizer={"name": name, "lr": lr},
-                          epochs=100)
+            name: _config(
+                _dense(8, 2, "tanh"), data={"noise": 30}, optimizer={"name": name, "lr": lr}, epochs=100
+            )
             for name, lr in (("adagrad", 0.1), ("rmsprop", 0.01))
         },
         "check": _check_adagrad,
@@ -305,8 +319,11 @@ EXPERIMENTS: dict[str, dict] = {
         "every layer's inputs to zero mean and unit variance on each batch, so the same learning rate "
         "makes steady progress.",
         "configs": {
-            label: _config(_stack(16, 3, "tanh", before=before), data={"features": QUADRATIC},
-                           optimizer={"name": "sgd", "lr": 3.0})
+            label: _config(
+                _stack(16, 3, "tanh", before=before),
+                data={"features": QUADRATIC},
+                optimizer={"name": "sgd", "lr": 3.0},
+            )
             for label, before in (("plain", ()), ("batch norm", ({"type": "batchnorm"},)))
         },
         "check": _check_batchnorm,
@@ -353,8 +370,13 @@ def _schedules() -> dict:
         "loss keeps bouncing from epoch to epoch. Step, exponential and cosine decay start large to make "
         "fast progress and then shrink the steps so the loss settles.",
         "configs": {
-            label: _config(_dense(16, 2, "tanh"), data={"dataset": "spiral", "n_samples": 300},
-                           optimizer={"name": "adam", "lr": 0.03}, epochs=60, schedule=schedule)
+            label: _config(
+                _dense(16, 2, "tanh"),
+                data={"dataset": "spiral", "n_samples": 300},
+                optimizer={"name": "adam", "lr": 0.03},
+                epochs=60,
+                schedule=schedule,
+            )
             for label, schedule in schedules.items()
         },
         "check": _check_schedules,
@@ -393,14 +415,21 @@ def run_experiment(name: str, epochs: int | None = None) -> dict:
             if probe is not None:
                 run.probes.append(probe(trainer))
         runs[label] = run
-    return {"name": name, "title": experiment["title"], "claim": experiment["claim"], "runs": runs,
-            "verdict": experiment["check"](runs)}
+    return {
+        "name": name,
+        "title": experiment["title"],
+        "claim": experiment["claim"],
+        "runs": runs,
+        "verdict": experiment["check"](runs),
+    }
 
 
 def history(run: Run) -> dict:
     """A run's scalars per epoch (and its probes), JSON-safe, for plotting."""
-    series = {key: [getattr(r, key) for r in run.records]
-              for key in ("epoch", "lr", "train_loss", "test_loss", "train_metric", "test_metric")}
+    series = {
+        key: [getattr(r, key) for r in run.records]
+        for key in ("epoch", "lr", "train_loss", "test_loss", "train_metric", "test_metric")
+    }
     for key in run.probes[0] if run.probes else ():
         series[key] = [probe[key] for probe in run.probes]
     last = run.records[-1]

@@ -43,7 +43,9 @@ MAXOUT_PIECES = {"slopes": [-1.0, 0.25, 1.5], "intercepts": [-1.0, 0.0, -0.5]}
 ACTIVATION_GROUPS = {
     "hard vs smooth": ["sigmoid", "hardsigmoid", "tanh", "hardtanh"],
     "gelu and its approximations": [
-        "gelu", {"name": "gelu", "approximate": "tanh"}, {"name": "swish", "beta": 1.702}
+        "gelu",
+        {"name": "gelu", "approximate": "tanh"},
+        {"name": "swish", "beta": 1.702},
     ],
     "relu family": ["relu", "leaky_relu", "prelu", "rrelu", "elu", "selu"],
     "smooth": ["silu", "swish", "softplus", "softsign", "gelu"],
@@ -286,12 +288,22 @@ def _trajectory(s: Surface, spec, start, steps: int, schedule) -> dict:
                 break
         xy = np.array(path)
         loss = s.f(xy[:, 0], xy[:, 1])
-    return {"x": _floats(xy[:, 0]), "y": _floats(xy[:, 1]), "loss": _floats(loss), "lr": lrs,
-            "status": status}
+    return {
+        "x": _floats(xy[:, 0]),
+        "y": _floats(xy[:, 1]),
+        "loss": _floats(loss),
+        "lr": lrs,
+        "status": status,
+    }
 
 
-def race(surface, optimizers_: Mapping[str, dict] | Sequence | None = None, steps: int = 300,
-         start: Sequence[float] | None = None, schedule="constant") -> dict:
+def race(
+    surface,
+    optimizers_: Mapping[str, dict] | Sequence | None = None,
+    steps: int = 300,
+    start: Sequence[float] | None = None,
+    schedule="constant",
+) -> dict:
     """Run the engine's optimizers from one start on a surface, one step per schedule epoch.
 
     Each runner updates a parameter p of shape (2,) in place with the surface's gradient; a runner stops
@@ -301,16 +313,22 @@ def race(surface, optimizers_: Mapping[str, dict] | Sequence | None = None, step
     if optimizers_ is None:
         optimizers_ = default_racers(surface)
     if not isinstance(optimizers_, Mapping):
-        optimizers_ = {spec.get("label", _label(spec)) if isinstance(spec, Mapping) else spec: spec
-                       for spec in optimizers_}
+        optimizers_ = {
+            spec.get("label", _label(spec)) if isinstance(spec, Mapping) else spec: spec
+            for spec in optimizers_
+        }
     start = tuple(s.start if start is None else start)
     sched = schedules.get(schedule)
     runs = []
     for label, spec in optimizers_.items():
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
         runs.append({"label": label, "optimizer": spec, **_trajectory(s, spec, start, steps, sched)})
-    return {"surface": surface if isinstance(surface, str) else type(surface).__name__.lower(),
-            "start": list(start), "steps": steps, "runs": runs}
+    return {
+        "surface": surface if isinstance(surface, str) else type(surface).__name__.lower(),
+        "start": list(start),
+        "steps": steps,
+        "runs": runs,
+    }
 
 
 # Initialization explorer
@@ -330,8 +348,15 @@ def _distinct_units(values: np.ndarray) -> int:
     return len(np.unique(np.round(values.T, 12), axis=0))
 
 
-def init_stats(depth: int = 10, width: int = 256, activation="tanh", initializer="xavier",
-               batch: int = 256, bins: int = 30, seed: int = 0) -> dict:
+def init_stats(
+    depth: int = 10,
+    width: int = 256,
+    activation="tanh",
+    initializer="xavier",
+    batch: int = 256,
+    bins: int = 30,
+    seed: int = 0,
+) -> dict:
     """One forward and one backward pass through a fresh (dense, activation) x depth engine Model.
 
     Inputs x ~ N(0, 1) of shape (batch, width); the backward pass starts from g ~ N(0, 1) / batch at the top,
@@ -357,18 +382,26 @@ def init_stats(depth: int = 10, width: int = 256, activation="tanh", initializer
     rows = []
     for k, (dense, act) in enumerate(zip(stack[::2], stack[1::2], strict=True), start=1):
         dead, saturated = tm.unit_fractions(act, act.x, act.y)
-        rows.append({
-            "layer": k,
-            "mean": float(act.y.mean()),
-            "std": float(act.y.std()),
-            "histogram": np.histogram(act.y, bins=edges)[0].tolist(),
-            "grad_norm": tm.l2_norm([dense.grads["weight"]]),
-            "dead_fraction": dead,
-            "saturated_fraction": saturated,
-            "distinct_units": _distinct_units(act.y),
-        })
-    return {"activation": _label(activation), "initializer": _label(initializer), "depth": depth,
-            "width": width, "edges": edges.tolist(), "layers": rows}
+        rows.append(
+            {
+                "layer": k,
+                "mean": float(act.y.mean()),
+                "std": float(act.y.std()),
+                "histogram": np.histogram(act.y, bins=edges)[0].tolist(),
+                "grad_norm": tm.l2_norm([dense.grads["weight"]]),
+                "dead_fraction": dead,
+                "saturated_fraction": saturated,
+                "distinct_units": _distinct_units(act.y),
+            }
+        )
+    return {
+        "activation": _label(activation),
+        "initializer": _label(initializer),
+        "depth": depth,
+        "width": width,
+        "edges": edges.tolist(),
+        "layers": rows,
+    }
 
 
 # Loss landscape
@@ -402,8 +435,16 @@ def _assign(params: Sequence[np.ndarray], flat: np.ndarray) -> None:
         offset += p.size
 
 
-def loss_landscape(source, data=None, loss=None, directions: int = 2, n: int = 21, span: float = 1.0,
-                   seed: int = 0, path: Sequence[np.ndarray] | None = None) -> dict:
+def loss_landscape(
+    source,
+    data=None,
+    loss=None,
+    directions: int = 2,
+    n: int = 21,
+    span: float = 1.0,
+    seed: int = 0,
+    path: Sequence[np.ndarray] | None = None,
+) -> dict:
     """The loss on a 1-D or 2-D slice through the current weights along filter-normalised random directions.
 
     L(a, b) = loss(model(theta + a d1 + b d2)(x), y), a, b in [-span, span] (eval mode). source is a Trainer
@@ -433,15 +474,20 @@ def loss_landscape(source, data=None, loss=None, directions: int = 2, n: int = 2
     try:
         with np.errstate(all="ignore"):
             z = np.array([[at(theta + basis @ np.array([ai, bi][:directions])) for ai in a] for bi in b])
-            result = {"x": a.tolist(), "y": b.tolist() if directions == 2 else None,
-                      "z": _floats(z if directions == 2 else z[0]), "center": at(theta)}
+            result = {
+                "x": a.tolist(),
+                "y": b.tolist() if directions == 2 else None,
+                "z": _floats(z if directions == 2 else z[0]),
+                "center": at(theta),
+            }
             if path is not None:
                 steps = np.asarray(path, dtype=np.float64).reshape(len(path), -1)
                 coords = np.linalg.lstsq(basis, (steps - theta).T, rcond=None)[0]
-                result["path"] = {"x": _floats(coords[0]),
-                                  "y": _floats(coords[1]) if directions == 2 else None,
-                                  "loss": _floats([at(step) for step in steps])}
+                result["path"] = {
+                    "x": _floats(coords[0]),
+                    "y": _floats(coords[1]) if directions == 2 else None,
+                    "loss": _floats([at(step) for step in steps]),
+                }
     finally:
         _assign(params, theta.astype(model.dtype))
     return result
-

@@ -87,8 +87,17 @@ def test_bad_races_name_the_field(client, body, field):
 
 
 def test_init_explorer(client):
-    response = client.post("/api/lab/init", json={"activation": "tanh", "initializer": "N(0, 1)", "width": 32,
-                                                  "depth": 4, "batch": 64, "bins": 10})
+    response = client.post(
+        "/api/lab/init",
+        json={
+            "activation": "tanh",
+            "initializer": "N(0, 1)",
+            "width": 32,
+            "depth": 4,
+            "batch": 64,
+            "bins": 10,
+        },
+    )
     assert response.status_code == 200
     result = response.json()
     assert len(result["layers"]) == 4 and len(result["edges"]) == 11
