@@ -10,6 +10,7 @@ from engine import activations, optimizers, schedules
 from engine import telemetry as tm
 from engine.layers import Dense, Maxout
 from engine.model import Model
+from engine.registry import lookup
 
 SATURATION_LEVEL = tm.SATURATION_LEVEL
 
@@ -31,7 +32,8 @@ def _name_and_params(spec) -> tuple[str, dict]:
 
 def _label(spec) -> str:
     name, params = _name_and_params(spec)
-    params.pop("label", None)
+    if "label" in params:
+        return str(params["label"])
     shown = ", ".join(f"{k}={v}" for k, v in params.items())
     return f"{name} ({shown})" if shown else name
 
@@ -237,11 +239,7 @@ RACERS = {
 
 def get_surface(spec) -> Surface:
     """A surface from its name or an instance; unknown names raise ValueError listing the valid ones."""
-    if isinstance(spec, Surface):
-        return spec
-    if spec not in SURFACES:
-        raise ValueError(f"unknown surface {spec!r}; valid: {', '.join(SURFACES)}")
-    return SURFACES[spec]()
+    return lookup("surface", SURFACES, Surface, spec)
 
 
 def default_racers(surface) -> dict[str, dict]:
@@ -299,7 +297,7 @@ def _trajectory(s: Surface, spec, start, steps: int, schedule) -> dict:
 
 def race(
     surface,
-    optimizers_: Mapping[str, dict] | Sequence | None = None,
+    racers: Mapping[str, dict] | Sequence | None = None,
     steps: int = 300,
     start: Sequence[float] | None = None,
     schedule="constant",
@@ -310,17 +308,14 @@ def race(
     when p is not finite ("diverged") or leaves ten times the view box ("escaped").
     """
     s = get_surface(surface)
-    if optimizers_ is None:
-        optimizers_ = default_racers(surface)
-    if not isinstance(optimizers_, Mapping):
-        optimizers_ = {
-            spec.get("label", _label(spec)) if isinstance(spec, Mapping) else spec: spec
-            for spec in optimizers_
-        }
+    if racers is None:
+        racers = default_racers(surface)
+    if not isinstance(racers, Mapping):
+        racers = {_label(spec): spec for spec in racers}
     start = tuple(s.start if start is None else start)
     sched = schedules.get(schedule)
     runs = []
-    for label, spec in optimizers_.items():
+    for label, spec in racers.items():
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
         runs.append({"label": label, "optimizer": spec, **_trajectory(s, spec, start, steps, sched)})
     return {

@@ -114,8 +114,11 @@ def _spec(text: str) -> Spec:
 
 @router.get("/activations")
 def read_activations(
-    spec: list[str] = Query(["sigmoid", "tanh", "relu"], max_length=8,
-                            description='a name, or a JSON object such as {"name": "elu", "alpha": 0.5}'),
+    spec: list[str] = Query(
+        ["sigmoid", "tanh", "relu"],
+        max_length=8,
+        description='a name, or a JSON object such as {"name": "elu", "alpha": 0.5}',
+    ),
     x_min: float = Query(-6.0, ge=-50, le=50),
     x_max: float = Query(6.0, ge=-50, le=50),
     n: int = Query(401, ge=11, le=2001),
@@ -163,8 +166,13 @@ def run_experiment(name: str, body: ExperimentRun | None = None) -> dict[str, An
         raise not_found("experiment", name)
     result = experiments.run_experiment(name, None if body is None else body.epochs)
     runs = {label: experiments.history(run) for label, run in result["runs"].items()}
-    return {"name": name, "title": result["title"], "claim": result["claim"], "verdict": result["verdict"],
-            "runs": runs}
+    return {
+        "name": name,
+        "title": result["title"],
+        "claim": result["claim"],
+        "verdict": result["verdict"],
+        "runs": runs,
+    }
 
 
 def _path(model, records: list[dict]) -> tuple[list[int], list[np.ndarray]]:
@@ -187,12 +195,13 @@ def _landscape(config: dict, csv_text: str | None, state: dict, records: list[di
         trainer.model.load_state_dict(state)
     except ValueError as error:
         raise ApiError(409, f"the run's weights cannot be used: {error}") from None
-    grid = body.n ** body.directions
+    grid = body.n**body.directions
     points = int(np.clip(LANDSCAPE_BUDGET // (grid * trainer.model.num_parameters), 64, MAX_LANDSCAPE_POINTS))
     data = trainer.x_train[:points], trainer.y_train[:points]
     epochs, path = _path(trainer.model, records)
-    result = lab.loss_landscape(trainer, data, directions=body.directions, n=body.n, span=body.span,
-                                seed=body.seed, path=path or None)
+    result = lab.loss_landscape(
+        trainer, data, directions=body.directions, n=body.n, span=body.span, seed=body.seed, path=path or None
+    )
     return {**result, "epochs": epochs, "points": len(data[0])}
 
 

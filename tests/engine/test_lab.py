@@ -220,8 +220,9 @@ def test_a_path_projects_onto_the_two_directions():
     params = model.parameters()
     theta = np.concatenate([p.ravel() for p in params])
     rng = np.random.default_rng(3)
-    d1, d2 = (np.concatenate([d.ravel() for d in lab.filter_normalized_direction(params, rng)])
-              for _ in range(2))
+    d1, d2 = (
+        np.concatenate([d.ravel() for d in lab.filter_normalized_direction(params, rng)]) for _ in range(2)
+    )
     path = [theta + 0.3 * d1 - 0.2 * d2, theta]
     result = lab.loss_landscape(model, (x, y), mse, n=5, seed=3, path=path)
     np.testing.assert_allclose(result["path"]["x"], [0.3, 0.0], atol=1e-9)
