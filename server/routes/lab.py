@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine import activations, experiments, initializers, lab
 from engine.config import ConstantLR, OptimizerConfig, ScheduleConfig
+from engine.trainer import Trainer
 from server.deps import ManagerDep
 from server.errors import ApiError, not_found
 from server.predict import load_npz
@@ -175,11 +176,12 @@ def run_experiment(name: str, body: ExperimentRun | None = None) -> dict[str, An
     }
 
 
-def _path(model, records: list[dict]) -> tuple[list[int], list[np.ndarray]]:
+def _path(model, records: list[str]) -> tuple[list[int], list[np.ndarray]]:
     """The epochs whose records hold every weight, and those weights flattened as model.parameters()."""
     keys = [(str(i), key) for i, layer in enumerate(model.layers) for key in layer.params]
     epochs, path = [], []
-    for record in records:
+    for text in records:
+        record = json.loads(text)
         weights = record.get("weights") or {}
         if all(index in weights and key in weights[index] for index, key in keys):
             epochs.append(record["epoch"])
@@ -187,12 +189,12 @@ def _path(model, records: list[dict]) -> tuple[list[int], list[np.ndarray]]:
     return epochs, path
 
 
-def _landscape(config: dict, csv_text: str | None, state: dict, records: list[dict], body: LandscapeRequest):
-    from engine.trainer import Trainer
-
+def _landscape(
+    config: dict, csv_text: str | None, weights: bytes, records: list[str], body: LandscapeRequest
+) -> dict:
     trainer = Trainer(config, csv_text=csv_text)
     try:
-        trainer.model.load_state_dict(state)
+        trainer.model.load_state_dict(load_npz(weights))
     except ValueError as error:
         raise ApiError(409, f"the run's weights cannot be used: {error}") from None
     grid = body.n**body.directions
@@ -209,8 +211,8 @@ def _landscape(config: dict, csv_text: str | None, state: dict, records: list[di
 async def create_landscape(body: LandscapeRequest, manager: ManagerDep) -> dict[str, Any]:
     """The loss on a slice through a run's weights, with its recorded training path projected on it."""
     run = await manager.read(body.run_id)
-    state = load_npz(await manager.weights(body.run_id))
-    records = [json.loads(r) for r in await manager.read_epochs(body.run_id, True)] if body.path else []
+    weights = await manager.weights(body.run_id)
+    records = await manager.read_epochs(body.run_id, True) if body.path else []
     config = run["config"]
     csv_text = None
     if config["data"]["dataset"] == "csv":
@@ -218,5 +220,5 @@ async def create_landscape(body: LandscapeRequest, manager: ManagerDep) -> dict[
         if dataset is None:
             raise ApiError(409, "the run's uploaded dataset no longer exists")
         csv_text = dataset["csv"]
-    result = await anyio.to_thread.run_sync(_landscape, config, csv_text, state, records, body)
+    result = await anyio.to_thread.run_sync(_landscape, config, csv_text, weights, records, body)
     return {"run_id": body.run_id, **result}
