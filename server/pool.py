@@ -27,7 +27,7 @@ class _Worker:
     commands: Connection
     events: Connection
     job: Job | None = None
-    started: float = 0.0
+    started: float | None = None
     killed: str | None = None
     reader: threading.Thread | None = field(default=None, repr=False)
 
@@ -125,7 +125,7 @@ class ProcessExecutor:
                     return
                 worker = self._spawn()
             job = self._queue.popleft()
-            worker.job, worker.started = job, time.monotonic()
+            worker.job, worker.started = job, None
             self._send(worker, ("job", job))
 
     def _spawn(self) -> _Worker:
@@ -180,6 +180,8 @@ class ProcessExecutor:
     def _on_messages(self, worker: _Worker, messages: list[tuple]) -> None:
         events = [Event(kind, run_id, data) for kind, run_id, data in messages]
         self._emit(events)
+        if any(event.kind == "started" for event in events):
+            worker.started = time.monotonic()
         if any(event.kind == "done" for event in events):
             worker.job = None
             self._dispatch()
@@ -206,7 +208,7 @@ class ProcessExecutor:
             now = time.monotonic()
             for worker in self._workers:
                 job = worker.job
-                if job is None or worker.killed:
+                if job is None or worker.started is None or worker.killed:
                     continue
                 if now - worker.started > job.deadline + self.kill_grace:
                     worker.killed = (

@@ -41,7 +41,10 @@ def worker_main(commands: Connection, events: Connection) -> None:
         if message is None:
             return
         if message[0] == "job":
-            if not JobRunner(message[1], commands, events).run():
+            try:
+                if not JobRunner(message[1], commands, events).run():
+                    return
+            except OSError:
                 return
         elif message[0] == "control" and message[2] == "snapshot":
             send_ended_snapshot(events, message[1], message[3])
@@ -81,6 +84,7 @@ class JobRunner:
             )
             return True
         trainer = self.trainer
+        self.deadline = time.monotonic() + self.job.deadline
         self.send(
             "started",
             {
@@ -157,7 +161,10 @@ class JobRunner:
     def poll(self, timeout: float) -> None:
         """Apply every control that arrives within `timeout` seconds (0: only those already waiting)."""
         while self.commands.poll(timeout):
-            message = self.commands.recv()
+            try:
+                message = self.commands.recv()
+            except EOFError:
+                message = None
             if message is None:
                 self.shutdown = True
                 self.stop("the server is shutting down")
