@@ -153,6 +153,7 @@ class RunManager:
         )
         self.active[run.id] = run
         self.store.insert_run({key: value for key, value in run.public().items() if key != "epochs"})
+        await self.store.aflush()
         job = Job(run.id, run.config, csv_text, paused=paused, deadline=settings.run_deadline_seconds)
         self.executor.submit(job)
         return run.public()

@@ -1,0 +1,82 @@
+"""nnplay run writes the history, the model and a standalone report; nnplay serve starts the server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import numpy as np
+import pytest
+
+from server.cli import main
+from tests.server.conftest import ROOT, free_port, small_config, wait_for
+
+
+def test_run_writes_history_model_and_report(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(small_config(epochs=4, name="cli run")))
+    out, report = tmp_path / "out", tmp_path / "report.html"
+    assert main(["run", str(config), "--out", str(out), "--html", str(report), "--quiet"]) == 0
+    lines = (out / "epochs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
+    with np.load(out / "model.npz") as model:
+        assert model["0.weight"].shape == (3, 2)
+    assert json.loads((out / "config.json").read_text())["name"] == "cli run"
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "cli run" in html
+    assert len(html) > 1_000_000 and "<script src=" not in html
+    assert "completed after 4 epochs" in capsys.readouterr().out
+
+
+def test_run_shows_a_progress_bar(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(small_config(epochs=3)))
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "run", str(config), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3/3" in result.stderr and "accuracy=" in result.stderr and "loss=" in result.stderr
+
+
+def test_run_rejects_a_bad_config_naming_the_field(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"optimizer": {"name": "sgd", "lr": -1}}))
+    assert main(["run", str(config), "--out", str(tmp_path / "out")]) == 2
+    assert "optimizer.sgd.lr" in capsys.readouterr().err
+    assert main(["run", str(tmp_path / "missing.json")]) == 2
+
+
+@pytest.mark.timeout(120)
+def test_serve_starts_the_server(tmp_path):
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "server.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        health = wait_for(lambda: _health(port), timeout=60, interval=0.2)
+        assert health["status"] == "ok"
+        assert (tmp_path / "d" / "nnplay.sqlite3").exists()
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def _health(port):
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json()
+    except httpx.HTTPError:
+        return None
