@@ -75,7 +75,7 @@ class Readout extends View {
     $("metric-name").textContent = r2 ? "R² test" : "Accuracy test";
     $("metric-value").textContent = record?.test_metric === null || record?.test_metric === undefined
       ? "–" : r2 ? formatNumber(record.test_metric, 3) : `${(record.test_metric * 100).toFixed(1)}%`;
-    const running = this.status === "running" || this.status === "queued";
+    const running = ["running", "queued", "resuming"].includes(this.status);
     const play = $("play-btn");
     play.classList.toggle("running", running);
     play.setAttribute("aria-label", running ? "Pause" : "Play");
@@ -426,7 +426,9 @@ class App {
     if (this.busy) return;
     const run = this.run;
     if (run && !isFinished(run.status)) {
-      await this.control(run.status === "running" || run.status === "queued" ? "pause" : "resume");
+      const pausing = ["running", "queued", "resuming"].includes(run.status);
+      this.setStatus(pausing ? "pausing" : "resuming");
+      await this.control(pausing ? "pause" : "resume");
       return;
     }
     await this.startRun(false);
@@ -480,8 +482,7 @@ class App {
   async control(action, params = {}) {
     const run = this.run;
     try {
-      const reply = await api.control(run.id, action, params);
-      if (this.run === run && !isFinished(run.status)) this.setStatus(reply.run.status, reply.run.message);
+      await api.control(run.id, action, params);
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) return;
       this.toast(`Could not ${action} the run: ${error.message}`);
@@ -637,7 +638,8 @@ class App {
       hints.push(`Gradients exploded (norm ${worst.grad_norm.toExponential(1)} at layer ${worst.label}): use a smaller learning rate or initialization, or add batchnorm.`);
     }
     if (!hints.length) hints.push("Lower the learning rate, or add regularization.");
-    $("banner-text").textContent = `Training diverged at epoch ${this.lastEpoch}: ${message ?? "the loss is no longer a finite number"}. ${hints.join(" ")}`;
+    const reason = (message ?? "the loss is no longer a finite number").replace(/^diverged at epoch \d+: /, "");
+    $("banner-text").textContent = `Training diverged at epoch ${this.lastEpoch}: ${reason}. ${hints.join(" ")}`;
     const suggestion = Math.min(defaultLr, optimizer.lr / 10);
     const action = $("banner-action");
     action.textContent = `Use learning rate ${suggestion}`;

@@ -37,14 +37,14 @@ function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height,
     showlegend: legend,
     legend: { orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom", font: { size: 10 }, bgcolor: "rgba(0,0,0,0)" },
     hovermode: "x unified",
-    xaxis: { title: xTitle ? { text: xTitle, standoff: 4 } : undefined, gridcolor: COLORS.grid, zeroline: false, automargin: true },
+    xaxis: { title: xTitle ? { text: xTitle, standoff: 4 } : undefined, gridcolor: COLORS.grid, zeroline: false },
     yaxis: { title: yTitle ? { text: yTitle, standoff: 4 } : undefined, type: log ? "log" : "linear", gridcolor: COLORS.grid,
-      zeroline: false, automargin: true, exponentformat: "power", dtick: log ? 1 : undefined, range: yRange,
+      zeroline: false, exponentformat: "power", dtick: log ? 1 : undefined, range: yRange,
       autorange: yRange ? false : undefined, rangemode: toZero ? "tozero" : "normal" },
   };
 }
 
-const PACING = 3;
+const PACING = 5;
 const FRAME_BUDGET = 12;
 
 export class FrameScheduler {
@@ -94,12 +94,12 @@ export class FrameScheduler {
 }
 
 export class View {
-  constructor(el, scheduler) {
+  constructor(el, scheduler, { lazy = true } = {}) {
     this.el = el;
     this.scheduler = scheduler;
-    this.visible = false;
+    this.visible = !lazy;
     this.nextFlush = 0;
-    scheduler.observe(this);
+    if (lazy) scheduler.observe(this);
   }
 
   invalidate() {
@@ -192,6 +192,7 @@ export class ScatterChart extends PlotView {
     this.discretize = false;
     this.pointsChanged = true;
     this.canvas = document.createElement("canvas");
+    this.scaled = document.createElement("canvas");
   }
 
   setPoints(points) {
@@ -229,7 +230,7 @@ export class ScatterChart extends PlotView {
         colorscale: regression ? DIVERGING : undefined,
         cmin: regression ? low : undefined,
         cmax: regression ? high : undefined,
-        line: { color: hollow ? COLORS.ink : "#ffffff", width: hollow ? 1.2 : 0.6 },
+        line: { color: hollow ? COLORS.ink : "#ffffff", width: hollow ? 1.2 : 0.8 },
         opacity: classes > 2 || regression ? 0.95 : 0.9,
       },
     };
@@ -237,18 +238,24 @@ export class ScatterChart extends PlotView {
 
   heatmapImage() {
     const { x, y, z, kind } = this.boundary;
-    const classes = Math.max(this.points?.classes ?? 2, 2);
     const [low, high] = this.points?.range ?? [-1, 1];
     const limit = Math.max(Math.abs(low), Math.abs(high));
     let color;
     if (kind === "class") color = (value) => CLASS_RGB[Math.round(value) % CLASS_RGB.length];
     else if (kind === "probability") color = (value) => mixColor(this.discretize ? (value >= 0.5 ? 1 : -1) : 2 * value - 1);
     else color = (value) => mixColor(this.discretize ? Math.round((4 * value) / limit) / 4 : value / limit);
-    paintCanvas(this.canvas, z, color, true, kind === "class" ? 0.45 : 0);
+    paintCanvas(this.canvas, z, color, true, 0.4);
+    const smooth = !this.discretize && kind !== "class";
+    this.scaled.width = this.canvas.width * 4;
+    this.scaled.height = this.canvas.height * 4;
+    const context = this.scaled.getContext("2d");
+    context.imageSmoothingEnabled = smooth;
+    context.imageSmoothingQuality = "high";
+    context.drawImage(this.canvas, 0, 0, this.scaled.width, this.scaled.height);
     const dx = (x[x.length - 1] - x[0]) / Math.max(x.length - 1, 1);
     const dy = (y[y.length - 1] - y[0]) / Math.max(y.length - 1, 1);
     return {
-      source: this.canvas.toDataURL(),
+      source: this.scaled.toDataURL(),
       xref: "x",
       yref: "y",
       x: x[0] - dx / 2,
@@ -259,7 +266,7 @@ export class ScatterChart extends PlotView {
       xanchor: "left",
       yanchor: "top",
       layer: "below",
-      opacity: classes > 2 ? 1 : 0.9,
+      opacity: 1,
     };
   }
 
@@ -376,7 +383,7 @@ export class HistogramChart extends PlotView {
 
 export class ImageGrid extends View {
   constructor(el, scheduler, { size = 48 } = {}) {
-    super(el, scheduler);
+    super(el, scheduler, { lazy: false });
     this.size = size;
     this.images = [];
   }

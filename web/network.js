@@ -103,8 +103,8 @@ export class NetworkView extends View {
     this.svg.setAttribute("width", width);
     this.svg.setAttribute("height", height + HEADER);
     const count = this.columns.length;
-    const margin = 34;
-    const gap = count > 1 ? (width - 2 * margin - NODE) / (count - 1) : 0;
+    const margin = 52;
+    const gap = count > 1 ? (width - margin - 24 - NODE) / (count - 1) : 0;
     const tallest = Math.max(...this.columns.map((column) => (column.compact ? 1 : column.units)), 1);
     const pitch = Math.min(NODE + 12, (height - 8) / tallest);
     const size = Math.max(Math.min(NODE, pitch - 6), 14);

@@ -150,9 +150,8 @@ export class State extends EventTarget {
 
   compactLayer(layer) {
     const defaults = this.layerDefaults(layer.type);
-    return Object.fromEntries(
-      Object.entries(layer).filter(([key, value]) => key === "type" || !deepEqual(value, defaults[key])),
-    );
+    const changed = Object.keys(layer).filter((key) => key !== "type" && !deepEqual(layer[key], defaults[key])).sort();
+    return Object.fromEntries([["type", layer.type], ...changed.map((key) => [key, layer[key]])]);
   }
 
   toHash() {

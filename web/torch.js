@@ -103,8 +103,8 @@ const FEATURE_CODE = {
 function exampleCode(config, spec, datasetKind) {
   const loss = spec.loss;
   const reading = loss === "bce_with_logits"
-    ? "torch.sigmoid(out)  # probability of class 1"
-    : loss === "cross_entropy" ? "torch.softmax(out, dim=1)  # class probabilities" : "out";
+    ? "torch.sigmoid(out))  # probability of class 1"
+    : loss === "cross_entropy" ? "torch.softmax(out, dim=1))  # class probabilities" : "out)";
   if (datasetKind === "2d") {
     const features = config.data.features.map((name) => FEATURE_CODE[name]).join(", ");
     return `def features(points):
@@ -115,12 +115,12 @@ function exampleCode(config, spec, datasetKind) {
 points = torch.tensor([[-2.0, 1.5], [0.5, 0.5], [4.0, -3.0]], dtype=DTYPE)
 with torch.no_grad():
     out = model(features(points))
-print(${reading})`;
+print(${reading}`;
   }
   return `x = torch.zeros(1, ${spec.input.join(", ")}, dtype=DTYPE)  # one input of shape ${JSON.stringify(spec.input)}
 with torch.no_grad():
     out = model(x)
-print(${reading})`;
+print(${reading}`;
 }
 
 export function torchSnippet(config, spec, datasetKind) {

@@ -1,0 +1,345 @@
+"""The browser playground against the real server: build, train, watch, keep and share."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.web.conftest import ROOT, open_app
+
+ARTIFACTS = ROOT / "artifacts"
+FINISHED = ("completed", "stopped", "diverged", "failed")
+
+
+def counter(page) -> int:
+    return int(page.text_content("#epoch-counter"))
+
+
+def trace_length(page, chart: str, trace: int = 0) -> int:
+    return page.evaluate("([id, t]) => document.getElementById(id).data?.[t]?.x?.length ?? 0", [chart, trace])
+
+
+def config(page) -> dict:
+    return page.evaluate("JSON.parse(JSON.stringify(window.nnplay.state.config))")
+
+
+def field(page, path: str):
+    return page.locator(f'.sidebar .field[data-path="{path}"]')
+
+
+def type_into(page, path: str, value) -> None:
+    control = field(page, path).locator(".control")
+    control.fill(str(value))
+    control.press("Tab")
+
+
+def wait_status(page, *statuses: str, timeout: float = 30_000) -> None:
+    page.wait_for_function(
+        "(wanted) => wanted.includes(document.getElementById('run-status').textContent)", arg=list(statuses), timeout=timeout
+    )
+
+
+def boundary_drawn(page) -> bool:
+    return page.evaluate(
+        "(document.getElementById('boundary-chart').layout?.images?.[0]?.source ?? '').startsWith('data:image/png')"
+    )
+
+
+def train_to_end(page, epochs: int) -> None:
+    type_into(page, "training.epochs", epochs)
+    page.click("#play-btn")
+    wait_status(page, "completed", timeout=60_000)
+    assert counter(page) == epochs
+
+
+def test_build_train_pause_step_reset(page):
+    open_app(page)
+    page.click("#add-hidden")
+    page.click("button[aria-label='Add a neuron to layer 3']")
+    type_into(page, "training.epochs", 5000)
+    assert [layer["units"] for layer in config(page)["model"]["layers"]] == [4, 2, 3]
+    assert page.text_content("#hidden-count") == "3 hidden layers"
+
+    page.click("#play-btn")
+    page.wait_for_function(
+        "Number(document.getElementById('epoch-counter').textContent) > 5"
+        " && document.getElementById('loss-chart').data[0].x.length > 3",
+        timeout=30_000,
+    )
+    first = counter(page)
+    page.wait_for_function(f"Number(document.getElementById('epoch-counter').textContent) > {first + 5}")
+    assert trace_length(page, "loss-chart") > 3
+    page.wait_for_function("(document.getElementById('boundary-chart').layout?.images?.length ?? 0) > 0")
+    assert boundary_drawn(page)
+    assert page.evaluate("document.querySelectorAll('.net-node.hidden').length") == 4 + 2 + 3
+    assert page.text_content("#train-loss") != "–"
+
+    page.click("#play-btn")
+    wait_status(page, "paused")
+    time.sleep(0.5)
+    paused_at = counter(page)
+    time.sleep(1.0)
+    assert counter(page) == paused_at
+
+    page.click("#step-btn")
+    page.wait_for_function(f"Number(document.getElementById('epoch-counter').textContent) === {paused_at + 1}")
+    wait_status(page, "paused")
+    time.sleep(0.5)
+    assert counter(page) == paused_at + 1
+
+    seed = config(page)["seed"]
+    page.click("#reset-btn")
+    page.wait_for_function("document.getElementById('epoch-counter').textContent === '0'")
+    assert page.text_content("#run-status") == "ready"
+    assert config(page)["seed"] != seed
+    assert trace_length(page, "loss-chart") == 0
+    assert f"seed={config(page)['seed']}" in page.url
+
+
+def test_trained_playground_screenshot(page):
+    layers = [{"type": "dense", "units": units, "activation": "tanh"} for units in (8, 6, 4)]
+    open_app(page, "#data.dataset=spiral&data.noise=5&data.features=" + json.dumps(["x1", "x2", "sin_x1", "sin_x2"])
+             + "&model.layers=" + json.dumps(layers) + '&optimizer={"name":"adam","lr":0.01}&training.epochs=300')
+    page.click("#play-btn")
+    wait_status(page, "completed", timeout=120_000)
+    assert boundary_drawn(page)
+    assert float(page.text_content("#metric-value").rstrip("%")) > 90
+    ARTIFACTS.mkdir(exist_ok=True)
+    time.sleep(0.5)
+    page.screenshot(path=str(ARTIFACTS / "playground.png"))
+    assert (ARTIFACTS / "playground.png").stat().st_size > 20_000
+
+
+def test_change_dataset_and_layers(page):
+    open_app(page)
+    page.select_option('.field[data-path="data.dataset"] select', "xor")
+    page.wait_for_function("document.getElementById('data-info').textContent.includes('250 train')")
+    assert config(page)["data"]["dataset"] == "xor"
+    assert "data.dataset=xor" in page.url
+
+    page.select_option('.field[data-path="data.dataset"] select', "spiral")
+    type_into(page, "data.classes", 3)
+    page.wait_for_function("window.nnplay.info?.classes === 3")
+    assert page.text_content("#param-count") == str(2 * 4 + 4 + 4 * 2 + 2 + 2 * 3 + 3)
+
+    page.select_option("#add-layer-type", "dropout")
+    page.click("#add-layer-btn")
+    page.click("button[aria-label='Move layer 3 up']")
+    assert [layer["type"] for layer in config(page)["model"]["layers"]] == ["dense", "dropout", "dense"]
+    type_into(page, "model.layers.2.units", 5)
+    page.select_option('.field[data-path="model.layers.2.activation"] select', "relu")
+    layers = config(page)["model"]["layers"]
+    assert layers[2]["units"] == 5 and layers[2]["activation"] == "relu"
+    assert page.text_content("#param-count") == str(2 * 4 + 4 + 4 * 5 + 5 + 5 * 3 + 3)
+    page.click("button[aria-label='Remove layer 2']")
+    assert [layer["type"] for layer in config(page)["model"]["layers"]] == ["dense", "dense"]
+    page.click("#remove-hidden")
+    page.click("#remove-hidden")
+    assert page.text_content("#hidden-count") == "0 hidden layers"
+    assert page.text_content("#param-count") == str(2 * 3 + 3)
+
+    page.locator('.checks input[data-feature="x1^2"]').check()
+    page.locator('.checks input[data-feature="sin_x2"]').check()
+    assert config(page)["data"]["features"] == ["x1", "x2", "x1^2", "sin_x2"]
+    assert page.evaluate("document.querySelectorAll('.net-node.input').length") == 4
+
+
+def test_invalid_input_shows_its_message(page):
+    open_app(page)
+    type_into(page, "model.layers.0.units", 0)
+    assert "Units must be ≥ 1" in field(page, "model.layers.0.units").text_content()
+    page.click("#play-btn")
+    page.wait_for_function("document.getElementById('toast').textContent.includes('Units must be')")
+    assert page.text_content("#run-status") == "ready"
+    type_into(page, "model.layers.0.units", 3)
+    assert field(page, "model.layers.0.units").locator(".field-error").text_content() == ""
+
+    page.expected_errors.append("status of 422")
+    field(page, "optimizer.nesterov").locator("input").check()
+    page.click("#play-btn")
+    error = field(page, "optimizer.name").locator(".field-error")
+    error.wait_for()
+    page.wait_for_function(
+        "document.querySelector('.sidebar .field[data-path=\"optimizer.name\"] .field-error').textContent.includes('nesterov')"
+    )
+    assert "momentum" in error.text_content()
+    assert page.text_content("#run-status") == "ready"
+
+    page.select_option("#add-layer-type", "conv2d")
+    page.click("#add-layer-btn")
+    assert "conv2d needs an image input" in page.text_content("#model-errors")
+
+
+def test_url_round_trip(page, browser, server_url):
+    open_app(page)
+    page.select_option('.field[data-path="data.dataset"] select', "spiral")
+    type_into(page, "data.classes", 4)
+    type_into(page, "data.noise", 15)
+    page.select_option('.field[data-path="optimizer.name"] select', "adam")
+    type_into(page, "optimizer.lr", 0.02)
+    page.click("#add-hidden")
+    page.select_option('.field[data-path="model.layers.2.activation"] select', "leaky_relu")
+    type_into(page, "model.layers.2.activation.negative_slope", 0.2)
+    page.select_option('.field[data-path="schedule.name"] select', "step")
+    page.select_option('.field[data-path="training.batch_size"] select', "full")
+    page.select_option("#live-penalty", "l2")
+    page.fill("#live-rate", "0.001")
+    page.press("#live-rate", "Tab")
+    page.check("#show-test")
+    page.check("#log-loss")
+    expected = config(page)
+    assert expected["model"]["layers"][2]["activation"] == {"name": "leaky_relu", "negative_slope": 0.2}
+    url = page.url
+
+    other = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        other.goto(url)
+        other.wait_for_function("document.body.dataset.ready === 'true'")
+        assert other.evaluate("JSON.parse(JSON.stringify(window.nnplay.state.config))") == expected
+        assert other.evaluate("window.nnplay.state.ui.showTest && window.nnplay.state.ui.logLoss")
+        assert other.input_value('.field[data-path="data.dataset"] select') == "spiral"
+        assert other.input_value("#live-rate") == "0.001"
+        assert other.is_checked("#show-test")
+        assert other.url == url
+    finally:
+        other.close()
+
+
+def test_csv_upload_good_and_bad(page):
+    open_app(page)
+    rows = ["a,b,label"] + [f"{i % 7 - 3},{(i * 3) % 5 - 2},{int(i % 7 > 3)}" for i in range(60)]
+    upload = page.locator(".csv-file")
+    upload.set_input_files({"name": "points.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()})
+    page.wait_for_function("document.getElementById('csv-message').textContent.startsWith('Loaded points.csv')")
+    assert config(page)["data"]["dataset"] == "csv"
+    assert config(page)["data"]["csv_id"]
+    page.wait_for_function("document.getElementById('data-info').textContent.includes('60 rows')")
+    assert page.text_content("#model-summary tbody tr:first-child td:nth-child(2)") == "(2)"
+
+    page.expected_errors.append("status of 422")
+    page.locator(".csv-file").set_input_files(
+        {"name": "broken.csv", "mimeType": "text/csv", "buffer": b"a,b,label\n1,x,0\n2,3\n"}
+    )
+    message = page.locator("#csv-message")
+    page.wait_for_function("document.getElementById('csv-message').textContent.startsWith('Could not use broken.csv')")
+    assert "error" in message.get_attribute("class")
+    assert config(page)["data"]["dataset"] == "csv"
+
+
+def test_history_reopen_and_compare(page):
+    open_app(page)
+    train_to_end(page, 15)
+    first = page.evaluate("window.nnplay.run.id")
+    page.fill("#live-lr", "0.3")
+    page.press("#live-lr", "Tab")
+    page.click("#play-btn")
+    wait_status(page, "completed", timeout=60_000)
+    second = page.evaluate("window.nnplay.run.id")
+    assert first != second
+
+    page.click("#tab-runs-btn")
+    page.locator(f'#runs-body tr[data-id="{first}"]').wait_for()
+    page.locator(f'#runs-body tr[data-id="{first}"] input[type=checkbox]').check()
+    page.locator(f'#runs-body tr[data-id="{second}"] input[type=checkbox]').check()
+    page.click("#compare-btn")
+    page.wait_for_function("document.getElementById('compare-chart').data?.length === 4"
+                           " && document.getElementById('compare-chart').data[2].x.length === 15")
+
+    page.locator(f'#runs-body tr[data-id="{first}"] button:text("Open")').click()
+    page.wait_for_function(f"window.nnplay.run?.id === '{first}' && window.nnplay.lastEpoch === 15")
+    assert page.is_visible("#tab-play")
+    assert config(page)["optimizer"]["lr"] == 0.03
+    page.wait_for_function("document.getElementById('loss-chart').data[0].x.length === 15")
+    page.wait_for_function("(document.getElementById('boundary-chart').layout?.images?.length ?? 0) > 0")
+    assert counter(page) == 15
+    assert page.text_content("#run-status") == "completed"
+
+
+def test_export_runs_in_pytorch(page, server_url, tmp_path):
+    torch = pytest.importorskip("torch")
+    open_app(page, "#model.layers=" + json.dumps([
+        {"type": "dense", "units": 5, "activation": {"name": "leaky_relu", "negative_slope": 0.1}},
+        {"type": "batchnorm"},
+        {"type": "maxout", "units": 3, "pieces": 2},
+        {"type": "dense", "units": 3, "activation": "swish"},
+    ]).replace(" ", "") + "&data.features=[\"x1\",\"x2\",\"sin_x1\"]")
+    train_to_end(page, 5)
+    run_id = page.evaluate("window.nnplay.run.id")
+    page.click("#tab-runs-btn")
+    page.wait_for_function("document.getElementById('download-json').getAttribute('href')?.includes('/model')")
+    snippet = page.text_content("#torch-snippet")
+    with urllib.request.urlopen(f"{server_url}/api/runs/{run_id}/model") as response:
+        (tmp_path / "model.json").write_bytes(response.read())
+    (tmp_path / "rebuild.py").write_text(snippet)
+    result = subprocess.run([sys.executable, "rebuild.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "tensor" in result.stdout
+    assert torch.__version__
+
+
+def test_diverged_run_says_why(page):
+    open_app(page, "#data.dataset=plane&training.epochs=300")
+    page.fill("#live-lr", "10")
+    page.press("#live-lr", "Tab")
+    page.click("#play-btn")
+    page.locator("#banner").wait_for(state="visible", timeout=60_000)
+    text = page.text_content("#banner-text")
+    assert "diverged" in text and "learning rate" in text
+    page.click("#banner-action")
+    assert config(page)["optimizer"]["lr"] < 10
+
+
+def test_conv_net_shows_filters(page):
+    layers = [{"type": "conv2d", "filters": 4, "kernel_size": 3}, {"type": "activation", "name": "relu"},
+              {"type": "maxpool2d"}, {"type": "flatten"}]
+    open_app(page, "#data.dataset=digits&data.n_samples=200&training.epochs=3&model.layers="
+             + json.dumps(layers).replace(" ", ""))
+    page.wait_for_function("document.getElementById('data-info').textContent.includes('classification')")
+    assert page.text_content("#param-count") == str(4 * 9 + 4 + 36 * 10 + 10)
+    page.wait_for_function("document.querySelectorAll('#preview-images canvas').length === 16")
+    page.click("#play-btn")
+    wait_status(page, "completed", timeout=60_000)
+    page.locator(".inside").scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelectorAll('#filters canvas').length === 4")
+
+
+def test_stays_responsive_while_streaming(page):
+    open_app(page, "#training.epochs=3000")
+    page.evaluate("""() => {
+        window.perf = {frames: 0, long: []};
+        new PerformanceObserver((list) => {
+            for (const entry of list.getEntries()) window.perf.long.push(entry.duration);
+        }).observe({type: "longtask"});
+        const tick = () => { window.perf.frames += 1; requestAnimationFrame(tick); };
+        requestAnimationFrame(tick);
+    }""")
+    page.click("#play-btn")
+    page.wait_for_function("Number(document.getElementById('epoch-counter').textContent) > 3", timeout=30_000)
+    page.evaluate("window.perf.frames = 0; window.perf.long = []; window.perf.start = performance.now();"
+                  "window.perf.epoch = Number(document.getElementById('epoch-counter').textContent)")
+    time.sleep(4)
+    figures = page.evaluate("""() => {
+        const seconds = (performance.now() - window.perf.start) / 1000;
+        return {seconds, fps: window.perf.frames / seconds, long: window.perf.long,
+                epochs: Number(document.getElementById('epoch-counter').textContent) - window.perf.epoch};
+    }""")
+    started = time.monotonic()
+    page.click("#play-btn")
+    wait_status(page, "paused")
+    pause_latency = time.monotonic() - started
+    long_tasks = figures["long"]
+    print(
+        f"\nbrowser while streaming: {figures['fps']:.1f} frames/s, {figures['epochs'] / figures['seconds']:.1f} epochs/s"
+        f" drawn, {len(long_tasks)} long tasks (total {sum(long_tasks):.0f} ms, max {max(long_tasks, default=0):.0f} ms"
+        f" in {figures['seconds']:.1f} s), pause took {pause_latency * 1000:.0f} ms"
+    )
+    assert figures["epochs"] > 0
+    assert figures["fps"] >= 10
+    assert sum(long_tasks) < 0.5 * figures["seconds"] * 1000
+    assert pause_latency < 3
