@@ -156,9 +156,12 @@ export class NetworkView extends View {
 
   connect(from, to) {
     const dense = !from.compact && !to.compact;
-    const pairs = dense
-      ? from.nodes.flatMap((a) => to.nodes.map((b) => [a, b]))
-      : [[from.nodes[0], to.nodes[0]]];
+    const span = (column) => {
+      const first = column.nodes[0];
+      const last = column.nodes[column.nodes.length - 1];
+      return { x: first.x, y: first.y, width: first.width, height: last.y + last.height - first.y, unit: null };
+    };
+    const pairs = dense ? from.nodes.flatMap((a) => to.nodes.map((b) => [a, b])) : [[span(from), span(to)]];
     for (const [a, b] of pairs) {
       const x0 = a.x + a.width;
       const y0 = a.y + a.height / 2;

@@ -7,7 +7,7 @@ const DATASET_NAMES = {
   gauss: "Two Gaussians",
   spiral: "Spiral",
   plane: "Plane (regression)",
-  multi_gauss: "Gaussian bumps (regression)",
+  multi_gauss: "Bumps (regression)",
   blobs: "Blobs",
   moons: "Moons",
   digits: "Digits 8×8 (images)",

@@ -27,7 +27,10 @@ function format(value) {
 
 function started(run) {
   const date = new Date(run.started_at ?? run.created_at);
-  return date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const today = date.toDateString() === new Date().toDateString();
+  return today
+    ? date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })
+    : date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
 export class RunsPanel {
@@ -38,6 +41,7 @@ export class RunsPanel {
     this.onError = onError;
     this.selected = [];
     this.currentId = null;
+    this.chartEl = chartEl;
     this.chart = new LineChart(chartEl, scheduler, { title: "Loss of the compared runs", xTitle: "epoch", log: true });
     refreshButton.addEventListener("click", () => this.refresh());
     compareButton.addEventListener("click", () => this.compare());
@@ -67,7 +71,7 @@ export class RunsPanel {
         h("td", {}, check),
         h("td", { title: run.id }, label),
         h("td", {}, datasetLabel(run.config.data.dataset)),
-        h("td", {}, networkText(run.config)),
+        h("td", { class: "wrap" }, networkText(run.config)),
         h("td", { title: run.message ?? "" }, run.status),
         h("td", { class: "num" }, String(run.epochs)),
         h("td", { class: "num" }, format(run.last?.train_loss)),
@@ -109,6 +113,7 @@ export class RunsPanel {
         { name: `${names[1]} train`, color: COLORS.test },
         { name: `${names[1]} test`, color: COLORS.test, dash: "dot" },
       ]);
+      this.chartEl.hidden = false;
       runs.forEach((run, i) => {
         for (const record of run.epochs) {
           const values = [undefined, undefined, undefined, undefined];
