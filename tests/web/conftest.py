@@ -1,4 +1,4 @@
-"""Browser fixtures: the real server on a free loopback port, headless Chromium, a page that records errors."""
+"""Browser fixtures: the real server on a loopback port, headless Chromium, a page that records errors."""
 
 from __future__ import annotations
 
@@ -89,7 +89,9 @@ STOP_ACTIVE_RUN = """async () => {
     const run = window.nnplay?.run;
     if (run && ["queued", "running", "paused"].includes(run.status)) {
         await fetch(`/api/runs/${run.id}/control`, {
-            method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify({action: "stop"}),
+            method: "POST",
+            headers: {"Content-Type": "application/json"},
+            body: JSON.stringify({action: "stop"}),
         });
     }
 }"""
@@ -110,7 +112,7 @@ def page(browser, server_url):
     yield page
     page.evaluate(STOP_ACTIVE_RUN)
     context.close()
-    unexpected = [error for error in errors if not any(expected in error for expected in page.expected_errors)]
+    unexpected = [error for error in errors if not any(allowed in error for allowed in page.expected_errors)]
     assert unexpected == [], f"the page reported errors: {unexpected}"
 
 
