@@ -6,7 +6,7 @@ import { datasetKind, expand } from "./netspec.js";
 import { NetworkView, networkColumns } from "./network.js";
 import { DataPanel, TrainingPanel } from "./panels.js";
 import { RunsPanel, isFinished } from "./runs.js";
-import { State } from "./state.js";
+import { State, isObject } from "./state.js";
 import { torchSnippet } from "./torch.js";
 
 const $ = (id) => document.getElementById(id);
@@ -675,8 +675,7 @@ class App {
     const path = [];
     let node = this.state.config;
     for (const key of keys) {
-      const isObject = node && typeof node === "object" && !Array.isArray(node);
-      if (isObject && !(key in node) && (node.type === key || node.name === key)) continue;
+      if (isObject(node) && !(key in node) && (node.type === key || node.name === key)) continue;
       path.push(key);
       node = node?.[key];
     }

@@ -33,7 +33,7 @@ const LABELS = {
   p: "Drop p",
 };
 
-export function humanize(name) {
+function humanize(name) {
   return LABELS[name] ?? name.charAt(0).toUpperCase() + name.slice(1).replace(/_/g, " ");
 }
 

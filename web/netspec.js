@@ -6,7 +6,7 @@ export function activationName(spec) {
   return typeof spec === "string" ? spec : spec.name;
 }
 
-export function activationParams(spec) {
+function activationParams(spec) {
   if (!spec || typeof spec === "string") return {};
   const { name, ...params } = spec;
   return params;
@@ -16,7 +16,7 @@ export function datasetKind(config, catalog) {
   return catalog.datasets[config.data.dataset]?.input ?? "2d";
 }
 
-export function inputShape(config, catalog, info) {
+function inputShape(config, catalog, info) {
   const kind = datasetKind(config, catalog);
   if (kind === "image") return config.data.images ? [1, 8, 8] : [64];
   if (kind === "table") return [info?.inputs ?? 1];
@@ -38,7 +38,7 @@ export function resolveLoss(config, prob) {
   return prob.classes > 2 ? "cross_entropy" : "bce_with_logits";
 }
 
-export function outputUnits(config, prob) {
+function outputUnits(config, prob) {
   if (prob.task === "regression") return prob.targets;
   return ["bce", "bce_with_logits"].includes(resolveLoss(config, prob)) ? 1 : prob.classes;
 }

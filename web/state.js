@@ -1,4 +1,4 @@
-export const UI_DEFAULTS = {
+const UI_DEFAULTS = {
   showTest: false,
   discretize: false,
   logLoss: false,
@@ -9,13 +9,13 @@ export const UI_DEFAULTS = {
 
 const ATOMIC = new Set(["model.layers", "optimizer", "schedule", "training.batch_size", "training.early_stopping"]);
 
-export const clone = (value) => structuredClone(value);
+const clone = (value) => structuredClone(value);
 
 export function isObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-export function deepEqual(a, b) {
+function deepEqual(a, b) {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
@@ -24,11 +24,11 @@ export function deepEqual(a, b) {
   return keys.every((key) => deepEqual(a[key], b[key]));
 }
 
-export function splitPath(path) {
+function splitPath(path) {
   return path === "" ? [] : path.split(".").map((part) => (/^\d+$/.test(part) ? Number(part) : part));
 }
 
-export function getPath(target, path) {
+function getPath(target, path) {
   return splitPath(path).reduce((node, key) => (node == null ? undefined : node[key]), target);
 }
 
@@ -76,7 +76,7 @@ function decodeValue(text) {
   }
 }
 
-export function paramDefaults(params = {}) {
+function paramDefaults(params = {}) {
   return Object.fromEntries(
     Object.entries(params)
       .filter(([, param]) => param.default !== null || param.nullable)
