@@ -3,7 +3,8 @@ import { h } from "./forms.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_NODES = 10;
-const NODE = 34;
+const NODE_MIN = 34;
+const NODE_MAX = 52;
 const HEADER = 58;
 const WEIGHTED = new Set(["dense", "maxout", "conv2d"]);
 
@@ -93,7 +94,6 @@ export class NetworkView extends View {
   }
 
   build() {
-    this.built = true;
     this.header.replaceChildren();
     this.nodes.replaceChildren();
     this.svg.replaceChildren();
@@ -104,10 +104,12 @@ export class NetworkView extends View {
     this.svg.setAttribute("height", height + HEADER);
     const count = this.columns.length;
     const margin = 52;
-    const gap = count > 1 ? (width - margin - 24 - NODE) / (count - 1) : 0;
+    this.nodeSize = Math.round(Math.min(NODE_MAX, Math.max(NODE_MIN, height / 15)));
+    const nodeSize = this.nodeSize;
+    const gap = count > 1 ? (width - margin - 24 - nodeSize) / (count - 1) : 0;
     const tallest = Math.max(...this.columns.map((column) => (column.compact ? 1 : column.units)), 1);
-    const pitch = Math.min(NODE + 12, (height - 8) / tallest);
-    const size = Math.max(Math.min(NODE, pitch - 6), 14);
+    const pitch = Math.min(nodeSize + 12, (height - 8) / tallest);
+    const size = Math.max(Math.min(nodeSize, pitch - 6), 14);
     this.columns.forEach((column, c) => {
       const x = margin + c * gap;
       column.x = x;
@@ -115,7 +117,7 @@ export class NetworkView extends View {
       this.header.append(this.columnHeader(column, x));
       if (column.compact) {
         const boxHeight = Math.min(height - 8, 160);
-        const node = this.makeNode(column, null, x, HEADER + 4, NODE, boxHeight);
+        const node = this.makeNode(column, null, x, HEADER + 4, nodeSize, boxHeight);
         column.nodes.push(node);
       } else {
         for (let unit = 0; unit < column.units; unit += 1) {
@@ -125,10 +127,11 @@ export class NetworkView extends View {
     });
     for (let c = 1; c < count; c += 1) this.connect(this.columns[c - 1], this.columns[c]);
     this.paintInputs();
+    this.built = true;
   }
 
   columnHeader(column, x) {
-    const header = h("div", { class: "net-column-head", style: `left:${x + NODE / 2}px` },
+    const header = h("div", { class: "net-column-head", style: `left:${x + this.nodeSize / 2}px` },
       h("span", { class: "net-title" }, column.title),
       h("span", { class: "net-detail" }, column.kind === "input" && !column.compact ? `${column.units} features` : column.detail ?? ""));
     if (column.kind === "hidden" && typeof column.source === "number") {
