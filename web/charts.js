@@ -214,8 +214,7 @@ export class ScatterChart extends PlotView {
   }
 
   markers(split, name, hollow) {
-    const { task, classes } = this.points;
-    const regression = task === "regression";
+    const regression = this.points.task === "regression";
     const [low, high] = this.points.range ?? [-1, 1];
     return {
       type: "scatter",
@@ -231,7 +230,7 @@ export class ScatterChart extends PlotView {
         cmin: regression ? low : undefined,
         cmax: regression ? high : undefined,
         line: { color: hollow ? COLORS.ink : "#ffffff", width: hollow ? 1.2 : 0.8 },
-        opacity: classes > 2 || regression ? 0.95 : 0.9,
+        opacity: 0.9,
       },
     };
   }

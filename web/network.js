@@ -43,7 +43,6 @@ export function networkColumns(spec, config, datasetKind) {
       units: module.units,
       source: module.source,
       weightIndex: module.index,
-      neuronLayer: module.index,
       title: output ? "Output" : `${module.type} ${module.source + 1}`,
       detail: [`${shapeText(module.out)}`, ...between.map((m) => (m.type === "activation" ? m.activation : m.type))].join(" · "),
       compact,
@@ -210,7 +209,7 @@ export class NetworkView extends View {
       }
       const probabilities = column.kind === "output" && this.record.boundary && this.record.boundary.kind !== "value";
       column.nodes.forEach((node) => {
-        const z = neurons.get(`${column.neuronLayer}:${node.unit}`);
+        const z = neurons.get(`${column.weightIndex}:${node.unit}`);
         if (z) drawGrid(node.canvas, probabilities ? z.map((row) => row.map((p) => 2 * p - 1)) : z, { scale: probabilities ? 1 : 0 });
         else if (column.kind === "output" && column.units === 1 && this.record.boundary) this.paintBoundary(node.canvas);
       });
@@ -251,7 +250,7 @@ export class NetworkView extends View {
     const name = `${column.title} (${column.detail})`;
     if (unit === null) return `${name}: ${column.units} units; the picture is its weight matrix`;
     const bias = this.record?.weights?.[String(column.weightIndex)]?.bias?.[unit];
-    const neuron = (this.record?.neurons ?? []).find((n) => n.layer === column.neuronLayer && n.unit === unit);
+    const neuron = (this.record?.neurons ?? []).find((n) => n.layer === column.weightIndex && n.unit === unit);
     const flat = neuron ? neuron.z.flat() : [];
     const range = flat.length ? `; output ${Math.min(...flat).toFixed(3)} … ${Math.max(...flat).toFixed(3)}` : "";
     return `${name}, unit ${unit + 1}${typeof bias === "number" ? `; bias ${bias.toFixed(3)}` : ""}${range}`;
