@@ -124,7 +124,10 @@ class App {
       yRange: [0, 1] });
     this.hist = new HistogramChart($("hist-chart"), s);
     this.filters = new ImageGrid($("filters"), s, { size: 44 });
-    this.network = new NetworkView($("network"), s, { onUnits: (index, delta) => this.builder.changeUnits(index, delta) });
+    this.network = new NetworkView($("network"), s, {
+      onUnits: (index, delta) => this.builder.changeUnits(index, delta),
+      onNeuron: (neuron) => this.highlightNeuron(neuron),
+    });
     this.runs = new RunsPanel({
       body: $("runs-body"),
       compareButton: $("compare-btn"),
@@ -614,6 +617,26 @@ class App {
     const label = $("hist-layer").selectedOptions[0]?.textContent ?? "";
     const title = entries.length ? `${$("hist-kind").selectedOptions[0].textContent} of ${label}` : "Train to see histograms";
     this.hist.setData(entries, this.state.ui.histView, title);
+  }
+
+  highlightNeuron(neuron) {
+    const domain = this.info?.domain;
+    if (!neuron || !domain) {
+      this.boundary.setHighlight(null);
+      $("boundary-note").textContent = "";
+      return;
+    }
+    const n = neuron.z.length;
+    const axis = (low, high) => Array.from({ length: n }, (_, i) => low + ((high - low) * i) / (n - 1));
+    const limit = Math.max(1e-9, ...neuron.z.flat().map(Math.abs));
+    this.boundary.setHighlight({
+      x: axis(domain[0], domain[1]),
+      y: axis(domain[2], domain[3]),
+      z: neuron.z,
+      kind: neuron.output && this.heavy?.boundary?.kind !== "value" ? "probability" : "value",
+      limit,
+    });
+    $("boundary-note").textContent = `Showing ${neuron.title} over the input plane.`;
   }
 
   showFilters(record) {

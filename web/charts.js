@@ -191,6 +191,7 @@ export class ScatterChart extends PlotView {
     this.showTest = false;
     this.discretize = false;
     this.pointsChanged = true;
+    this.highlight = null;
     this.canvas = document.createElement("canvas");
     this.scaled = document.createElement("canvas");
   }
@@ -235,10 +236,15 @@ export class ScatterChart extends PlotView {
     };
   }
 
+  setHighlight(grid) {
+    this.highlight = grid;
+    this.invalidate();
+  }
+
   heatmapImage() {
-    const { x, y, z, kind } = this.boundary;
+    const { x, y, z, kind, limit: own } = this.highlight ?? this.boundary;
     const [low, high] = this.points?.range ?? [-1, 1];
-    const limit = Math.max(Math.abs(low), Math.abs(high));
+    const limit = own ?? Math.max(Math.abs(low), Math.abs(high));
     let color;
     if (kind === "class") color = (value) => CLASS_RGB[Math.round(value) % CLASS_RGB.length];
     else if (kind === "probability") color = (value) => mixColor(this.discretize ? (value >= 0.5 ? 1 : -1) : 2 * value - 1);
@@ -270,7 +276,7 @@ export class ScatterChart extends PlotView {
   }
 
   flush() {
-    const images = this.boundary ? [this.heatmapImage()] : [];
+    const images = this.boundary || this.highlight ? [this.heatmapImage()] : [];
     if (this.el.data && !this.pointsChanged) {
       Plotly.relayout(this.el, { images });
       return;

@@ -52,9 +52,10 @@ export function networkColumns(spec, config, datasetKind) {
 }
 
 export class NetworkView extends View {
-  constructor(el, scheduler, { onUnits }) {
+  constructor(el, scheduler, { onUnits, onNeuron }) {
     super(el, scheduler);
     this.onUnits = onUnits;
+    this.onNeuron = onNeuron;
     this.columns = [];
     this.record = null;
     this.domain = [-6, 6, -6, 6];
@@ -150,8 +151,14 @@ export class NetworkView extends View {
     const node = h("div", { class: `net-node ${column.kind}${unit === null ? " compact" : ""}`,
       style: `left:${x}px;top:${y}px;width:${width}px;height:${height}px` }, canvas,
     label ? h("span", { class: "net-node-label" }, label) : null);
-    node.addEventListener("mouseenter", () => this.showTip(node, this.nodeText(column, unit)));
-    node.addEventListener("mouseleave", () => this.hideTip());
+    node.addEventListener("mouseenter", () => {
+      this.showTip(node, this.nodeText(column, unit));
+      this.onNeuron(this.neuronGrid(column, unit));
+    });
+    node.addEventListener("mouseleave", () => {
+      this.hideTip();
+      this.onNeuron(null);
+    });
     this.nodes.append(node);
     return { el: node, canvas, unit, x, y, width, height };
   }
@@ -231,18 +238,32 @@ export class NetworkView extends View {
   paintInputs() {
     const input = this.columns[0];
     if (!input || input.compact) return;
-    const [x0, x1, y0, y1] = this.domain;
-    const n = 20;
     input.nodes.forEach((node, unit) => {
-      const f = FEATURES[input.labels[unit]];
-      if (!f) return;
-      const rows = [];
-      for (let j = 0; j < n; j += 1) {
-        const y = y0 + ((y1 - y0) * j) / (n - 1);
-        rows.push(Array.from({ length: n }, (_, i) => f(x0 + ((x1 - x0) * i) / (n - 1), y)));
-      }
-      drawGrid(node.canvas, rows);
+      const rows = this.featureGrid(input.labels[unit], 20);
+      if (rows) drawGrid(node.canvas, rows);
     });
+  }
+
+  neuronGrid(column, unit) {
+    if (unit === null) return null;
+    if (column.kind === "input") {
+      const z = this.featureGrid(column.labels[unit], 40);
+      return z && { z, title: `feature ${column.labels[unit]}` };
+    }
+    const neuron = (this.record?.neurons ?? []).find((n) => n.layer === column.weightIndex && n.unit === unit);
+    return neuron && { z: neuron.z, title: `${column.title} unit ${unit + 1}`, output: column.kind === "output" };
+  }
+
+  featureGrid(name, n) {
+    const f = FEATURES[name];
+    if (!f) return null;
+    const [x0, x1, y0, y1] = this.domain;
+    const rows = [];
+    for (let j = 0; j < n; j += 1) {
+      const y = y0 + ((y1 - y0) * j) / (n - 1);
+      rows.push(Array.from({ length: n }, (_, i) => f(x0 + ((x1 - x0) * i) / (n - 1), y)));
+    }
+    return rows;
   }
 
   nodeText(column, unit) {

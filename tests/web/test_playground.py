@@ -107,6 +107,12 @@ def test_build_train_pause_step_reset(page):
     time.sleep(1.0)
     assert counter(page) == paused_at
 
+    page.hover(".net-node.hidden >> nth=0")
+    wait_text(page, "boundary-note", "Showing dense 1 unit 1")
+    assert "dense 1" in page.text_content(".net-tooltip")
+    page.mouse.move(0, 0)
+    page.wait_for_function("document.getElementById('boundary-note').textContent === ''")
+
     page.click("#step-btn")
     wait_epoch(page, f"=== {paused_at + 1}")
     wait_status(page, "paused")
