@@ -20,7 +20,7 @@ def lookup(family: str, registry: Mapping, base: type, spec, key: str = "name", 
         raise ValueError(f"{family} must be a name, a dict or a {base.__name__}, got {spec!r}")
     params = dict(spec)
     name = params.pop(key, None)
-    if name not in registry:
+    if not isinstance(name, str) or name not in registry:
         raise ValueError(f"unknown {family} {name!r}; valid: {', '.join(registry)}")
     factory = registry[name]
     accepted = inspect.signature(factory).parameters
