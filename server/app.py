@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings.database, settings.write_interval)
-        executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds)
+        executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds, settings.worker_nice)
         manager = RunManager(settings, store, executor)
         await manager.start()
         app.state.manager = manager

@@ -24,7 +24,9 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=settings.port if args.port is None else args.port,
         reload=args.reload,
+        log_level=args.log_level,
         ws_max_size=max(4 * settings.max_ws_message_bytes, 1 << 20),
+        ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=5,
     )
     return 0
@@ -100,6 +102,9 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--port", type=int, help="default NNPLAY_PORT or 8000")
     serve_cmd.add_argument("--data-dir", type=Path, help="where runs are stored (NNPLAY_DATA_DIR)")
     serve_cmd.add_argument("--reload", action="store_true", help="restart when the code changes")
+    serve_cmd.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     serve_cmd.set_defaults(handler=serve)
     run_cmd = commands.add_parser("run", help="train a RunConfig (JSON) locally")
     run_cmd.add_argument("config", type=Path, help="a RunConfig as JSON")

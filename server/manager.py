@@ -28,8 +28,9 @@ def envelope(kind: str, **fields: Any) -> str:
     return json.dumps({"type": kind, **fields})
 
 
-def epoch_envelope(record_json: str) -> str:
-    return '{"type":"epoch","record":' + record_json + "}"
+def epoch_envelope(record_json: str, coalesced: bool = False) -> str:
+    """An epoch message; `coalesced` marks the scalars of a record whose heavy telemetry was skipped."""
+    return '{"type":"epoch",' + ('"coalesced":true,' if coalesced else "") + '"record":' + record_json + "}"
 
 
 def history_envelope(run: dict[str, Any], scalars: list[str], latest: str | None) -> str:
@@ -159,8 +160,10 @@ class RunManager:
         return run.public()
 
     async def read(self, run_id: str) -> dict[str, Any]:
-        run = self._get_active(run_id)
+        run = self.active.get(run_id)
         if run is not None:
+            if run.deleted:
+                raise not_found("run", run_id)
             return run.public()
         stored = await asyncio.to_thread(self.store.get_run, run_id)
         if stored is None:
@@ -202,8 +205,8 @@ class RunManager:
             if run.deleted:
                 raise not_found("run", run_id)
             run.deleted = True
-            if not run.finished and self.executor.control(run_id, "stop", {"reason": "the run was deleted"}):
-                return
+            if not run.finished:
+                self.executor.control(run_id, "stop", {"reason": "the run was deleted"})
         elif await asyncio.to_thread(self.store.get_run, run_id) is None:
             raise not_found("run", run_id)
         self._predictors.pop(run_id, None)
@@ -349,10 +352,11 @@ class RunManager:
         run.last = data["scalars"]
         if record_json is not None:
             run.latest = record_json
-        self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
-        self.store.update_run(run.id, epochs=len(run.scalars), last=run.last)
+        if not run.deleted:
+            self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
+            self.store.update_run(run.id, epochs=len(run.scalars), last=scalars_json)
         if run.subscribers:
-            light = epoch_envelope(scalars_json)
+            light = epoch_envelope(scalars_json, coalesced=record_json is not None)
             full = epoch_envelope(record_json) if record_json is not None else None
             for subscriber in run.subscribers:
                 subscriber.put_epoch(full, light)
@@ -363,9 +367,7 @@ class RunManager:
         run.status, run.message, run.finished_at = status, message, now
         if weights is not None and not run.deleted:
             self.store.put_weights(run.id, weights)
-        if run.deleted:
-            self.store.delete_run(run.id)
-        else:
+        if not run.deleted:
             self.store.update_run(
                 run.id,
                 status=status,

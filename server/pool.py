@@ -34,11 +34,13 @@ class _Worker:
 
 class ProcessExecutor:
     """Up to `capacity` worker processes, spawned on demand and reused; a reader thread per worker
-    forwards its events to the event loop, so training never blocks it."""
+    forwards its events to the event loop, so training never blocks it. Workers run at `nice`, so the
+    server stays responsive while they compute."""
 
-    def __init__(self, capacity: int, kill_grace: float = 30.0):
+    def __init__(self, capacity: int, kill_grace: float = 30.0, nice: int = 0):
         self.capacity = capacity
         self.kill_grace = kill_grace
+        self.nice = nice
         self._workers: list[_Worker] = []
         self._queue: deque[Job] = deque()
         self._events: asyncio.Queue[list[Event] | None] = asyncio.Queue()
@@ -134,7 +136,7 @@ class ProcessExecutor:
         fds = (command_reader.fileno(), event_writer.fileno())
         path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
         process = subprocess.Popen(
-            [sys.executable, "-m", "server.worker", *map(str, fds)],
+            [sys.executable, "-m", "server.worker", *map(str, fds), str(self.nice)],
             pass_fds=fds,
             env={**os.environ, "PYTHONPATH": path},
         )

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_runs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     max_queued: int = Field(64, ge=0, description="queued runs beyond the running ones; more get a 429")
     run_deadline_seconds: float = Field(3600.0, gt=0)
+    worker_nice: int = Field(5, ge=0, le=19, description="workers' CPU priority below the server's")
     kill_grace_seconds: float = Field(30.0, gt=0, description="after the deadline, a stuck worker is killed")
     compute_budget: float = Field(2e11, gt=0, description="epochs x train samples x parameters per run")
     max_layers: int = Field(32, ge=1)
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     )
     orphan_policy: Literal["keep", "pause", "stop"] = Field(
         "keep", description="what a run does when its last websocket subscriber leaves"
+    )
+    ws_compression: bool = Field(
+        False, description="permessage-deflate on websockets (saves bandwidth, costs CPU)"
     )
     token: str | None = Field(None, min_length=1)
     cors_origins: list[str] = Field(default_factory=list)

@@ -78,7 +78,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: json.dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in fields.items()}
+    """JSON columns as text; a str is taken as JSON already."""
+    return {
+        k: json.dumps(v) if k in JSON_COLUMNS and not isinstance(v, str | None) else v
+        for k, v in fields.items()
+    }
 
 
 def _decode_run(row: tuple) -> dict[str, Any]:
