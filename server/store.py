@@ -257,14 +257,6 @@ class Store:
         rows, count = self._read(query)
         return [_decode_run(row) for row in rows], count
 
-    def run_ids(self, offset: int, limit: int) -> list[str]:
-        rows = self._read(
-            lambda db: db.execute(
-                "SELECT id FROM runs ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
-            ).fetchall()
-        )
-        return [row[0] for row in rows]
-
     def get_epochs(self, run_id: str, full: bool) -> list[str]:
         """JSON texts of every epoch in order: the full record where one was kept, else the scalars."""
         column = "scalars, record" if full else "scalars, NULL"

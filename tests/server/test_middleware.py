@@ -97,3 +97,21 @@ def test_websocket_needs_the_token():
         assert websocket.receive_text() == "hi"
     with client.websocket_connect("/ws", headers={"Authorization": "Bearer s3cret"}) as websocket:
         assert websocket.receive_text() == "hi"
+
+
+def test_cors_is_off_by_default_and_set_from_a_comma_separated_list(tmp_path, monkeypatch):
+    from server.app import create_app
+    from server.settings import Settings
+
+    plain = TestClient(create_app(Settings(data_dir=tmp_path)))
+    assert (
+        "access-control-allow-origin"
+        not in plain.get("/vendor/plotly.min.js", headers={"Origin": "http://x"}).headers
+    )
+    monkeypatch.setenv("NNPLAY_CORS_ORIGINS", "http://a.example, http://b.example")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.cors_origins == ["http://a.example", "http://b.example"]
+    response = TestClient(create_app(settings)).get(
+        "/vendor/plotly.min.js", headers={"Origin": "http://b.example"}
+    )
+    assert response.headers["access-control-allow-origin"] == "http://b.example"
