@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -12,38 +11,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import RunConfig
+from server.envelopes import envelope, epoch_envelope, history_envelope
 from server.errors import ApiError, not_found
 from server.executor import Event, Executor, Job
 from server.limits import preflight
 from server.predict import Predictor
-from server.schemas import FINISHED, RunPublic
+from server.schemas import FINISHED
 from server.settings import Settings
 from server.store import Store
 from server.subscriber import Subscriber
 
 log = logging.getLogger("nnplay.server")
-
-
-def envelope(kind: str, **fields: Any) -> str:
-    return json.dumps({"type": kind, **fields})
-
-
-def epoch_envelope(record_json: str, coalesced: bool = False) -> str:
-    """An epoch message; `coalesced` marks the scalars of a record whose heavy telemetry was skipped."""
-    return '{"type":"epoch",' + ('"coalesced":true,' if coalesced else "") + '"record":' + record_json + "}"
-
-
-def history_envelope(run: dict[str, Any], scalars: list[str], latest: str | None) -> str:
-    public = RunPublic.model_validate(run).model_dump_json()
-    return (
-        '{"type":"history","run":'
-        + public
-        + ',"epochs":['
-        + ",".join(scalars)
-        + '],"latest":'
-        + (latest or "null")
-        + "}"
-    )
 
 
 @dataclass(eq=False)

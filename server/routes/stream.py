@@ -9,8 +9,9 @@ import json
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 
+from server.envelopes import envelope
 from server.errors import ApiError, readable, summary
-from server.manager import RunManager, envelope
+from server.manager import RunManager
 from server.schemas import StreamControl
 from server.subscriber import CLOSE, Subscriber
 
