@@ -18,7 +18,12 @@ _TYPES = {
     "string": "string",
     "array": "array",
 }
-_SPEC_FIELDS = {"activation": "activation", "weight_init": "initializer", "bias_init": "initializer"}
+_SPEC_FIELDS = {
+    "activation": "activation",
+    "name": "activation",
+    "weight_init": "initializer",
+    "bias_init": "initializer",
+}
 
 
 def _param(name: str, schema: dict) -> dict:
@@ -50,9 +55,13 @@ def _param(name: str, schema: dict) -> dict:
     return param
 
 
-def _model_params(cls: type[BaseModel], skip: tuple[str, ...] = ("type", "name")) -> dict:
+def _model_params(cls: type[BaseModel], skip: tuple[str, ...] = ()) -> dict:
     properties = cls.model_json_schema()["properties"]
-    return {name: _param(name, schema) for name, schema in properties.items() if name not in skip}
+    params = {name: _param(name, schema) for name, schema in properties.items() if name not in skip}
+    defaults = cls.model_construct().model_dump(mode="json")
+    for name, param in params.items():
+        param["default"] = defaults[name]
+    return params
 
 
 def _doc(obj) -> str:
@@ -88,7 +97,7 @@ def catalog() -> dict:
     layer_models = _union_members(config.LayerConfig)
     return {
         "layers": {
-            cls.model_fields["type"].default: {"doc": _doc(cls), "params": _model_params(cls)}
+            cls.model_fields["type"].default: {"doc": _doc(cls), "params": _model_params(cls, skip=("type",))}
             for cls in layer_models
         },
         "activations": {
@@ -104,11 +113,11 @@ def catalog() -> dict:
             for name, cls in losses.LOSSES.items()
         },
         "optimizers": {
-            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls)}
+            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls, skip=("name",))}
             for cls in _union_members(config.OptimizerConfig)
         },
         "schedules": {
-            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls)}
+            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls, skip=("name",))}
             for cls in _union_members(config.ScheduleConfig)
         },
         "penalties": {name: {"doc": _doc(cls)} for name, cls in penalties.PENALTIES.items()},
@@ -118,11 +127,11 @@ def catalog() -> dict:
         },
         "features": list(FEATURES),
         "sections": {
-            "data": _model_params(config.DataConfig, skip=()),
+            "data": _model_params(config.DataConfig),
             "training": _model_params(config.TrainingConfig, skip=("early_stopping",)),
-            "early_stopping": _model_params(config.EarlyStopping, skip=()),
-            "regularization": _model_params(config.RegularizationConfig, skip=()),
-            "telemetry": _model_params(config.TelemetryConfig, skip=()),
+            "early_stopping": _model_params(config.EarlyStopping),
+            "regularization": _model_params(config.RegularizationConfig),
+            "telemetry": _model_params(config.TelemetryConfig),
         },
         "limits": {
             "max_layers": config.MAX_LAYERS,

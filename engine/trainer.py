@@ -40,6 +40,7 @@ class EpochRecord(BaseModel):
     boundary: dict[str, Any] | None = None
     neurons: list[dict[str, Any]] | None = None
     weights: dict[str, Any] | None = None
+    feature_maps: dict[str, Any] | None = None
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -301,6 +302,8 @@ class Trainer:
         record.layers = self._layer_telemetry(before)
         if self.dataset.domain is not None and self.dataset.feature_names and (t.boundary or t.neurons):
             self._plane_telemetry(record)
+        if t.feature_maps and len(self.input_shape) == 3:
+            record.feature_maps = self._feature_maps()
         if t.weights:
             record.weights = {
                 str(index): {k: v.tolist() for k, v in layer.params.items()}
@@ -350,6 +353,20 @@ class Trainer:
                 zip(self.model.layers, self.model.output_shapes, strict=True)
             )
         ]
+
+    def _feature_maps(self) -> dict:
+        """The first probe sample and each image-shaped layer output on it, (channels, height, width)."""
+        trace = self.model.trace(self._probe[:1])
+        label = self.y_train[0]
+        return {
+            "input": trace[0][0].tolist(),
+            "label": label.tolist(),
+            "layers": [
+                {"layer": index, "type": type(layer).__name__.lower(), "maps": trace[index + 1][0].tolist()}
+                for index, layer in enumerate(self.model.layers)
+                if trace[index + 1].ndim == 4
+            ],
+        }
 
     def _is_small_dense(self) -> bool:
         flat = all(len(shape) == 1 for shape in self.model.output_shapes)

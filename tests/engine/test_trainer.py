@@ -194,10 +194,10 @@ def test_l2_penalty_is_reported_apart_and_shrinks_weights():
     weights = [layer.params["weight"] for layer in l2.model.layers if layer.params]
     expected = 0.05 / 2 * sum(float(np.sum(w.astype(np.float64) ** 2)) for w in weights)
     assert l2_records[-1].penalty == pytest.approx(expected, rel=1e-5)
+
     def norm(t):
-        return sum(
-            float(np.sum(layer.params["weight"] ** 2)) for layer in t.model.layers if layer.params
-        )  # noqa: E731
+        return sum(float(np.sum(layer.params["weight"] ** 2)) for layer in t.model.layers if layer.params)  # noqa: E731
+
     assert norm(l2) < norm(plain)
 
 
@@ -314,3 +314,25 @@ def test_float64_runs_match_pytorch():
     np.testing.assert_allclose([r.train_loss for r in records], losses, rtol=1e-12)
     for key, value in net.state_dict().items():
         np.testing.assert_allclose(trainer.model.state_dict()[key], value.numpy(), rtol=1e-11, atol=1e-14)
+
+
+def test_conv_nets_send_feature_maps_of_one_sample():
+    trainer = Trainer(
+        {
+            "data": {"dataset": "digits", "n_samples": 200},
+            "model": {
+                "layers": [{"type": "conv2d", "filters": 4, "activation": "relu"}, {"type": "maxpool2d"}]
+            },
+            "training": {"epochs": 1, "batch_size": 50},
+        }
+    )
+    maps = next(trainer.epochs()).feature_maps
+    assert np.shape(maps["input"]) == (1, 8, 8) and maps["label"] == trainer.y_train[0]
+    assert [(m["layer"], m["type"], np.shape(m["maps"])) for m in maps["layers"]] == [
+        (0, "conv2d", (4, 6, 6)),
+        (1, "relu", (4, 6, 6)),
+        (2, "maxpool2d", (4, 3, 3)),
+    ]
+    np.testing.assert_allclose(maps["layers"][1]["maps"], np.maximum(maps["layers"][0]["maps"], 0))
+    flat = Trainer({"data": {"dataset": "circle"}, "training": {"epochs": 1}})
+    assert next(flat.epochs()).feature_maps is None
