@@ -24,6 +24,11 @@ class Loss:
     def backward(self) -> np.ndarray:
         raise NotImplementedError
 
+    def gradient(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """dLoss/dpred for a training step, which needs no loss value."""
+        self.forward(pred, target)
+        return self.backward()
+
     def output(self, pred: np.ndarray) -> np.ndarray:
         """What to display for pred: probabilities for classification losses on logits, else pred itself."""
         return pred
@@ -127,12 +132,16 @@ class BCEWithLogits(Loss):
     task = "classification"
 
     def forward(self, pred, target):
-        self.pred = pred
-        self.target = np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
+        self.gradient(pred, target)
         return float(np.mean(np.maximum(pred, 0) - pred * self.target + np.log1p(np.exp(-np.abs(pred)))))
 
     def backward(self):
         return (expit(self.pred) - self.target) / self.pred.size
+
+    def gradient(self, pred, target):
+        self.pred = pred
+        self.target = np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
+        return self.backward()
 
     def output(self, pred):
         return expit(pred)

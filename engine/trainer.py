@@ -232,8 +232,10 @@ class Trainer:
                         )
                         if best_state is not None:
                             self.model.load_state_dict(best_state)
+                full = (heavy or self.status != "running") and not problem
+                fields = self._heavy_fields(before) if full else {}
                 now = time.perf_counter()
-                record = EpochRecord(
+                record = EpochRecord.model_construct(
                     epoch=self.epoch,
                     lr=lr,
                     train_loss=_finite_or_none(train_loss),
@@ -247,9 +249,8 @@ class Trainer:
                     t_end=time.time(),
                     status=self.status,
                     message=self.message,
+                    **fields,
                 )
-                if (heavy or self.status != "running") and not problem:
-                    self._add_heavy(record, before)
                 yield record
                 if self.status != "running":
                     return
@@ -275,8 +276,7 @@ class Trainer:
         last = starts[-1]
         for start in starts:
             xb, yb = x[start : start + size], y[start : start + size]
-            loss.forward(model.forward(xb, True), yb)
-            model.backward(loss.backward())
+            model.backward(loss.gradient(model.forward(xb, True), yb))
             for layer, key in regularized:
                 layer.grads[key] += self.penalty.grad(layer.params[key], self.regularization_rate)
             if keep_last_update and start == last:
@@ -296,20 +296,21 @@ class Trainer:
             return "the training loss is not a finite number; the learning rate is probably too high"
         return None
 
-    def _add_heavy(self, record: EpochRecord, before: list[np.ndarray] | None) -> None:
+    def _heavy_fields(self, before: list[np.ndarray] | None) -> dict:
+        """Histograms, fractions, grids, feature maps and weights: the record's heavy part."""
         t = self.config.telemetry
-        record.heavy = True
-        record.layers = self._layer_telemetry(before)
+        fields: dict[str, Any] = {"heavy": True, "layers": self._layer_telemetry(before)}
         if self.dataset.domain is not None and self.dataset.feature_names and (t.boundary or t.neurons):
-            self._plane_telemetry(record)
+            fields.update(self._plane_telemetry())
         if t.feature_maps and len(self.input_shape) == 3:
-            record.feature_maps = self._feature_maps()
+            fields["feature_maps"] = self._feature_maps()
         if t.weights:
-            record.weights = {
+            fields["weights"] = {
                 str(index): {k: v.tolist() for k, v in layer.params.items()}
                 for index, layer in enumerate(self.model.layers)
                 if "weight" in layer.params and layer.params["weight"].size <= t.max_weights
             }
+        return fields
 
     def _layer_telemetry(self, before: list[np.ndarray] | None) -> list[dict]:
         t = self.config.telemetry
@@ -335,8 +336,8 @@ class Trainer:
                             row["grad"] = tm.stats(layer.grads["weight"], bins)
                     if before is not None:
                         old = before[position + list(params).index("weight")]
-                        norm = float(np.linalg.norm(old))
-                        row["update_ratio"] = float(np.linalg.norm(weight - old)) / norm if norm > 0 else None
+                        norm = tm.l2_norm([old])
+                        row["update_ratio"] = tm.l2_norm([weight - old]) / norm if norm > 0 else None
                 position += len(params)
             if trace is not None and hasattr(layer, "kind"):
                 x, y = trace[index], trace[index + 1]
@@ -382,7 +383,7 @@ class Trainer:
             self._grids[n] = xs.tolist(), ys.tolist(), features
         return self._grids[n]
 
-    def _plane_telemetry(self, record: EpochRecord) -> None:
+    def _plane_telemetry(self) -> dict:
         """The decision boundary over the input plane; for small nets each neuron's output, coarser."""
         t = self.config.telemetry
         n = t.grid_size
@@ -395,30 +396,35 @@ class Trainer:
             z, kind = self.loss.output(output)[:, 0], "probability"
         else:
             z, kind = np.argmax(output, axis=1).astype(np.float64), "class"
+        fields = {}
         if t.boundary:
-            record.boundary = {"x": xs, "y": ys, "z": z.reshape(n, n).tolist(), "kind": kind}
+            fields["boundary"] = {"x": xs, "y": ys, "z": z.reshape(n, n).tolist(), "kind": kind}
         if t.neurons and self._is_small_dense():
-            record.neurons = self._neuron_grids(trace, n, min(t.neuron_grid_size, n))
+            fields["neurons"] = self._neuron_grids(trace, n, min(t.neuron_grid_size, n))
+        return fields
 
     def _neuron_grids(self, trace: list[np.ndarray], n: int, m: int) -> list[dict]:
         rows = np.linspace(0, n - 1, m).round().astype(np.intp)
         picks = (rows[:, None] * n + rows[None, :]).ravel()
-
-        def grid(values: np.ndarray) -> list:
-            return values[picks].T.reshape(-1, m, m).tolist()
-
-        grids = [
-            {"layer": -1, "unit": j, "name": name, "z": z}
-            for j, (name, z) in enumerate(zip(self.dataset.feature_names, grid(trace[0]), strict=True))
-        ]
         layers = self.model.layers
+        owners, blocks = [-1], [trace[0]]
         for index, layer in enumerate(layers):
-            if "weight" not in layer.params:
-                continue
-            activated = index + 1 < len(layers) and hasattr(layers[index + 1], "kind")
-            output_index = index + 2 if activated else index + 1
-            values = trace[output_index]
-            if output_index == len(layers) and self.task != "regression":
-                values = self.loss.output(values)
-            grids.extend({"layer": index, "unit": j, "z": z} for j, z in enumerate(grid(values)))
-        return grids
+            if "weight" in layer.params:
+                activated = index + 1 < len(layers) and hasattr(layers[index + 1], "kind")
+                output_index = index + 2 if activated else index + 1
+                values = trace[output_index]
+                if output_index == len(layers) and self.task != "regression":
+                    values = self.loss.output(values)
+                owners.append(index)
+                blocks.append(values)
+        grids = np.concatenate([block[picks] for block in blocks], axis=1).T.reshape(-1, m, m).tolist()
+        entries = [
+            {"layer": owner, "unit": j}
+            for owner, block in zip(owners, blocks, strict=True)
+            for j in range(block.shape[1])
+        ]
+        for entry, grid in zip(entries, grids, strict=True):
+            entry["z"] = grid
+        for entry, name in zip(entries, self.dataset.feature_names, strict=False):
+            entry["name"] = name
+        return entries
