@@ -73,7 +73,7 @@ export class ModelBuilder {
       return [createField(this.ctx, {
         path: `${prefix}.name`,
         label: "Function",
-        param: { type: "activation" },
+        param: this.state.catalog.layers.activation.params.name,
         value: spec,
         onChange: (value) => {
           const { name, ...params } = typeof value === "string" ? { name: value } : value;

@@ -185,7 +185,7 @@ export function createField(ctx, { path, label, param, value, onChange }) {
     case "initializer":
       return specField(ctx, path, labelText, param, value, onChange);
     case "array":
-      return textField(path, labelText, param, value, onChange, parseArray, (v) => (v ?? []).join(", "));
+      return textField(path, labelText, param, value, onChange, parseArray, (v) => v.join(", "));
     case "spec":
       return textField(path, labelText, param, value, onChange, parseSpec, (v) => (v === null || v === undefined ? "" : String(v)));
     case "integer":

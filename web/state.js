@@ -77,11 +77,7 @@ function decodeValue(text) {
 }
 
 function paramDefaults(params = {}) {
-  return Object.fromEntries(
-    Object.entries(params)
-      .filter(([, param]) => param.default !== null || param.nullable)
-      .map(([name, param]) => [name, clone(param.default)]),
-  );
+  return Object.fromEntries(Object.entries(params).map(([name, param]) => [name, clone(param.default)]));
 }
 
 export class State extends EventTarget {
@@ -119,10 +115,7 @@ export class State extends EventTarget {
   }
 
   layerDefaults(type) {
-    const spec = this.catalog.layers[type];
-    const defaults = { type, ...paramDefaults(spec?.params) };
-    if (type === "activation") return { type, name: defaults.name || "relu", params: {} };
-    return defaults;
+    return { type, ...paramDefaults(this.catalog.layers[type]?.params) };
   }
 
   optimizerDefaults(name) {

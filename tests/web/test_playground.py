@@ -203,6 +203,29 @@ def test_invalid_input_shows_its_message(page):
     assert "conv2d needs an image input" in page.text_content("#model-errors")
 
 
+def test_catalog_defaults_fill_the_forms(page):
+    open_app(page)
+    page.select_option('.field[data-path="schedule.name"] select', "multistep")
+    assert config(page)["schedule"] == {"name": "multistep", "milestones": [50, 100], "gamma": 0.1}
+    assert field(page, "schedule.milestones").locator(".control").input_value() == "50, 100"
+
+    page.select_option("#add-layer-type", "activation")
+    page.click("#add-layer-btn")
+    assert config(page)["model"]["layers"][2] == {"type": "activation", "name": "relu", "params": {}}
+    page.select_option('.field[data-path="model.layers.2.name"] select', "leaky_relu")
+    type_into(page, "model.layers.2.name.negative_slope", 0.2)
+    expected = config(page)
+    slope = {"type": "activation", "name": "leaky_relu", "params": {"negative_slope": 0.2}}
+    assert expected["model"]["layers"][2] == slope
+    assert page.locator("#model-errors").count() == 0
+
+    page.reload()
+    page.wait_for_function("document.body.dataset.ready === 'true'")
+    assert config(page) == expected
+    assert field(page, "model.layers.2.name.negative_slope").locator(".control").input_value() == "0.2"
+    train_to_end(page, 3)
+
+
 def test_url_round_trip(page, browser, server_url):
     open_app(page)
     page.select_option('.field[data-path="data.dataset"] select', "spiral")
