@@ -1,6 +1,7 @@
 import { ApiError, RunStream, api } from "./api.js";
 import { ModelBuilder } from "./builder.js";
 import { COLORS, FrameScheduler, HistogramChart, ImageGrid, LineChart, ScatterChart, View, layerColor } from "./charts.js";
+import { FeatureMapView } from "./featuremaps.js";
 import { parseNumber, setFieldError } from "./forms.js";
 import { datasetKind, expand } from "./netspec.js";
 import { NetworkView, networkColumns } from "./network.js";
@@ -124,6 +125,7 @@ class App {
       yRange: [0, 1] });
     this.hist = new HistogramChart($("hist-chart"), s);
     this.filters = new ImageGrid($("filters"), s, { size: 44 });
+    this.featureMaps = new FeatureMapView($("feature-maps"), s);
     this.network = new NetworkView($("network"), s, {
       onUnits: (index, delta) => this.builder.changeUnits(index, delta),
       onNeuron: (neuron) => this.highlightNeuron(neuron),
@@ -300,7 +302,9 @@ class App {
     $("remove-hidden").disabled = hidden === 0;
     $("add-hidden").disabled = hidden >= (this.catalog.limits.max_layers ?? Infinity);
     $("boundary-note").textContent = kind === "2d" ? "" : "The decision boundary is drawn for 2-D datasets; this one has more inputs.";
-    $("conv-section").hidden = !this.spec.modules.some((module) => module.type === "conv2d");
+    const conv = this.spec.modules.some((module) => module.type === "conv2d");
+    $("conv-section").hidden = !this.spec.modules.some((module) => module.out.length === 3);
+    $("filters-block").hidden = !conv;
   }
 
   previewRequest() {
@@ -395,6 +399,7 @@ class App {
     this.boundary.setBoundary(null);
     this.network.setRecord(null);
     this.filters.setImages([]);
+    this.featureMaps.setMaps(null);
     this.readout.show(null, "ready");
     this.fillHistogramLayers();
     this.drawHistogram();
@@ -552,6 +557,7 @@ class App {
     this.network.setRecord(record);
     if (record.layers?.length) this.addLayerTelemetry(record);
     this.showFilters(record);
+    this.showFeatureMaps(record);
   }
 
   addLayerTelemetry(record) {
@@ -645,6 +651,13 @@ class App {
     if (!Array.isArray(weight)) return;
     const limit = Math.max(1e-9, ...weight.flat(3).map(Math.abs));
     this.filters.setImages(weight.map((filter, i) => ({ z: filter[0], scale: limit, title: `filter ${i + 1}` })));
+  }
+
+  showFeatureMaps(record) {
+    const off = this.run?.config?.telemetry?.feature_maps === false;
+    const labels = new Map((record.layers ?? []).map((layer) => [layer.index, layer.label]));
+    this.featureMaps.setMaps(record.feature_maps ?? null,
+      { labels, empty: off ? "Feature maps are off: turn them on under Telemetry." : undefined });
   }
 
   showDiverged(message) {
