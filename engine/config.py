@@ -338,7 +338,7 @@ class TelemetryConfig(Strict):
     grid_size: int = Field(50, ge=10, le=200)
     neurons: bool = True
     max_neurons: int = Field(64, ge=0, le=256, description="neuron thumbnails only for nets this small")
-    neuron_grid_size: int = Field(16, ge=4, le=100, description="thumbnails sample the boundary grid")
+    neuron_grid_size: int = Field(10, ge=4, le=100, description="thumbnails sample the boundary grid")
     weights: bool = True
     feature_maps: bool = Field(True, description="conv nets: every image-shaped layer output on one sample")
     max_weights: int = Field(4096, ge=0, le=65536, description="full weights only for layers this small")

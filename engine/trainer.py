@@ -306,7 +306,7 @@ class Trainer:
             fields["feature_maps"] = self._feature_maps()
         if t.weights:
             fields["weights"] = {
-                str(index): {k: v.tolist() for k, v in layer.params.items()}
+                str(index): {k: tm.display(v, 6) for k, v in layer.params.items()}
                 for index, layer in enumerate(self.model.layers)
                 if "weight" in layer.params and layer.params["weight"].size <= t.max_weights
             }
@@ -360,10 +360,14 @@ class Trainer:
         trace = self.model.trace(self._probe[:1])
         label = self.y_train[0]
         return {
-            "input": trace[0][0].tolist(),
+            "input": tm.display(trace[0][0]),
             "label": label.tolist(),
             "layers": [
-                {"layer": index, "type": type(layer).__name__.lower(), "maps": trace[index + 1][0].tolist()}
+                {
+                    "layer": index,
+                    "type": type(layer).__name__.lower(),
+                    "maps": tm.display(trace[index + 1][0]),
+                }
                 for index, layer in enumerate(self.model.layers)
                 if trace[index + 1].ndim == 4
             ],
@@ -398,7 +402,7 @@ class Trainer:
             z, kind = np.argmax(output, axis=1).astype(np.float64), "class"
         fields = {}
         if t.boundary:
-            fields["boundary"] = {"x": xs, "y": ys, "z": z.reshape(n, n).tolist(), "kind": kind}
+            fields["boundary"] = {"x": xs, "y": ys, "z": tm.display(z.reshape(n, n)), "kind": kind}
         if t.neurons and self._is_small_dense():
             fields["neurons"] = self._neuron_grids(trace, n, min(t.neuron_grid_size, n))
         return fields
@@ -417,7 +421,7 @@ class Trainer:
                     values = self.loss.output(values)
                 owners.append(index)
                 blocks.append(values)
-        grids = np.concatenate([block[picks] for block in blocks], axis=1).T.reshape(-1, m, m).tolist()
+        grids = tm.display(np.concatenate([block[picks] for block in blocks], axis=1).T.reshape(-1, m, m))
         entries = [
             {"layer": owner, "unit": j}
             for owner, block in zip(owners, blocks, strict=True)

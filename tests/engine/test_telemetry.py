@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from engine import activations
-from engine.telemetry import PERCENTILES, grid_points, l2_norm, stats, unit_fractions
+from engine.telemetry import PERCENTILES, display, grid_points, l2_norm, stats, unit_fractions
 
 
 @pytest.mark.parametrize("shape", [(1,), (7, 3), (1000,)])
@@ -48,3 +48,9 @@ def test_grid_points_rows_run_over_y():
     xs, ys, points = grid_points((-1, 1, 0, 2), 3)
     assert xs.tolist() == [-1, 0, 1] and ys.tolist() == [0, 1, 2]
     assert points[:3].tolist() == [[-1, 0], [0, 0], [1, 0]] and points[3].tolist() == [-1, 1]
+
+
+def test_display_rounds_to_short_float_lists():
+    values = np.array([[0.123456789, -2.5e-7]], dtype=np.float32)
+    assert display(values) == [[0.1235, -0.0]]
+    assert type(display(values)[0][0]) is float

@@ -231,8 +231,10 @@ def test_telemetry_carries_histograms_fractions_boundary_neurons_and_weights():
     assert np.all((np.array(boundary["z"]) >= 0) & (np.array(boundary["z"]) <= 1))
     units = [(n["layer"], n["unit"]) for n in record.neurons]
     assert units == [(-1, 0), (-1, 1)] + [(0, j) for j in range(6)] + [(2, j) for j in range(8)] + [(4, 0)]
-    assert np.shape(record.neurons[0]["z"]) == (16, 16)
-    np.testing.assert_array_equal(record.weights["0"]["weight"], trainer.model.layers[0].params["weight"])
+    assert np.shape(record.neurons[0]["z"]) == (10, 10)
+    np.testing.assert_allclose(
+        record.weights["0"]["weight"], trainer.model.layers[0].params["weight"], atol=5e-7
+    )
 
 
 def test_dead_fraction_counts_units_that_never_fire():
