@@ -176,7 +176,7 @@ async def _subscribe(url: str, run_id: str, ready: asyncio.Event, go: asyncio.Ev
                 return
 
 
-async def _served(server: Server, config: dict[str, Any], runs: int) -> Result:
+async def _served(server: Server, config: dict[str, Any], runs: int, max_runs: int) -> Result:
     result = Result(runs)
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         ids = []
@@ -186,7 +186,7 @@ async def _served(server: Server, config: dict[str, Any], runs: int) -> Result:
             ids.append(response.json()["id"])
         while True:
             statuses = [(await client.get(f"/api/runs/{run_id}")).json()["status"] for run_id in ids]
-            if all(status == "paused" for status in statuses):
+            if statuses.count("paused") == min(runs, max_runs):
                 break
             await asyncio.sleep(0.2)
     go = asyncio.Event()
@@ -218,7 +218,7 @@ def served(config: dict[str, Any], runs: int, max_runs: int) -> Result:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        result = asyncio.run(_served(server, config, runs))
+        result = asyncio.run(_served(server, config, runs, max_runs))
     finally:
         stop.set()
         sampler.join()
@@ -238,26 +238,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--every", type=int, default=10, help="heavy telemetry every n epochs")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--max-runs", type=int, help="NNPLAY_MAX_RUNS (default: N, all runs at once)")
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        help="NNPLAY_MAX_RUNS (default: N, every run at once; the server's default is the cores)",
+    )
     args = parser.parse_args(argv)
     config = bench_config(args.epochs, args.every)
+    nice = Settings().worker_nice
     print(
         f"default RunConfig (circle, 4-2 tanh, batch 10), {args.epochs} epochs, heavy telemetry every "
-        f"{args.every}; {args.cores} cores"
+        f"{args.every}; {args.cores} cores; NNPLAY_MAX_RUNS={args.max_runs or 'N'}; "
+        "engine ep/s: the mean of runs before and after the server's"
     )
-    header = (
+    print(
         f"{'N':>3} {'run ep/s':>9} {'total ep/s':>10} {'engine ep/s':>11} {'ratio':>6} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'server CPU':>10}"
+        f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'server CPU':>10} {'load':>5}"
     )
-    print(header)
     for runs in args.runs:
-        engine = engine_alone(config, runs, args.cores, Settings().worker_nice)
+        load = os.getloadavg()[0]
+        before = engine_alone(config, runs, args.cores, nice)
         result = served(config, runs, args.max_runs or runs)
+        after = engine_alone(config, runs, args.cores, nice)
+        engine_rate = (before.total_rate + after.total_rate) / 2
         print(
             f"{runs:>3} {statistics.mean(result.per_run):>9.1f} {result.total_rate:>10.1f} "
-            f"{engine.total_rate:>11.1f} {result.total_rate / engine.total_rate:>6.0%} "
+            f"{engine_rate:>11.1f} {result.total_rate / engine_rate:>6.0%} "
             f"{1000 * percentile(result.delays, 50):>7.1f} {1000 * percentile(result.delays, 99):>7.1f} "
-            f"{result.peak_rss / 2**20:>7.0f} {result.server_cpu / result.seconds:>10.0%}",
+            f"{result.peak_rss / 2**20:>7.0f} {result.server_cpu / result.seconds:>10.0%} {load:>5.1f}",
             flush=True,
         )
     return 0

@@ -332,7 +332,6 @@ class RunManager:
             run.latest = record_json
         if not run.deleted:
             self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
-            self.store.update_run(run.id, epochs=len(run.scalars), last=scalars_json)
         if run.subscribers:
             light = epoch_envelope(scalars_json, coalesced=record_json is not None)
             full = epoch_envelope(record_json) if record_json is not None else None

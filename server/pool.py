@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import multiprocessing as mp
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -17,25 +18,30 @@ from pathlib import Path
 from typing import Any
 
 from server.executor import Action, Event, Job
+from server.wire import Reader
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+EVENT_PIPE_BYTES = 1 << 20
 
 
 @dataclass(eq=False)
 class _Worker:
     process: subprocess.Popen
     commands: Connection
-    events: Connection
+    events: int
+    reader: Reader = field(default_factory=Reader)
     job: Job | None = None
     started: float | None = None
     killed: str | None = None
-    reader: threading.Thread | None = field(default=None, repr=False)
 
 
 class ProcessExecutor:
-    """Up to `capacity` worker processes, spawned on demand and reused; a reader thread per worker
-    forwards its events to the event loop, so training never blocks it. Workers run at `nice`, so the
-    server stays responsive while they compute."""
+    """Up to `capacity` worker processes, spawned on demand and reused.
+
+    The event loop reads each worker's event pipe when it is readable (non-blocking), so training never
+    blocks the loop. Event pipes hold 1 MiB, so a worker rarely waits for the server; workers run at
+    `nice`, so the server stays responsive while they compute.
+    """
 
     def __init__(self, capacity: int, kill_grace: float = 30.0, nice: int = 0):
         self.capacity = capacity
@@ -46,6 +52,7 @@ class ProcessExecutor:
         self._events: asyncio.Queue[list[Event] | None] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watchdog: asyncio.Task | None = None
+        self._reaping: set[asyncio.Task] = set()
         self._closing = False
 
     async def start(self) -> None:
@@ -57,10 +64,7 @@ class ProcessExecutor:
         if self._watchdog:
             self._watchdog.cancel()
         for worker in self._workers:
-            try:
-                worker.commands.send(None)
-            except OSError:
-                pass
+            self._send(worker, None)
         deadline = time.monotonic() + 5
         for worker in list(self._workers):
             try:
@@ -68,6 +72,10 @@ class ProcessExecutor:
             except subprocess.TimeoutExpired:
                 worker.process.kill()
                 await asyncio.to_thread(worker.process.wait)
+        while self._reaping:
+            await asyncio.gather(*self._reaping)
+        for worker in self._workers:
+            self._stop_reading(worker)
         for worker in self._workers:
             worker.commands.close()
         self._workers.clear()
@@ -132,8 +140,10 @@ class ProcessExecutor:
 
     def _spawn(self) -> _Worker:
         command_reader, command_writer = mp.Pipe(duplex=False)
-        event_reader, event_writer = mp.Pipe(duplex=False)
-        fds = (command_reader.fileno(), event_writer.fileno())
+        events, event_writer = os.pipe()
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(event_writer, fcntl.F_SETPIPE_SZ, EVENT_PIPE_BYTES)
+        fds = (command_reader.fileno(), event_writer)
         path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
         process = subprocess.Popen(
             [sys.executable, "-m", "server.worker", *map(str, fds), str(self.nice)],
@@ -141,43 +151,49 @@ class ProcessExecutor:
             env={**os.environ, "PYTHONPATH": path},
         )
         command_reader.close()
-        event_writer.close()
-        worker = _Worker(process, command_writer, event_reader)
-        worker.reader = threading.Thread(
-            target=self._read, args=(worker,), name="nnplay-worker-reader", daemon=True
-        )
-        worker.reader.start()
+        os.close(event_writer)
+        os.set_blocking(events, False)
+        worker = _Worker(process, command_writer, events)
+        self._loop.add_reader(events, self._readable, worker)
         self._workers.append(worker)
         return worker
 
-    def _send(self, worker: _Worker, message: tuple) -> None:
+    def _send(self, worker: _Worker, message: tuple | None) -> None:
         try:
             worker.commands.send(message)
         except OSError:
             pass
 
-    def _read(self, worker: _Worker) -> None:
-        connection = worker.events
-        while True:
-            try:
-                messages = [connection.recv()]
-                while connection.poll():
-                    messages.append(connection.recv())
-            except (EOFError, OSError):
-                connection.close()
-                try:
-                    worker.process.wait(5)
-                except subprocess.TimeoutExpired:
-                    worker.process.kill()
-                self._call(self._on_exit, worker)
-                return
-            self._call(self._on_messages, worker, messages)
-
-    def _call(self, fn, *args) -> None:
+    def _readable(self, worker: _Worker) -> None:
         try:
-            self._loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:
-            pass
+            chunk = os.read(worker.events, EVENT_PIPE_BYTES)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            messages = worker.reader.feed(chunk)
+            if messages:
+                self._on_messages(worker, messages)
+            return
+        self._stop_reading(worker)
+        task = asyncio.create_task(self._reap(worker))
+        self._reaping.add(task)
+        task.add_done_callback(self._reaping.discard)
+
+    def _stop_reading(self, worker: _Worker) -> None:
+        if worker.events >= 0:
+            self._loop.remove_reader(worker.events)
+            os.close(worker.events)
+            worker.events = -1
+
+    async def _reap(self, worker: _Worker) -> None:
+        try:
+            await asyncio.to_thread(worker.process.wait, 5)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            await asyncio.to_thread(worker.process.wait)
+        self._on_exit(worker)
 
     def _on_messages(self, worker: _Worker, messages: list[tuple]) -> None:
         events = [Event(kind, run_id, data) for kind, run_id, data in messages]

@@ -105,14 +105,21 @@ class Store:
         self._writer: threading.Thread | None = None
 
     def open(self) -> int:
-        """Create the schema, mark runs left in flight as interrupted (returns how many), start the writer."""
+        """Create the schema, mark runs left in flight as interrupted (returns how many), start the writer.
+
+        A run's epochs and last scalars are written to its row when it ends; for runs left in flight
+        they are recovered here from the epochs table.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = _connect(self.path)
         with db:
             db.executescript(SCHEMA)
             marks = ",".join("?" * len(IN_FLIGHT))
             interrupted = db.execute(
-                f"UPDATE runs SET status='interrupted', message=?, finished_at=? WHERE status IN ({marks})",
+                "UPDATE runs SET status='interrupted', message=?, finished_at=?, "
+                "epochs=(SELECT COUNT(*) FROM epochs WHERE run_id=runs.id), "
+                "last=(SELECT scalars FROM epochs WHERE run_id=runs.id ORDER BY epoch DESC LIMIT 1) "
+                f"WHERE status IN ({marks})",
                 ("the server stopped while the run was in flight", time.time(), *IN_FLIGHT),
             ).rowcount
         self._reader = db

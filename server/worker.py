@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import queue
 import signal
 import sys
-import threading
 import time
 import traceback
 from multiprocessing.connection import Connection
@@ -17,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from server.executor import Job
+from server.wire import Writer
 
 HEAVY_FIELDS = {"layers", "boundary", "neurons", "weights"}
 
@@ -29,57 +28,15 @@ def weights_npz(state: dict[str, np.ndarray]) -> bytes:
 
 def main(argv: list[str]) -> None:
     """python -m server.worker COMMANDS_FD EVENTS_FD [NICE]"""
-    commands, events = Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False)
+    commands, events = Connection(int(argv[0]), writable=False), Writer(int(argv[1]))
     if len(argv) > 2:
         os.nice(int(argv[2]))
     worker_main(commands, events)
 
 
-class Outbox:
-    """Sends events from a thread, so training does not wait on the pipe; at most `limit` wait to go."""
-
-    def __init__(self, connection: Connection, limit: int = 16):
-        self.connection = connection
-        self.queue: queue.Queue = queue.Queue(maxsize=limit)
-        self.error: OSError | None = None
-        self.thread = threading.Thread(target=self._run, name="nnplay-outbox", daemon=True)
-        self.thread.start()
-
-    def send(self, message: tuple) -> None:
-        while True:
-            if self.error is not None:
-                raise self.error
-            try:
-                self.queue.put(message, timeout=1)
-                return
-            except queue.Full:
-                continue
-
-    def close(self) -> None:
-        """Send what is waiting, then stop."""
-        self.queue.put(None)
-        self.thread.join()
-
-    def _run(self) -> None:
-        while (message := self.queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self.connection.send(message)
-                except OSError as error:
-                    self.error = error
-
-
-def worker_main(commands: Connection, events: Connection) -> None:
+def worker_main(commands: Connection, events: Writer) -> None:
     """Take jobs from `commands` until it closes or sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    outbox = Outbox(events)
-    try:
-        serve_jobs(commands, outbox)
-    finally:
-        outbox.close()
-
-
-def serve_jobs(commands: Connection, outbox: Outbox) -> None:
     while True:
         try:
             message = commands.recv()
@@ -89,22 +46,22 @@ def serve_jobs(commands: Connection, outbox: Outbox) -> None:
             return
         if message[0] == "job":
             try:
-                if not JobRunner(message[1], commands, outbox).run():
+                if not JobRunner(message[1], commands, events).run():
                     return
             except OSError:
                 return
         elif message[0] == "control" and message[2] == "snapshot":
-            send_ended_snapshot(outbox, message[1], message[3])
+            send_ended_snapshot(events, message[1], message[3])
 
 
-def send_ended_snapshot(outbox: Outbox, run_id: str, payload: dict[str, Any]) -> None:
-    outbox.send(("snapshot", run_id, {**payload, "weights": None, "message": "the run has ended"}))
+def send_ended_snapshot(events: Writer, run_id: str, payload: dict[str, Any]) -> None:
+    events.send(("snapshot", run_id, {**payload, "weights": None, "message": "the run has ended"}))
 
 
 class JobRunner:
     """Drives one Trainer epoch by epoch; pause, step, stop and set act before the next epoch starts."""
 
-    def __init__(self, job: Job, commands: Connection, events: Outbox):
+    def __init__(self, job: Job, commands: Connection, events: Writer):
         self.job = job
         self.commands = commands
         self.events = events

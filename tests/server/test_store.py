@@ -65,6 +65,8 @@ def test_open_marks_runs_in_flight_interrupted(tmp_path):
     store = open_store(tmp_path)
     for run_id, status in (("q", "queued"), ("r", "running"), ("p", "paused"), ("c", "completed")):
         store.insert_run(run_row(run_id, status))
+    store.add_epoch("r", 1, '{"epoch": 1}', None)
+    store.add_epoch("r", 2, '{"epoch": 2}', None)
     store.close()
     reopened = Store(tmp_path / "runs.sqlite3")
     assert reopened.open() == 3
@@ -74,7 +76,9 @@ def test_open_marks_runs_in_flight_interrupted(tmp_path):
         "p": "interrupted",
         "c": "completed",
     }
-    assert reopened.get_run("r")["message"] and reopened.get_run("r")["finished_at"]
+    recovered = reopened.get_run("r")
+    assert recovered["message"] and recovered["finished_at"]
+    assert recovered["epochs"] == 2 and recovered["last"] == {"epoch": 2}
     reopened.close()
 
 
