@@ -69,10 +69,10 @@ def unit_fractions(layer, x: np.ndarray, y: np.ndarray) -> tuple[float | None, f
         return None, None
     derivative = np.abs(layer.df(x, y)).reshape(len(x), -1)
     if kind == "relu":
-        return float(np.mean(np.all(derivative == 0, axis=0))), None
+        return np.count_nonzero(np.all(derivative == 0, axis=0)) / derivative.shape[1], None
     zero = np.zeros(1, dtype=x.dtype)
     peak = float(np.abs(layer.df(zero, layer.f(zero)))[0])
-    return None, float(np.mean(derivative <= SATURATION_LEVEL * peak))
+    return None, np.count_nonzero(derivative <= SATURATION_LEVEL * peak) / derivative.size
 
 
 def grid_points(domain, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

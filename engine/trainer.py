@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any, Literal
@@ -407,21 +408,27 @@ class Trainer:
             fields["neurons"] = self._neuron_grids(trace, n, min(t.neuron_grid_size, n))
         return fields
 
-    def _neuron_grids(self, trace: list[np.ndarray], n: int, m: int) -> list[dict]:
+    @staticmethod
+    @functools.cache
+    def _thumbnail_picks(n: int, m: int) -> np.ndarray:
+        """Indices into an n x n grid of the m x m points a thumbnail samples."""
         rows = np.linspace(0, n - 1, m).round().astype(np.intp)
-        picks = (rows[:, None] * n + rows[None, :]).ravel()
+        return (rows[:, None] * n + rows[None, :]).ravel()
+
+    def _neuron_grids(self, trace: list[np.ndarray], n: int, m: int) -> list[dict]:
+        picks = self._thumbnail_picks(n, m)
         layers = self.model.layers
-        owners, blocks = [-1], [trace[0]]
+        owners, blocks = [-1], [trace[0][picks]]
         for index, layer in enumerate(layers):
             if "weight" in layer.params:
                 activated = index + 1 < len(layers) and hasattr(layers[index + 1], "kind")
                 output_index = index + 2 if activated else index + 1
-                values = trace[output_index]
+                values = trace[output_index][picks]
                 if output_index == len(layers) and self.task != "regression":
                     values = self.loss.output(values)
                 owners.append(index)
                 blocks.append(values)
-        grids = tm.display(np.concatenate([block[picks] for block in blocks], axis=1).T.reshape(-1, m, m))
+        grids = tm.display(np.concatenate(blocks, axis=1).T.reshape(-1, m, m))
         entries = [
             {"layer": owner, "unit": j}
             for owner, block in zip(owners, blocks, strict=True)
