@@ -14,7 +14,6 @@ import json
 import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,9 +25,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+from server.local import LocalServer
 from server.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -103,50 +101,6 @@ def tree_rss(pid: int) -> int:
     return _rss(pid) + sum(tree_rss(child) for child in _children(pid))
 
 
-class Server:
-    """A server subprocess on a free port with a fresh data dir."""
-
-    def __init__(self, max_runs: int):
-        self.data_dir = tempfile.TemporaryDirectory(prefix="nnplay-bench-")
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        env = {
-            **os.environ,
-            "NNPLAY_DATA_DIR": self.data_dir.name,
-            "NNPLAY_MAX_RUNS": str(max_runs),
-            "NNPLAY_MAX_QUEUED": "1000",
-            "PYTHONPATH": str(ROOT),
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "server.cli",
-            "serve",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-        ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not start")
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-        self.data_dir.cleanup()
-
-
 def _number(text: str, key: str) -> float:
     """A top-level number field of a record, read without parsing the (possibly large) message."""
     start = text.index(f'"{key}":') + len(key) + 3
@@ -176,7 +130,7 @@ async def _subscribe(url: str, run_id: str, ready: asyncio.Event, go: asyncio.Ev
                 return
 
 
-async def _served(server: Server, config: dict[str, Any], runs: int, max_runs: int) -> Result:
+async def _served(server: LocalServer, config: dict[str, Any], runs: int, max_runs: int) -> Result:
     result = Result(runs)
     async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
         ids = []
@@ -191,7 +145,7 @@ async def _served(server: Server, config: dict[str, Any], runs: int, max_runs: i
             await asyncio.sleep(0.2)
     go = asyncio.Event()
     readies = [asyncio.Event() for _ in ids]
-    ws_url = server.url.replace("http", "ws", 1)
+    ws_url = server.ws_url
     tasks = [
         asyncio.create_task(_subscribe(ws_url, i, r, go, result)) for i, r in zip(ids, readies, strict=True)
     ]
@@ -207,7 +161,9 @@ async def _served(server: Server, config: dict[str, Any], runs: int, max_runs: i
 
 
 def served(config: dict[str, Any], runs: int, max_runs: int) -> Result:
-    server = Server(max_runs)
+    data_dir = tempfile.TemporaryDirectory(prefix="nnplay-bench-")
+    env = {"NNPLAY_MAX_RUNS": str(max_runs), "NNPLAY_MAX_QUEUED": "1000"}
+    server = LocalServer(data_dir.name, env).start()
     peak = [0]
     stop = threading.Event()
 
@@ -222,7 +178,8 @@ def served(config: dict[str, Any], runs: int, max_runs: int) -> Result:
     finally:
         stop.set()
         sampler.join()
-        server.close()
+        server.stop()
+        data_dir.cleanup()
     result.peak_rss = peak[0]
     return result
 

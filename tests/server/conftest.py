@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import copy
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
+from server.local import LocalServer
 from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,80 +95,13 @@ def _stop_runs(request: pytest.FixtureRequest) -> Iterator[None]:
         stop_all(request.getfixturevalue("client"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    """`python -m uvicorn server.app:app` on a free loopback port with its own data dir."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
-        self.data_dir = data_dir
-        self.env = env or {}
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self) -> LiveServer:
-        env = {
-            **os.environ,
-            "NNPLAY_DATA_DIR": str(self.data_dir),
-            "NNPLAY_MAX_RUNS": "2",
-            "PYTHONPATH": str(ROOT),
-            **self.env,
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "server.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-        wait_for(self._healthy, timeout=60, interval=0.1)
-        return self
-
-    def _healthy(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"the server exited with code {self.process.returncode}")
-        try:
-            return httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self, kill: bool = False) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        if kill:
-            self.process.kill()
-        else:
-            self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-
-
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+def live_server(tmp_path: Path) -> Iterator[Callable[..., LocalServer]]:
     """A factory: live_server(env={...}, data_dir=...) starts a server; all are stopped at the end."""
-    servers: list[LiveServer] = []
+    servers: list[LocalServer] = []
 
-    def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> LiveServer:
-        server = LiveServer(data_dir or tmp_path / "data", env)
+    def start(env: dict[str, str] | None = None, data_dir: Path | None = None) -> LocalServer:
+        server = LocalServer(data_dir or tmp_path / "data", {"NNPLAY_MAX_RUNS": "2", **(env or {})})
         servers.append(server)
         return server.start()
 

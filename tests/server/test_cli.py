@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from server.cli import main
-from tests.server.conftest import ROOT, free_port, small_config, wait_for
+from server.local import LocalServer
+from tests.server.conftest import ROOT, small_config
 
 
 def test_run_writes_history_model_and_report(tmp_path, capsys):
@@ -53,30 +54,10 @@ def test_run_rejects_a_bad_config_naming_the_field(tmp_path, capsys):
 
 
 @pytest.mark.timeout(120)
-def test_serve_starts_the_server(tmp_path):
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "server.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "d"),
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_serve_starts_the_server_on_its_data_dir(tmp_path):
+    server = LocalServer(tmp_path / "d").start()
     try:
-        health = wait_for(lambda: _health(port), timeout=60, interval=0.2)
-        assert health["status"] == "ok"
+        assert httpx.get(f"{server.url}/api/health", timeout=5).json()["status"] == "ok"
         assert (tmp_path / "d" / "nnplay.sqlite3").exists()
     finally:
-        process.terminate()
-        process.wait(20)
-
-
-def _health(port):
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).json()
-    except httpx.HTTPError:
-        return None
+        server.stop()

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 
-from tests.server.conftest import LiveServer
+from server.local import LocalServer
 
 LIMITS = {
     "NNPLAY_MAX_RUNS": "1",
@@ -19,7 +19,7 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    server = LiveServer(tmp_path_factory.mktemp("openapi"), env=LIMITS).start()
+    server = LocalServer(tmp_path_factory.mktemp("openapi"), env=LIMITS).start()
     yield server
     server.stop()
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from server.local import LocalServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -30,51 +27,15 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"no Chromium at {CHROMIUM} (set NNPLAY_CHROMIUM)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_health(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer {url}/api/health within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("nnplay-data")
-    port = _free_port()
-    env = {**os.environ, "NNPLAY_DATA_DIR": str(data_dir), "NNPLAY_MAX_RUNS": "2"}
-    log = open(data_dir / "server.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "server.app:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(url, process)
-        yield url
-    finally:
-        process.terminate()
+    with open(data_dir / "server.log", "wb") as log:
+        server = LocalServer(data_dir, {"NNPLAY_MAX_RUNS": "2"}, log=log).start()
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+            yield server.url
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
