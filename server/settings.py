@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     subscriber_queue_limit: int = Field(
         20_000, ge=16, description="pending envelopes before a slow socket is closed"
     )
+    heavy_per_second: float = Field(
+        30.0, gt=0, le=1000, description="heavy telemetry messages per second to one subscriber at most"
+    )
     orphan_policy: Literal["keep", "pause", "stop"] = Field(
         "keep", description="what a run does when its last websocket subscriber leaves"
     )

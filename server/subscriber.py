@@ -1,8 +1,9 @@
-"""A websocket subscriber's outbox: every scalar kept, heavy telemetry coalesced to the newest."""
+"""A websocket subscriber's outbox: every scalar kept, heavy telemetry coalesced to the newest and paced."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 
 CLOSE = object()
@@ -12,14 +13,17 @@ class Subscriber:
     """Messages wait here until the socket takes them, so a slow client never holds anyone else up.
 
     At most one epoch with heavy telemetry waits at a time: when a newer one arrives, the waiting one is
-    replaced by its scalars. Past `limit` waiting messages the subscriber is closed (it may reconnect and
-    get the history).
+    replaced by its scalars. Heavy payloads leave at most `heavy_per_second` times a second (a browser
+    draws no faster, and one that parses more falls behind the run); the newest always leaves. Past
+    `limit` waiting messages the subscriber is closed (it may reconnect and get the history).
     """
 
-    def __init__(self, limit: int = 20_000):
+    def __init__(self, limit: int = 20_000, heavy_per_second: float = 30.0):
         self.limit = limit
+        self.heavy_interval = 1.0 / heavy_per_second
         self._outbox: deque[list] = deque()
         self._heavy: list | None = None
+        self._heavy_sent = float("-inf")
         self._ready = asyncio.Event()
         self.close_code: int | None = None
 
@@ -61,11 +65,14 @@ class Subscriber:
         self._ready.set()
 
     async def get(self) -> str | object:
-        """The next message text, or CLOSE."""
+        """The next message text, or CLOSE; a heavy payload waits out the interval since the last one."""
         while not self._outbox:
             self._ready.clear()
             await self._ready.wait()
+        if self._outbox[0] is self._heavy:
+            await asyncio.sleep(self._heavy_sent + self.heavy_interval - time.monotonic())
         entry = self._outbox.popleft()
         if entry is self._heavy:
             self._heavy = None
+            self._heavy_sent = time.monotonic()
         return entry[0]

@@ -25,7 +25,7 @@ async def stream_run(websocket: WebSocket, run_id: str) -> None:
     manager: RunManager = websocket.app.state.manager
     settings = websocket.app.state.settings
     await websocket.accept()
-    subscriber = Subscriber(settings.subscriber_queue_limit)
+    subscriber = Subscriber(settings.subscriber_queue_limit, settings.heavy_per_second)
     if not await manager.subscribe(run_id, subscriber):
         await websocket.send_text(envelope("error", detail=f"no run with id {run_id!r}"))
         await websocket.close(4404)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from server.subscriber import CLOSE, Subscriber
 
@@ -59,3 +60,23 @@ def test_overflow_closes_the_subscriber():
     assert subscriber.closed and subscriber.close_code == 1013
     subscriber.put("ignored")
     assert drain(subscriber) == [CLOSE]
+
+
+def test_heavy_payloads_are_paced_and_the_newest_always_leaves():
+    subscriber = Subscriber(heavy_per_second=20)
+
+    async def scenario():
+        subscriber.put_epoch("full1", "light1")
+        start = time.monotonic()
+        taken = [await subscriber.get()]
+        subscriber.put_epoch("full2", "light2")
+        waiting = asyncio.create_task(subscriber.get())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        subscriber.put_epoch("full3", "light3")
+        taken += [await waiting, await subscriber.get()]
+        return taken, time.monotonic() - start
+
+    taken, seconds = asyncio.run(scenario())
+    assert taken == ["full1", "light2", "full3"]
+    assert seconds >= 0.05
