@@ -43,6 +43,7 @@ class ActiveRun:
     latest: str | None = None
     subscribers: set[Subscriber] = field(default_factory=set)
     deleted: bool = False
+    touched: float = field(default_factory=time.monotonic)
 
     @property
     def finished(self) -> bool:
@@ -80,6 +81,7 @@ class RunManager:
         self._snapshots: dict[str, asyncio.Future] = {}
         self._predictors: OrderedDict[str, Predictor] = OrderedDict()
         self._pump: asyncio.Task | None = None
+        self._sweeper: asyncio.Task | None = None
         self._finishing: set[asyncio.Task] = set()
         self._closing = False
 
@@ -89,9 +91,12 @@ class RunManager:
             log.info("marked %d runs interrupted by the last shutdown", interrupted)
         await self.executor.start()
         self._pump = asyncio.create_task(self._consume())
+        self._sweeper = asyncio.create_task(self._stop_forgotten_paused_runs())
 
     async def close(self) -> None:
         self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         await self.executor.close()
         if self._pump is not None:
             await self._pump
@@ -173,6 +178,7 @@ class RunManager:
             raise ApiError(409, f"run {run_id!r} has ended ({run.status})")
         if action == "stop":
             payload = {"reason": "stopped by the user", **payload}
+        run.touched = time.monotonic()
         if not self.executor.control(run_id, action, payload):
             raise ApiError(409, f"run {run_id!r} is ending")
         return run.public()
@@ -254,6 +260,7 @@ class RunManager:
                 subscriber.close()
             else:
                 run.subscribers.add(subscriber)
+                run.touched = time.monotonic()
             return True
         stored = await asyncio.to_thread(self.store.get_run, run_id)
         if stored is None:
@@ -272,6 +279,7 @@ class RunManager:
         if run is None or subscriber not in run.subscribers:
             return
         run.subscribers.discard(subscriber)
+        run.touched = time.monotonic()
         policy = self.settings.orphan_policy
         if run.subscribers or run.finished or policy == "keep":
             return
@@ -279,6 +287,18 @@ class RunManager:
             self.executor.control(run_id, "pause", {})
         else:
             self.executor.control(run_id, "stop", {"reason": "its last subscriber left"})
+
+    async def _stop_forgotten_paused_runs(self) -> None:
+        """Stop runs paused with nobody watching or controlling them for NNPLAY_PAUSED_TIMEOUT_SECONDS."""
+        timeout = self.settings.paused_timeout_seconds
+        while True:
+            await asyncio.sleep(min(5.0, timeout / 4))
+            now = time.monotonic()
+            for run in list(self.active.values()):
+                if run.status == "paused" and not run.subscribers and now - run.touched > timeout:
+                    run.touched = now
+                    reason = f"paused with no subscriber and no control for {timeout:g} s"
+                    self.executor.control(run.id, "stop", {"reason": reason})
 
     async def _consume(self) -> None:
         async for batch in self.executor.events():
@@ -312,6 +332,7 @@ class RunManager:
             run.broadcast(envelope("status", status=run.status, message=None))
         elif event.kind == "status":
             run.status = data["status"]
+            run.touched = time.monotonic()
             if data.get("message"):
                 run.message = data["message"]
             self.store.update_run(run.id, status=run.status, message=run.message)

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     heavy_per_second: float = Field(
         30.0, gt=0, le=1000, description="heavy telemetry messages per second to one subscriber at most"
     )
+    paused_timeout_seconds: float = Field(
+        900.0, gt=0, description="a paused run nobody watches or controls this long is stopped"
+    )
     orphan_policy: Literal["keep", "pause", "stop"] = Field(
         "keep", description="what a run does when its last websocket subscriber leaves"
     )
