@@ -131,6 +131,8 @@ class DatasetPublic(BaseModel):
     columns: list[str]
     rows: int
     task: str | None = None
+    num_classes: int | None = None
+    class_names: list[str] | None = None
     created_at: datetime
 
 

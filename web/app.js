@@ -375,7 +375,8 @@ class App {
     try {
       const uploaded = await api.uploadCsv(file.name, await file.text());
       this.csvInfo = uploaded;
-      this.dataPanel.setUploadMessage(`Loaded ${file.name}: ${uploaded.rows} rows, columns ${uploaded.columns.join(", ")}.`);
+      const target = uploaded.num_classes ? `${uploaded.num_classes} classes (${uploaded.class_names.join(", ")})` : uploaded.task;
+      this.dataPanel.setUploadMessage(`Loaded ${file.name}: ${uploaded.rows} rows, columns ${uploaded.columns.join(", ")}; ${target}.`);
       this.state.set("data", { ...this.state.config.data, dataset: "csv", csv_id: uploaded.id, target: null, task: "auto" });
     } catch (error) {
       this.dataPanel.setUploadMessage(`Could not use ${file.name}: ${error.message}`, true);

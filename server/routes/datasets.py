@@ -124,7 +124,7 @@ async def create_dataset(
     }
     manager.store.insert_dataset({**dataset, "csv": text})
     await manager.store.aflush()
-    return dataset
+    return dataset | {"num_classes": info["num_classes"], "class_names": info["class_names"]}
 
 
 async def _upload(request: Request, name: str | None) -> tuple[str, str | None]:

@@ -315,6 +315,7 @@ def test_csv_upload_good_and_bad(page):
     upload = page.locator(".csv-file")
     upload.set_input_files({"name": "points.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()})
     wait_text(page, "csv-message", "Loaded points.csv")
+    assert page.text_content("#csv-message").endswith("; 2 classes (0, 1).")
     assert config(page)["data"]["dataset"] == "csv"
     assert config(page)["data"]["csv_id"]
     page.wait_for_function("document.getElementById('data-info').textContent.includes('60 rows')")

@@ -45,6 +45,7 @@ def test_upload_csv_then_train_on_it(client):
     dataset = response.json()
     assert dataset["columns"] == ["height", "weight", "kind"] and dataset["rows"] == 40
     assert dataset["task"] == "classification" and dataset["name"] == "kinds"
+    assert dataset["num_classes"] == 2 and sorted(dataset["class_names"]) == ["big", "small"]
     listed = client.get("/api/datasets").json()
     assert "circle" in listed["generated"] and dataset["id"] in [d["id"] for d in listed["uploads"]]
     head = client.get(f"/api/datasets/{dataset['id']}").json()
@@ -62,6 +63,7 @@ def test_upload_as_json(client):
         "/api/datasets", json={"name": "json one", "csv": "a,b,y\n1,2,0.5\n3,4,1.5\n5,6,2.5\n"}
     )
     assert response.status_code == 201 and response.json()["task"] == "regression"
+    assert response.json()["num_classes"] is None
 
 
 @pytest.mark.parametrize(
