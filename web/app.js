@@ -302,6 +302,8 @@ class App {
     $("remove-hidden").disabled = hidden === 0;
     $("add-hidden").disabled = hidden >= (this.catalog.limits.max_layers ?? Infinity);
     $("boundary-note").textContent = kind === "2d" ? "" : "The decision boundary is drawn for 2-D datasets; this one has more inputs.";
+    $("boundary-chart").hidden = kind !== "2d";
+    $("output-toggles").hidden = kind !== "2d";
     const conv = this.spec.modules.some((module) => module.type === "conv2d");
     $("conv-section").hidden = !this.spec.modules.some((module) => module.out.length === 3);
     $("filters-block").hidden = !conv;

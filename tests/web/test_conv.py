@@ -40,6 +40,8 @@ def test_conv_net_built_from_the_ui_shows_feature_maps(page):
     open_app(page)
     page.select_option('.field[data-path="data.dataset"] select', "digits")
     page.wait_for_function("document.getElementById('data-info').textContent.includes('10 classes')")
+    assert page.locator("#boundary-chart").is_hidden() and page.locator("#output-toggles").is_hidden()
+    assert page.text_content("#boundary-note").startswith("The decision boundary is drawn for 2-D datasets")
     type_into(page, "data.n_samples", 300)
     type_into(page, "training.epochs", 3000)
     page.click("#remove-hidden")

@@ -152,7 +152,12 @@ def test_change_dataset_and_layers(page):
     assert config(page)["data"]["dataset"] == "xor"
     assert "data.dataset=xor" in page.url
 
+    page.select_option('.field[data-path="data.dataset"] select', "digits")
+    page.wait_for_function("document.getElementById('boundary-chart').hidden")
     page.select_option('.field[data-path="data.dataset"] select', "spiral")
+    page.wait_for_function("!document.getElementById('boundary-chart').hidden")
+    assert page.locator("#boundary-chart").is_visible() and page.locator("#output-toggles").is_visible()
+
     type_into(page, "data.classes", 3)
     page.wait_for_function("window.nnplay.info?.classes === 3")
     assert page.text_content("#param-count") == str(2 * 4 + 4 + 4 * 2 + 2 + 2 * 3 + 3)
