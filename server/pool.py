@@ -22,6 +22,7 @@ from server.wire import Reader
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 EVENT_PIPE_BYTES = 1 << 20
+READ_BYTES = 1 << 16
 
 
 @dataclass(eq=False)
@@ -166,7 +167,7 @@ class ProcessExecutor:
 
     def _readable(self, worker: _Worker) -> None:
         try:
-            chunk = os.read(worker.events, EVENT_PIPE_BYTES)
+            chunk = os.read(worker.events, READ_BYTES)
         except BlockingIOError:
             return
         except OSError:
