@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_ws_message_bytes: int = Field(64 * 1024, ge=256)
+    lab_concurrency: int = Field(
+        1, ge=1, le=64, description="lab computations (race, init, experiments, landscape) at once"
+    )
+    lab_queue: int = Field(16, ge=0, description="lab computations waiting beyond those; more get a 429")
     max_predict_rows: int = Field(10_000, ge=1)
     subscriber_queue_limit: int = Field(
         20_000, ge=16, description="pending envelopes before a slow socket is closed"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import anyio
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine import activations, experiments, initializers, lab
@@ -26,6 +26,7 @@ Spec = str | dict[str, Any]
 MAX_LANDSCAPE_POINTS = 2000
 LANDSCAPE_BUDGET = 2e10
 NOT_FOUND = {404: {"model": ErrorPublic, "description": "no such experiment or run"}}
+BUSY = {429: {"model": ErrorPublic, "description": "too many lab computations are waiting"}}
 
 
 class Strict(BaseModel):
@@ -108,6 +109,17 @@ def read_lab() -> dict[str, Any]:
     }
 
 
+async def _compute(request: Request, function, *args) -> Any:
+    """function(*args) in a thread, NNPLAY_LAB_CONCURRENCY at a time; 429 past NNPLAY_LAB_QUEUE waiting."""
+    limiter, settings = request.app.state.lab_limiter, request.app.state.settings
+    load = limiter.statistics()
+    if load.borrowed_tokens >= load.total_tokens and load.tasks_waiting >= settings.lab_queue:
+        raise ApiError(
+            429, f"{load.tasks_waiting} lab computations are waiting (NNPLAY_LAB_QUEUE); try again later"
+        )
+    return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
+
+
 def _spec(text: str) -> Spec:
     text = text.strip()
     return json.loads(text) if text.startswith("{") else text
@@ -134,19 +146,23 @@ def read_activations(
         raise ApiError(422, str(error), loc=["query", "spec"]) from None
 
 
-@router.post("/race")
-def create_race(body: RaceRequest) -> dict[str, Any]:
+@router.post("/race", responses=BUSY)
+async def create_race(body: RaceRequest, request: Request) -> dict[str, Any]:
     """The engine's optimizers stepping on the surface's gradient, with the contour grid to draw them on."""
+    return await _compute(request, _race, body)
+
+
+def _race(body: RaceRequest) -> dict[str, Any]:
     racers = None if body.optimizers is None else {k: v.model_dump() for k, v in body.optimizers.items()}
     result = lab.race(body.surface, racers, body.steps, body.start, body.schedule.model_dump())
     return {**result, "grid": lab.surface_grid(body.surface, body.grid)}
 
 
-@router.post("/init")
-def create_init(body: InitRequest) -> dict[str, Any]:
+@router.post("/init", responses=BUSY)
+async def create_init(body: InitRequest, request: Request) -> dict[str, Any]:
     """Per-layer activation statistics and histograms and weight-gradient norms at initialization."""
     try:
-        return lab.init_stats(**body.model_dump())
+        return await _compute(request, lambda: lab.init_stats(**body.model_dump()))
     except ValueError as error:
         raise ApiError(422, str(error), loc=["body", "initializer"]) from None
 
@@ -160,12 +176,13 @@ def read_experiments() -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/experiments/{name}/run", responses=NOT_FOUND)
-def run_experiment(name: str, body: ExperimentRun | None = None) -> dict[str, Any]:
+@router.post("/experiments/{name}/run", responses=NOT_FOUND | BUSY)
+async def run_experiment(name: str, request: Request, body: ExperimentRun | None = None) -> dict[str, Any]:
     """Train the experiment's configs here and check its claim: the verdict and each run's curves."""
     if name not in experiments.EXPERIMENTS:
         raise not_found("experiment", name)
-    result = experiments.run_experiment(name, None if body is None else body.epochs)
+    epochs = None if body is None else body.epochs
+    result = await _compute(request, experiments.run_experiment, name, epochs)
     runs = {label: experiments.history(run) for label, run in result["runs"].items()}
     return {
         "name": name,
@@ -207,8 +224,8 @@ def _landscape(
     return {**result, "epochs": epochs, "points": len(data[0])}
 
 
-@router.post("/landscape", responses=NOT_FOUND)
-async def create_landscape(body: LandscapeRequest, manager: ManagerDep) -> dict[str, Any]:
+@router.post("/landscape", responses=NOT_FOUND | BUSY)
+async def create_landscape(body: LandscapeRequest, manager: ManagerDep, request: Request) -> dict[str, Any]:
     """The loss on a slice through a run's weights, with its recorded training path projected on it."""
     run = await manager.read(body.run_id)
     weights = await manager.weights(body.run_id)
@@ -220,5 +237,5 @@ async def create_landscape(body: LandscapeRequest, manager: ManagerDep) -> dict[
         if dataset is None:
             raise ApiError(409, "the run's uploaded dataset no longer exists")
         csv_text = dataset["csv"]
-    result = await anyio.to_thread.run_sync(_landscape, config, csv_text, weights, records, body)
+    result = await _compute(request, _landscape, config, csv_text, weights, records, body)
     return {"run_id": body.run_id, **result}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.server.conftest import small_config, wait_status
+from server.app import create_app
+from tests.server.conftest import make_settings, small_config, wait_for, wait_status
 
 pytestmark = pytest.mark.timeout(120)
 RACERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
@@ -173,3 +176,15 @@ def test_landscape_errors(client):
     assert client.post("/api/lab/landscape", json={"run_id": "nope"}).status_code == 404
     response = client.post("/api/lab/landscape", json={"run_id": "x", "n": 500})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "n"]
+
+
+def test_lab_computations_past_the_queue_get_429(tmp_path):
+    app = create_app(make_settings(tmp_path, lab_concurrency=1, lab_queue=0))
+    init = {"depth": 2, "width": 8, "batch": 8}
+    with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(client.post, "/api/lab/experiments/overfitting/run", json={"epochs": 500})
+        wait_for(lambda: app.state.lab_limiter.statistics().borrowed_tokens == 1)
+        busy = client.post("/api/lab/init", json=init)
+        assert busy.status_code == 429 and "NNPLAY_LAB_QUEUE" in busy.json()["detail"]
+        assert slow.result().status_code == 200
+        assert client.post("/api/lab/init", json=init).status_code == 200
