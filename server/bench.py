@@ -38,6 +38,7 @@ class Result:
     delays: list[float] = field(default_factory=list)
     peak_rss: int = 0
     server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
     @property
     def total_rate(self) -> float:
@@ -151,12 +152,13 @@ async def _served(server: LocalServer, config: dict[str, Any], runs: int, max_ru
     ]
     for ready in readies:
         await ready.wait()
-    cpu = cpu_seconds(server.process.pid)
+    cpu, client_cpu = cpu_seconds(server.process.pid), time.process_time()
     started = time.perf_counter()
     go.set()
     await asyncio.gather(*tasks)
     result.seconds = time.perf_counter() - started
     result.server_cpu = cpu_seconds(server.process.pid) - cpu
+    result.client_cpu = time.process_time() - client_cpu
     return result
 
 
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'N':>3} {'run ep/s':>9} {'total ep/s':>10} {'engine ep/s':>11} {'ratio':>6} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'server CPU':>10} {'load':>5}"
+        f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'server CPU':>10} {'client CPU':>10} {'load':>5}"
     )
     for runs in args.runs:
         load = os.getloadavg()[0]
@@ -222,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{runs:>3} {statistics.mean(result.per_run):>9.1f} {result.total_rate:>10.1f} "
             f"{engine_rate:>11.1f} {result.total_rate / engine_rate:>6.0%} "
             f"{1000 * percentile(result.delays, 50):>7.1f} {1000 * percentile(result.delays, 99):>7.1f} "
-            f"{result.peak_rss / 2**20:>7.0f} {result.server_cpu / result.seconds:>10.0%} {load:>5.1f}",
+            f"{result.peak_rss / 2**20:>7.0f} {result.server_cpu / result.seconds:>10.0%} "
+            f"{result.client_cpu / result.seconds:>10.0%} {load:>5.1f}",
             flush=True,
         )
     return 0

@@ -1,0 +1,22 @@
+"""python -m server.bench runs N subscribed runs on a real server beside the engine alone and prints a row."""
+
+from __future__ import annotations
+
+import pytest
+
+from server import bench
+
+COLUMNS = ["N", "run ep/s", "total ep/s", "engine ep/s", "ratio", "p50 ms", "p99 ms", "RSS MB", "server CPU"]
+
+
+@pytest.mark.timeout(300)
+def test_bench_prints_throughput_delay_and_memory(capsys):
+    assert bench.main(["--runs", "2", "--epochs", "6", "--every", "3", "--cores", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(index for index, line in enumerate(lines) if line.split()[:1] == ["N"])
+    assert all(column in lines[header] for column in COLUMNS)
+    row = lines[header + 1].split()
+    runs, per_run, total, engine = int(row[0]), float(row[1]), float(row[2]), float(row[3])
+    assert runs == 2 and per_run > 0 and total > 0 and engine > 0
+    assert row[4].endswith("%") and float(row[5]) >= 0 and float(row[6]) >= float(row[5])
+    assert float(row[7]) > 0
