@@ -260,7 +260,6 @@ class RunManager:
                 subscriber.close()
             else:
                 run.subscribers.add(subscriber)
-                run.touched = time.monotonic()
             return True
         stored = await asyncio.to_thread(self.store.get_run, run_id)
         if stored is None:
