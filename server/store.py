@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import sqlite3
@@ -100,6 +101,7 @@ class Store:
         self.path = Path(path)
         self.interval = interval
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._urgent = threading.Event()
         self._read_lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
         self._writer: threading.Thread | None = None
@@ -130,6 +132,7 @@ class Store:
     def close(self) -> None:
         if self._writer is not None:
             self._queue.put(None)
+            self._urgent.set()
             self._writer.join()
             self._writer = None
         if self._reader is not None:
@@ -158,27 +161,29 @@ class Store:
         """Block until every write queued before this call is committed."""
         done = threading.Event()
         self._queue.put(("flush", done))
+        self._urgent.set()
         done.wait()
 
     async def aflush(self) -> None:
         await asyncio.to_thread(self.flush)
 
     def _write_loop(self) -> None:
+        """Commit what is queued every `interval` seconds; a flush or close cuts the wait short.
+
+        Between commits the thread sleeps on an event rather than on the queue, so a put does not wake it.
+        """
         db = _connect(self.path)
         running = True
         while running:
-            batch = [self._queue.get()]
-            deadline = time.monotonic() + self.interval
-            while batch[-1] is not None and batch[-1][0] != "flush":
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(self._queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
-            running = batch[-1] is not None
-            ops = [op for op in batch if op is not None]
+            ops = [self._queue.get()]
+            self._urgent.wait(self.interval)
+            self._urgent.clear()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    ops.append(self._queue.get_nowait())
+            if None in ops:
+                running = False
+                ops = ops[: ops.index(None)]
             self._commit(db, [op for op in ops if op[0] != "flush"])
             for op in ops:
                 if op[0] == "flush":

@@ -18,6 +18,7 @@ from server.executor import Job
 from server.wire import Writer
 
 HEAVY_FIELDS = {"layers", "boundary", "neurons", "weights"}
+EPOCH_HOLD_SECONDS = 0.005
 
 
 def weights_npz(state: dict[str, np.ndarray]) -> bytes:
@@ -28,7 +29,8 @@ def weights_npz(state: dict[str, np.ndarray]) -> bytes:
 
 def main(argv: list[str]) -> None:
     """python -m server.worker COMMANDS_FD EVENTS_FD [NICE]"""
-    commands, events = Connection(int(argv[0]), writable=False), Writer(int(argv[1]))
+    commands = Connection(int(argv[0]), writable=False)
+    events = Writer(int(argv[1]), hold_seconds=EPOCH_HOLD_SECONDS)
     if len(argv) > 2:
         os.nice(int(argv[2]))
     worker_main(commands, events)
@@ -153,17 +155,17 @@ class JobRunner:
 
     def report(self, record: Any) -> None:
         scalars = record.model_dump(mode="json", exclude=HEAVY_FIELDS)
-        self.send(
-            "epoch",
-            {
-                "scalars": scalars,
-                "scalars_json": json.dumps(scalars),
-                "record_json": record.model_dump_json() if record.heavy else None,
-            },
-        )
+        data = {
+            "scalars": scalars,
+            "scalars_json": json.dumps(scalars),
+            "record_json": record.model_dump_json() if record.heavy else None,
+        }
+        self.events.send(("epoch", self.job.run_id, data), hold=True)
 
     def poll(self, timeout: float) -> None:
         """Apply every control that arrives within `timeout` seconds (0: only those already waiting)."""
+        if timeout > 0:
+            self.events.flush()
         while self.commands.poll(timeout):
             try:
                 message = self.commands.recv()

@@ -124,3 +124,21 @@ def test_writes_are_batched_off_the_caller(tmp_path):
     assert queued < 0.5
     assert len(store.get_epochs("a", False)) == 2000
     store.close()
+
+
+def test_writes_wait_for_the_interval_and_a_flush_or_close_cuts_it_short(tmp_path):
+    store = open_store(tmp_path, interval=60)
+    store.insert_run(run_row("a"))
+    time.sleep(0.2)
+    waiting = store.get_run("a") is None
+    started = time.monotonic()
+    store.flush()
+    flushed = time.monotonic() - started
+    store.update_run("a", status="completed")
+    started = time.monotonic()
+    store.close()
+    closed = time.monotonic() - started
+    reopened = open_store(tmp_path)
+    assert waiting and flushed < 5 and closed < 5
+    assert reopened.get_run("a")["status"] == "completed"
+    reopened.close()

@@ -32,3 +32,28 @@ def test_a_partial_message_waits_for_the_rest():
     )
     os.close(read_end)
     os.close(write_end)
+
+
+def test_held_messages_leave_together_after_the_hold_and_an_unheld_one_flushes_them():
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    writer = Writer(write_end, hold_seconds=60)
+    writer.send("first", hold=True)
+    writer.send("second", hold=True)
+    writer.send("third", hold=True)
+    reader = Reader()
+    first = reader.feed(os.read(read_end, 1000))
+    try:
+        os.read(read_end, 1000)
+        waiting = False
+    except BlockingIOError:
+        waiting = True
+    writer.send("done")
+    rest = reader.feed(os.read(read_end, 1000))
+    writer.send("later", hold=True)
+    writer.flush()
+    last = reader.feed(os.read(read_end, 1000))
+    os.close(read_end)
+    os.close(write_end)
+    assert first == ["first"] and waiting
+    assert rest == ["second", "third", "done"] and last == ["later"]
