@@ -125,6 +125,12 @@ async def _subscribe(url: str, run_id: str, ready: asyncio.Event, go: asyncio.Ev
                 count += 1
                 first = first or t_end - _number(text, "wall_time")
                 last = t_end
+            elif text.startswith('{"type":"epochs"'):
+                records = json.loads(text)["records"]
+                result.delays += [arrived - record["t_end"] for record in records]
+                count += len(records)
+                first = first or records[0]["t_end"] - records[0]["wall_time"]
+                last = records[-1]["t_end"]
             elif json.loads(text)["type"] == "done":
                 result.per_run.append(count / (last - first) if count and last > first else 0.0)
                 result.epochs += count

@@ -19,6 +19,11 @@ def epoch_envelope(record_json: str, coalesced: bool = False) -> str:
     return f'{{"type":"epoch",{marker}"record":{record_json}}}'
 
 
+def epochs_envelope(records_json: list[str]) -> str:
+    """Several consecutive epochs' scalars in one message; heavy telemetry never travels in it."""
+    return f'{{"type":"epochs","records":[{",".join(records_json)}]}}'
+
+
 def history_envelope(run: dict[str, Any], scalars: list[str], latest: str | None) -> str:
     """What a subscriber gets first: the run, every epoch's scalars so far, and the newest full record."""
     public = RunPublic.model_validate(run).model_dump_json()

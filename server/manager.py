@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.config import RunConfig
-from server.envelopes import envelope, epoch_envelope, history_envelope
+from server.envelopes import envelope, history_envelope
 from server.errors import ApiError, not_found
 from server.executor import Event, Executor, Job
 from server.limits import preflight
@@ -352,11 +352,8 @@ class RunManager:
             run.latest = record_json
         if not run.deleted:
             self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
-        if run.subscribers:
-            light = epoch_envelope(scalars_json, coalesced=record_json is not None)
-            full = epoch_envelope(record_json) if record_json is not None else None
-            for subscriber in run.subscribers:
-                subscriber.put_epoch(full, light)
+        for subscriber in run.subscribers:
+            subscriber.put_epoch(record_json, scalars_json)
 
     def _finish(
         self, run: ActiveRun, status: str, message: str | None, weights: bytes | None, now: float

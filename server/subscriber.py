@@ -6,7 +6,10 @@ import asyncio
 import time
 from collections import deque
 
+from server.envelopes import epoch_envelope, epochs_envelope
+
 CLOSE = object()
+MESSAGE, SCALARS, COALESCED, HEAVY = range(4)
 
 
 class Subscriber:
@@ -14,12 +17,14 @@ class Subscriber:
 
     At most one epoch with heavy telemetry waits at a time: when a newer one arrives, the waiting one is
     replaced by its scalars. Heavy payloads leave at most `heavy_per_second` times a second (a browser
-    draws no faster, and one that parses more falls behind the run); the newest always leaves. Past
-    `limit` waiting messages the subscriber is closed (it may reconnect and get the history).
+    draws no faster, and one that parses more falls behind the run); the newest always leaves. Epochs
+    waiting with scalars only leave together, up to `batch` in one `epochs` message. Past `limit`
+    waiting messages the subscriber is closed (it may reconnect and get the history).
     """
 
-    def __init__(self, limit: int = 20_000, heavy_per_second: float = 30.0):
+    def __init__(self, limit: int = 20_000, heavy_per_second: float = 30.0, batch: int = 256):
         self.limit = limit
+        self.batch = batch
         self.heavy_interval = 1.0 / heavy_per_second
         self._outbox: deque[list] = deque()
         self._heavy: list | None = None
@@ -35,22 +40,23 @@ class Subscriber:
         return self.close_code is not None
 
     def put(self, text: str) -> None:
-        self._append([text, None])
+        """A whole message (history, status, done, error, pong)."""
+        self._append([MESSAGE, text, None])
 
-    def put_epoch(self, full: str | None, light: str) -> None:
-        """An epoch envelope: `full` with heavy telemetry (or None), `light` with the scalars only."""
+    def put_epoch(self, full: str | None, scalars: str) -> None:
+        """An epoch's record JSON: `full` with heavy telemetry (or None), `scalars` without it."""
         if full is None:
-            self._append([light, None])
+            self._append([SCALARS, scalars, None])
             return
         if self._heavy is not None:
-            self._heavy[0] = self._heavy[1]
-        self._heavy = [full, light]
+            self._heavy[:2] = COALESCED, self._heavy[2]
+        self._heavy = [HEAVY, full, scalars]
         self._append(self._heavy)
 
     def close(self, code: int = 1000) -> None:
         if self.close_code is None:
             self.close_code = code
-            self._outbox.append([CLOSE, None])
+            self._outbox.append([MESSAGE, CLOSE, None])
             self._ready.set()
 
     def _append(self, entry: list) -> None:
@@ -71,8 +77,16 @@ class Subscriber:
             await self._ready.wait()
         if self._outbox[0] is self._heavy:
             await asyncio.sleep(self._heavy_sent + self.heavy_interval - time.monotonic())
-        entry = self._outbox.popleft()
-        if entry is self._heavy:
+        kind, text, _ = entry = self._outbox.popleft()
+        if kind == MESSAGE:
+            return text
+        if kind == HEAVY:
             self._heavy = None
             self._heavy_sent = time.monotonic()
-        return entry[0]
+            return epoch_envelope(text)
+        records = [text]
+        while self._outbox and self._outbox[0][0] in (SCALARS, COALESCED) and len(records) < self.batch:
+            records.append(self._outbox.popleft()[1])
+        if len(records) > 1:
+            return epochs_envelope(records)
+        return epoch_envelope(text, coalesced=entry[0] == COALESCED)

@@ -516,6 +516,9 @@ class App {
       case "epoch":
         this.ingest(message.record);
         break;
+      case "epochs":
+        for (const record of message.records) this.ingest(record);
+        break;
       case "status":
         this.setStatus(message.status, message.message);
         break;

@@ -64,14 +64,25 @@ def wait_status(client: Any, run_id: str, *statuses: str, timeout: float = 30) -
     return wait_for(reached, timeout)
 
 
-def receive_until(websocket: Any, kind: str) -> list[dict[str, Any]]:
-    """Messages up to and including the first of type `kind`."""
+def receive_until(websocket: Any, *kinds: str) -> list[dict[str, Any]]:
+    """Messages up to and including the first of one of the types `kinds`."""
     messages = []
     while True:
         message = websocket.receive_json()
         messages.append(message)
-        if message["type"] == kind:
+        if message["type"] in kinds:
             return messages
+
+
+def epoch_records(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of the live `epoch` and `epochs` messages, in order."""
+    records = []
+    for message in messages:
+        if message["type"] == "epoch":
+            records.append(message["record"])
+        elif message["type"] == "epochs":
+            records += message["records"]
+    return records
 
 
 def stop_all(client: Any) -> None:

@@ -9,7 +9,7 @@ import pytest
 import websockets.sync.client as ws_client
 from websockets.exceptions import InvalidStatus
 
-from tests.server.conftest import small_config, wait_status
+from tests.server.conftest import epoch_records, small_config, wait_status
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,7 +42,7 @@ def test_create_stream_complete_over_the_network(live_server, tmp_path):
             first.send(json.dumps({"type": "control", "action": "resume"}))
             got = [receive_until(socket, "done") for socket in (first, second)]
         for messages in got:
-            assert [m["record"]["epoch"] for m in messages if m["type"] == "epoch"] == list(range(1, 9))
+            assert [record["epoch"] for record in epoch_records(messages)] == list(range(1, 9))
             assert messages[-1]["status"] == "completed"
 
 

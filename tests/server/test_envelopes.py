@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from server.envelopes import envelope, epoch_envelope, history_envelope
+from server.envelopes import envelope, epoch_envelope, epochs_envelope, history_envelope
 
 
 def test_envelopes_are_json():
@@ -16,6 +16,10 @@ def test_envelopes_are_json():
     }
     assert json.loads(epoch_envelope('{"epoch": 3}')) == {"type": "epoch", "record": {"epoch": 3}}
     assert json.loads(epoch_envelope('{"epoch": 3}', coalesced=True))["coalesced"] is True
+    assert json.loads(epochs_envelope(['{"epoch": 3}', '{"epoch": 4}'])) == {
+        "type": "epochs",
+        "records": [{"epoch": 3}, {"epoch": 4}],
+    }
     run = {"id": "r", "status": "running", "config": {}, "created_at": time.time()}
     history = json.loads(history_envelope(run, ['{"epoch": 1}', '{"epoch": 2}'], None))
     assert history["type"] == "history" and history["run"]["id"] == "r"

@@ -71,6 +71,7 @@ def train_to_end(page, epochs: int) -> None:
     page.click("#play-btn")
     wait_status(page, "completed", timeout=60_000)
     assert counter(page) == epochs
+    page.wait_for_function(f"document.getElementById('loss-chart').data?.[0]?.x.length === {epochs}")
 
 
 def test_build_train_pause_step_reset(page):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.server.conftest import receive_until, small_config, wait_status
+from tests.server.conftest import epoch_records, receive_until, small_config, wait_status
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -18,7 +18,7 @@ def create(client, **config):
 
 
 def epochs_of(messages):
-    return [m["record"]["epoch"] for m in messages if m["type"] == "epoch"]
+    return [record["epoch"] for record in epoch_records(messages)]
 
 
 def test_create_stream_complete(client):
@@ -30,10 +30,13 @@ def test_create_stream_complete(client):
     history = [e["epoch"] for e in messages[0]["epochs"]]
     assert history + epochs_of(messages) == [1, 2, 3, 4, 5, 6]
     assert messages[-1] == {"type": "done", "status": "completed", "message": None, "epochs": 6}
-    live = [m for m in messages if m["type"] == "epoch"]
-    assert all(m["record"]["heavy"] == (m["record"]["epoch"] in (1, 3, 6)) for m in live)
-    assert all(("layers" in m["record"]) != m.get("coalesced", False) for m in live if m["record"]["heavy"])
-    assert "layers" in live[-1]["record"] or "layers" in (messages[0]["latest"] or {})
+    live = epoch_records(messages)
+    assert all(record["heavy"] == (record["epoch"] in (1, 3, 6)) for record in live)
+    singles = [m for m in messages if m["type"] == "epoch" and m["record"]["heavy"]]
+    assert all(("layers" in m["record"]) != m.get("coalesced", False) for m in singles)
+    batched = [record for m in messages if m["type"] == "epochs" for record in m["records"]]
+    assert not any("layers" in record for record in batched)
+    assert "layers" in live[-1] or "layers" in (messages[0]["latest"] or {})
     run = client.get(f"/api/runs/{run_id}").json()
     assert run["status"] == "completed" and run["epochs"] == 6 and run["last"]["epoch"] == 6
 
@@ -85,12 +88,12 @@ def test_control_on_the_socket_pause_step_stop(client):
         if history["run"]["status"] == "queued":
             assert receive_until(websocket, "status")[-1]["status"] == "paused"
         websocket.send_json({"type": "control", "action": "step"})
-        stepped = receive_until(websocket, "epoch")
-        assert stepped[-1]["record"]["epoch"] == 1
+        stepped = receive_until(websocket, "epoch", "epochs")
+        assert epoch_records(stepped)[-1]["epoch"] == 1
         assert receive_until(websocket, "status")[-1]["status"] == "paused"
         websocket.send_json({"type": "control", "action": "set", "lr": 0.5})
         websocket.send_json({"type": "control", "action": "step"})
-        assert receive_until(websocket, "epoch")[-1]["record"]["lr"] == 0.5
+        assert epoch_records(receive_until(websocket, "epoch", "epochs"))[-1]["lr"] == 0.5
         websocket.send_json({"type": "control", "action": "stop"})
         done = receive_until(websocket, "done")[-1]
     assert done["status"] == "stopped" and done["message"] == "stopped by the user" and done["epochs"] == 2
@@ -100,13 +103,11 @@ def test_set_lr_mid_run_shows_in_the_next_epochs(client):
     run_id = create(client, **small_config(epochs=3000))
     with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
         websocket.receive_json()
-        receive_until(websocket, "epoch")
+        receive_until(websocket, "epoch", "epochs")
         websocket.send_json({"type": "control", "action": "set", "lr": 0.25, "regularization_rate": 0.001})
         lrs = []
         while len(lrs) < 20:
-            message = websocket.receive_json()
-            if message["type"] == "epoch":
-                lrs.append(message["record"]["lr"])
+            lrs += [record["lr"] for record in epoch_records([websocket.receive_json()])]
         websocket.send_json({"type": "control", "action": "stop"})
         receive_until(websocket, "done")
     changed = lrs.index(0.25)
@@ -162,5 +163,5 @@ def test_run_keeps_going_when_its_subscriber_leaves(client):
     run_id = create(client, **small_config(epochs=40))
     with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
         websocket.receive_json()
-        receive_until(websocket, "epoch")
+        receive_until(websocket, "epoch", "epochs")
     assert wait_status(client, run_id, "completed")["epochs"] == 40
