@@ -3,7 +3,8 @@
 For each N it starts a server, creates N runs paused (so every worker is warm), subscribes to each,
 resumes them together and reports epochs/s per run and in total, the delay from an epoch's end
 (the record's t_end) to its arrival at the subscriber, and the peak RSS of the server and its workers.
-The same N runs are then trained by the engine alone in one process per core.
+The same N runs are trained by the engine alone, one process per core, before and after. By default
+the server runs as shipped: at most NNPLAY_MAX_RUNS (the cores) at once, the rest queued.
 """
 
 from __future__ import annotations
@@ -200,39 +201,48 @@ def percentile(values: list[float], q: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=500)
     parser.add_argument("--every", type=int, default=10, help="heavy telemetry every n epochs")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per N (speed drifts)")
     parser.add_argument(
         "--max-runs",
-        type=int,
-        help="NNPLAY_MAX_RUNS (default: N, every run at once; the server's default is the cores)",
+        help="NNPLAY_MAX_RUNS: a number, or N for every run at once (default: the server's, the cores)",
     )
     args = parser.parse_args(argv)
     config = bench_config(args.epochs, args.every)
-    nice = Settings().worker_nice
+    settings = Settings()
     print(
         f"default RunConfig (circle, 4-2 tanh, batch 10), {args.epochs} epochs, heavy telemetry every "
-        f"{args.every}; {args.cores} cores; NNPLAY_MAX_RUNS={args.max_runs or 'N'}; "
-        "engine ep/s: the mean of runs before and after the server's"
+        f"{args.every}; {args.cores} cores; NNPLAY_MAX_RUNS={args.max_runs or settings.max_runs}; "
+        "engine ep/s: the same runs on the engine alone, the mean of before and after the server's"
     )
     print(
         f"{'N':>3} {'run ep/s':>9} {'total ep/s':>10} {'engine ep/s':>11} {'ratio':>6} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'server CPU':>10} {'client CPU':>10} {'load':>5}"
     )
+    ratios: dict[int, list[float]] = {}
     for runs in args.runs:
-        load = os.getloadavg()[0]
-        before = engine_alone(config, runs, args.cores, nice)
-        result = served(config, runs, args.max_runs or runs)
-        after = engine_alone(config, runs, args.cores, nice)
-        engine_rate = (before.total_rate + after.total_rate) / 2
+        max_runs = runs if args.max_runs == "N" else int(args.max_runs or settings.max_runs)
+        for _ in range(args.rounds):
+            load = os.getloadavg()[0]
+            before = engine_alone(config, runs, args.cores, settings.worker_nice)
+            result = served(config, runs, max_runs)
+            after = engine_alone(config, runs, args.cores, settings.worker_nice)
+            engine_rate = (before.total_rate + after.total_rate) / 2
+            ratios.setdefault(runs, []).append(result.total_rate / engine_rate)
+            print(
+                f"{runs:>3} {statistics.mean(result.per_run):>9.1f} {result.total_rate:>10.1f} "
+                f"{engine_rate:>11.1f} {result.total_rate / engine_rate:>6.0%} "
+                f"{1000 * percentile(result.delays, 50):>7.1f} {1000 * percentile(result.delays, 99):>7.1f} "
+                f"{result.peak_rss / 2**20:>7.0f} {result.server_cpu / result.seconds:>10.0%} "
+                f"{result.client_cpu / result.seconds:>10.0%} {load:>5.1f}",
+                flush=True,
+            )
+    for runs, values in ratios.items():
         print(
-            f"{runs:>3} {statistics.mean(result.per_run):>9.1f} {result.total_rate:>10.1f} "
-            f"{engine_rate:>11.1f} {result.total_rate / engine_rate:>6.0%} "
-            f"{1000 * percentile(result.delays, 50):>7.1f} {1000 * percentile(result.delays, 99):>7.1f} "
-            f"{result.peak_rss / 2**20:>7.0f} {result.server_cpu / result.seconds:>10.0%} "
-            f"{result.client_cpu / result.seconds:>10.0%} {load:>5.1f}",
-            flush=True,
+            f"N={runs}: median ratio {statistics.median(values):.0%} over {len(values)} rounds "
+            f"({min(values):.0%} to {max(values):.0%})"
         )
     return 0
 

@@ -11,7 +11,7 @@ COLUMNS = ["N", "run ep/s", "total ep/s", "engine ep/s", "ratio", "p50 ms", "p99
 
 @pytest.mark.timeout(300)
 def test_bench_prints_throughput_delay_and_memory(capsys):
-    assert bench.main(["--runs", "2", "--epochs", "6", "--every", "3", "--cores", "2"]) == 0
+    assert bench.main(["--runs", "2", "--epochs", "6", "--every", "3", "--cores", "2", "--rounds", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = next(index for index, line in enumerate(lines) if line.split()[:1] == ["N"])
     assert all(column in lines[header] for column in COLUMNS)
@@ -20,3 +20,4 @@ def test_bench_prints_throughput_delay_and_memory(capsys):
     assert runs == 2 and per_run > 0 and total > 0 and engine > 0
     assert row[4].endswith("%") and float(row[5]) >= 0 and float(row[6]) >= float(row[5])
     assert float(row[7]) > 0
+    assert any(line.startswith("N=2: median ratio ") for line in lines[header + 2 :])
