@@ -1,4 +1,8 @@
-"""Every optimizer and option against torch.optim (single-tensor path) in float64."""
+"""Every optimizer and option against torch.optim (single-tensor path) in float64, step by step.
+
+Each step starts from torch's parameters: torch's kernels round an ulp differently from CPU to CPU, and
+50 steps on a curved loss grow one ulp to 1e-10.
+"""
 
 import numpy as np
 import pytest
@@ -80,8 +84,9 @@ def test_matches_torch(name, hyper):
         for t, g in zip(tparams, _grads([t.numpy() for t in tparams], coefs), strict=True):
             t.grad = torch.from_numpy(g)
         theirs.step()
-    for p, t in zip(params, tparams, strict=True):
-        np.testing.assert_allclose(p, t.numpy(), rtol=1e-12, atol=1e-12)
+        for p, t in zip(params, tparams, strict=True):
+            np.testing.assert_allclose(p, t.numpy(), rtol=1e-13, atol=1e-15, err_msg=f"step {step}")
+            p[...] = t.numpy()
     for i, t in enumerate(tparams):
         for key, value in theirs.state[t].items():
             if key in ours.state[i]:
