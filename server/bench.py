@@ -121,21 +121,19 @@ async def _subscribe(url: str, run_id: str, ready: asyncio.Event, go: asyncio.Ev
             text = await websocket.recv()
             arrived = time.time()
             if text.startswith('{"type":"epoch"'):
-                t_end = _number(text, "t_end")
-                result.delays.append(arrived - t_end)
-                count += 1
-                first = first or t_end - _number(text, "wall_time")
-                last = t_end
+                ends = [(_number(text, "t_end"), _number(text, "wall_time"))]
             elif text.startswith('{"type":"epochs"'):
-                records = json.loads(text)["records"]
-                result.delays += [arrived - record["t_end"] for record in records]
-                count += len(records)
-                first = first or records[0]["t_end"] - records[0]["wall_time"]
-                last = records[-1]["t_end"]
+                ends = [(record["t_end"], record["wall_time"]) for record in json.loads(text)["records"]]
             elif json.loads(text)["type"] == "done":
                 result.per_run.append(count / (last - first) if count and last > first else 0.0)
                 result.epochs += count
                 return
+            else:
+                continue
+            result.delays += [arrived - t_end for t_end, _ in ends]
+            count += len(ends)
+            first = first or ends[0][0] - ends[0][1]
+            last = ends[-1][0]
 
 
 async def _served(server: LocalServer, config: dict[str, Any], runs: int, max_runs: int) -> Result:

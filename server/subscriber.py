@@ -77,7 +77,7 @@ class Subscriber:
             await self._ready.wait()
         if self._outbox[0] is self._heavy:
             await asyncio.sleep(self._heavy_sent + self.heavy_interval - time.monotonic())
-        kind, text, _ = entry = self._outbox.popleft()
+        kind, text, _ = self._outbox.popleft()
         if kind == MESSAGE:
             return text
         if kind == HEAVY:
@@ -89,4 +89,4 @@ class Subscriber:
             records.append(self._outbox.popleft()[1])
         if len(records) > 1:
             return epochs_envelope(records)
-        return epoch_envelope(text, coalesced=entry[0] == COALESCED)
+        return epoch_envelope(text, coalesced=kind == COALESCED)

@@ -75,8 +75,8 @@ class JobRunner:
         self.shutdown = False
         self.deadline = time.monotonic() + job.deadline
 
-    def send(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.send((kind, self.job.run_id, data))
+    def send(self, kind: str, data: dict[str, Any], hold: bool = False) -> None:
+        self.events.send((kind, self.job.run_id, data), hold)
 
     def run(self) -> bool:
         """Run the job to its end; False when the server asked the worker to exit."""
@@ -155,12 +155,15 @@ class JobRunner:
 
     def report(self, record: Any) -> None:
         scalars = record.model_dump(mode="json", exclude=HEAVY_FIELDS)
-        data = {
-            "scalars": scalars,
-            "scalars_json": json.dumps(scalars),
-            "record_json": record.model_dump_json() if record.heavy else None,
-        }
-        self.events.send(("epoch", self.job.run_id, data), hold=True)
+        self.send(
+            "epoch",
+            {
+                "scalars": scalars,
+                "scalars_json": json.dumps(scalars),
+                "record_json": record.model_dump_json() if record.heavy else None,
+            },
+            hold=True,
+        )
 
     def poll(self, timeout: float) -> None:
         """Apply every control that arrives within `timeout` seconds (0: only those already waiting)."""
