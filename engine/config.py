@@ -41,6 +41,9 @@ class DataConfig(Strict):
     n_samples: int | None = Field(None, ge=10, le=MAX_SAMPLES, description="None: the dataset's default")
     noise: float = Field(0.0, ge=0, le=50, description="percent, as TF-Playground")
     train_ratio: float = Field(0.5, ge=0.1, le=0.9)
+    validation: float = Field(
+        0.0, ge=0, le=0.5, description="fraction of the training set held out as a validation set"
+    )
     classes: int = Field(2, ge=2, le=10, description="classes for spiral and blobs")
     features: list[FeatureName] = Field(default_factory=lambda: ["x1", "x2"], min_length=1, max_length=7)
     images: bool = Field(True, description="digits as (1, 8, 8) images; False gives 64 flat features")
@@ -48,6 +51,7 @@ class DataConfig(Strict):
     target: str | None = Field(None, max_length=200, description="CSV target column; None: the last one")
     task: Literal["auto", "classification", "regression"] = "auto"
     standardize: bool = Field(True, description="standardize CSV features and regression targets")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="data sampling seed; None: the run's seed")
 
     @field_validator("features")
     @classmethod
@@ -313,7 +317,7 @@ class EarlyStopping(Strict):
 
     patience: int = Field(10, ge=1, le=MAX_EPOCHS)
     min_delta: float = Field(0.0, ge=0, le=1e6)
-    monitor: Literal["test_loss", "train_loss"] = "test_loss"
+    monitor: Literal["val_loss", "test_loss", "train_loss"] = "test_loss"
     restore_best: bool = False
 
 
@@ -358,3 +362,10 @@ class RunConfig(Strict):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     dtype: Literal["float32", "float64"] = "float32"
     name: str | None = Field(None, max_length=200)
+
+    @model_validator(mode="after")
+    def _val_loss_needs_validation(self) -> RunConfig:
+        early = self.training.early_stopping
+        if early is not None and early.monitor == "val_loss" and self.data.validation == 0:
+            raise ValueError("early_stopping.monitor 'val_loss' needs data.validation > 0")
+        return self

@@ -67,7 +67,8 @@ class Trainer:
         self.dtype = np.dtype(cfg.dtype)
         model_rng, self._shuffle_rng = (np.random.default_rng((cfg.seed, k)) for k in (1, 2))
         if data is None:
-            data = make_dataset(cfg.data, np.random.default_rng(cfg.seed), csv_text=csv_text)
+            data_seed = cfg.seed if cfg.data.seed is None else cfg.data.seed
+            data = make_dataset(cfg.data, np.random.default_rng(data_seed), csv_text=csv_text)
         self.dataset = data
         self.task = data.task
         self.loss_name = self._choose_loss(cfg.loss)
