@@ -265,6 +265,11 @@ def _split(n: int, ratio: float, rng: np.random.Generator, labels: np.ndarray | 
     return order[:k], order[k:]
 
 
+def validation_split(n: int, fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None):
+    """(kept, held out) indices of n training samples, the held-out part a fraction of them (per class)."""
+    return _split(n, 1 - fraction, rng, labels)
+
+
 def _subsample(n: int, n_samples: int | None, rng: np.random.Generator) -> np.ndarray:
     if n_samples is None or n_samples >= n:
         return np.arange(n)

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from engine import losses, optimizers, penalties, schedules
 from engine import telemetry as tm
 from engine.config import RunConfig
-from engine.datasets import ArrayDataset, expand_features, make_dataset
+from engine.datasets import ArrayDataset, expand_features, make_dataset, validation_split
 from engine.model import Model
 
 CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
@@ -30,6 +30,8 @@ class EpochRecord(BaseModel):
     train_metric: float | None
     test_metric: float | None
     metric: Literal["accuracy", "r2"]
+    val_loss: float | None = None
+    val_metric: float | None = None
     penalty: float | None
     wall_time: float
     elapsed: float
@@ -77,6 +79,7 @@ class Trainer:
         self.x_test = np.ascontiguousarray(data.x_test, dtype=self.dtype)
         self.y_train = self._targets(data.y_train)
         self.y_test = self._targets(data.y_test)
+        self.x_val, self.y_val = self._hold_out_validation(cfg.data.validation, data)
         self.input_shape = self.x_train.shape[1:]
         self.model = self._build_model(model_rng)
         self._has_batchnorm = any(type(layer).__name__ == "BatchNorm" for layer in self.model.layers)
@@ -94,6 +97,20 @@ class Trainer:
         self.epoch = 0
         self._grids: dict[int, tuple] = {}
         self._layer_labels = self._layer_label_list()
+
+    def _hold_out_validation(self, fraction: float, data: ArrayDataset) -> tuple[np.ndarray, np.ndarray]:
+        """Move a fraction of the training samples (per class) to a validation set; return it."""
+        if fraction == 0:
+            return self.x_train[:0], self.y_train[:0]
+        if len(self.x_train) < 2:
+            raise ValueError("data.validation needs at least 2 training samples")
+        labels = data.y_train if self.task == "classification" else None
+        data_seed = self.config.data.seed
+        rng = np.random.default_rng((self.config.seed if data_seed is None else data_seed, 3))
+        kept, held = validation_split(len(self.x_train), fraction, rng, labels)
+        x_val, y_val = self.x_train[held], self.y_train[held]
+        self.x_train, self.y_train = self.x_train[kept], self.y_train[kept]
+        return x_val, y_val
 
     @property
     def num_parameters(self) -> int:
@@ -215,6 +232,7 @@ class Trainer:
                 before = self._train_one_epoch(keep_last_update=heavy)
                 train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
                 test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
+                val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
                 penalty = self.penalty_value()
                 problem = self._divergence(train_loss)
                 if problem:
@@ -222,7 +240,9 @@ class Trainer:
                 elif self.epoch == cfg.training.epochs:
                     self.status, self.message = "completed", None
                 if early and self.status == "running":
-                    monitored = test_loss if early.monitor == "test_loss" and len(self.x_test) else train_loss
+                    monitored = {"val_loss": val_loss, "test_loss": test_loss}.get(early.monitor, train_loss)
+                    if early.monitor == "test_loss" and not len(self.x_test):
+                        monitored = train_loss
                     if monitored < best - early.min_delta:
                         best, best_epoch = monitored, self.epoch
                         best_state = self.model.state_dict() if early.restore_best else None
@@ -234,6 +254,11 @@ class Trainer:
                         )
                         if best_state is not None:
                             self.model.load_state_dict(best_state)
+                            self.message += f"; restored the weights of epoch {best_epoch}"
+                            train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
+                            test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
+                            val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
+                            penalty = self.penalty_value()
                 full = (heavy or self.status != "running") and not problem
                 fields = self._heavy_fields(before) if full else {}
                 now = time.perf_counter()
@@ -245,6 +270,8 @@ class Trainer:
                     train_metric=_finite_or_none(train_metric),
                     test_metric=_finite_or_none(test_metric),
                     metric="r2" if self.task == "regression" else "accuracy",
+                    val_loss=_finite_or_none(val_loss) if len(self.x_val) else None,
+                    val_metric=_finite_or_none(val_metric) if len(self.x_val) else None,
                     penalty=_finite_or_none(penalty),
                     wall_time=now - epoch_start,
                     elapsed=now - started,

@@ -338,3 +338,40 @@ def test_conv_nets_send_feature_maps_of_one_sample():
     np.testing.assert_allclose(maps["layers"][1]["maps"], np.maximum(maps["layers"][0]["maps"], 0))
     flat = Trainer({"data": {"dataset": "circle"}, "training": {"epochs": 1}})
     assert next(flat.epochs()).feature_maps is None
+
+
+def test_validation_is_held_out_of_the_training_set_per_class():
+    config = {"data": {"dataset": "circle", "n_samples": 200, "validation": 0.25}, "training": {"epochs": 2}}
+    trainer, records = train({**config, "telemetry": QUIET})
+    whole = Trainer({**config, "data": {**config["data"], "validation": 0.0}})
+    assert len(trainer.x_val) == 25 and len(trainer.x_train) == 75
+    held = {tuple(row) for row in trainer.x_val}
+    assert held.isdisjoint(map(tuple, trainer.x_train))
+    assert held | set(map(tuple, trainer.x_train)) == set(map(tuple, whole.x_train))
+    assert np.sum(trainer.y_val[:, 0]) in (12, 13)
+    assert records[-1].val_loss == pytest.approx(trainer.evaluate(trainer.x_val, trainer.y_val)[0])
+    assert whole.x_val.shape == (0, 2) and list(whole.epochs())[-1].val_loss is None
+
+
+def test_early_stopping_on_the_validation_loss_reports_the_restored_model():
+    early = {"patience": 10, "monitor": "val_loss", "restore_best": True}
+    config = {
+        "data": {"dataset": "gauss", "noise": 50, "n_samples": 80, "validation": 0.3},
+        "model": {"layers": [{"type": "dense", "units": 64, "activation": "relu"}] * 2},
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "training": {"epochs": 500, "early_stopping": early},
+        "telemetry": QUIET,
+    }
+    trainer, records = train(config)
+    last = records[-1]
+    best = min(records[:-1], key=lambda r: r.val_loss)
+    assert len(records) < 500 and f"restored the weights of epoch {best.epoch}" in last.message
+    assert "val_loss" in last.message
+    assert last.val_loss == pytest.approx(best.val_loss, rel=1e-5)
+    assert last.test_loss == pytest.approx(best.test_loss, rel=1e-5)
+    assert last.train_loss == pytest.approx(trainer.evaluate(trainer.x_train, trainer.y_train)[0])
+
+
+def test_monitoring_the_validation_loss_needs_a_validation_set():
+    with pytest.raises(ValueError, match="data.validation"):
+        RunConfig.model_validate({"training": {"early_stopping": {"monitor": "val_loss"}}})
