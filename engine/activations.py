@@ -35,6 +35,17 @@ class Activation(Layer):
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad * self.df(self.x, self.y)
 
+    def options(self) -> dict:
+        """The resolved parameters, by name."""
+        return {k: getattr(self, k) for k in inspect.signature(type(self)).parameters}
+
+    def working_values(self, input_shape):
+        return 0, 2 * int(np.prod(input_shape))
+
+    def torch(self, input_shape):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
+        return f"nn.{type(self).__name__}({args})"
+
     def __repr__(self):
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
         return f"{type(self).__name__}({args})"
@@ -58,6 +69,13 @@ class Step(Activation):
     """Heaviside step: y = 1 if x > 0 else 0; dy/dx = 0 everywhere (nothing below it learns)."""
 
     kind = "saturating"
+    torch_definition = """class Step(nn.Module):
+    def forward(self, x):
+        return (x > 0).to(x.dtype)
+"""
+
+    def torch(self, input_shape):
+        return "Step()"
 
     def f(self, x):
         return (x > 0).astype(x.dtype)
@@ -164,6 +182,9 @@ class PReLU(Activation):
         self.params["weight"] = np.full((1,), self.init, dtype=dtype)
         return tuple(input_shape)
 
+    def parameter_shapes(self, input_shape):
+        return {"weight": (1,)}
+
     def f(self, x):
         return np.where(x > 0, x, x * self.params["weight"])
 
@@ -195,6 +216,9 @@ class RReLU(Activation):
     def build(self, input_shape, rng, dtype):
         self.rng = rng
         return tuple(input_shape)
+
+    def working_values(self, input_shape):
+        return int(np.prod(input_shape)), 2 * int(np.prod(input_shape))
 
     def forward(self, x, training):
         if not training:
@@ -282,10 +306,21 @@ class Swish(Activation):
     """Swish: y = x * sigmoid(beta * x); beta 1 is SiLU."""
 
     bounds = {"beta": (0.0, 10.0)}
+    torch_definition = """class Swish(nn.Module):
+    def __init__(self, beta):
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.beta * x)
+"""
 
     def __init__(self, beta=1.0):
         super().__init__()
         self._set_params(beta=beta)
+
+    def torch(self, input_shape):
+        return "nn.SiLU()" if self.beta == 1 else f"Swish(beta={self.beta!r})"
 
     def f(self, x):
         return x * expit(self.beta * x)
@@ -327,6 +362,9 @@ class Softsign(Activation):
 
 class Softmax(Activation):
     """Softmax over dim 1 of (batch, n): y_i = exp(x_i) / sum_j exp(x_j); backward y * (g - sum_j g_j y_j)."""
+
+    def torch(self, input_shape):
+        return "nn.Softmax(dim=1)"
 
     def f(self, x):
         e = np.exp(x - np.max(x, axis=1, keepdims=True))

@@ -26,6 +26,28 @@ class Layer:
     def backward(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape (no batch) `build` would return, without allocating; ValueError if it cannot."""
+        return tuple(input_shape)
+
+    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Shapes of the params `build` would create, by state_dict key."""
+        return {}
+
+    def buffer_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Shapes of the buffers `build` would create, by state_dict key."""
+        return {}
+
+    def working_values(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
+        """Values per sample besides its input and output: (kept from forward to backward, scratch)."""
+        return 0, 0
+
+    torch_definition = ""
+
+    def torch(self, input_shape: tuple[int, ...]) -> str:
+        """The equivalent torch module as a Python expression over `nn` (and `torch_definition`, if any)."""
+        return f"nn.{type(self).__name__}()"
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -109,10 +131,21 @@ class Dense(_Weighted):
         self.units = integer("units", units)
 
     def build(self, input_shape, rng, dtype):
+        shape = self.output_shape(input_shape)
+        self.init_params((self.units, input_shape[0]), rng, dtype)
+        return shape
+
+    def output_shape(self, input_shape):
         if len(input_shape) != 1:
             raise ValueError(f"dense needs input (features,), got {tuple(input_shape)}; add a flatten first")
-        self.init_params((self.units, input_shape[0]), rng, dtype)
         return (self.units,)
+
+    def parameter_shapes(self, input_shape):
+        weight = {"weight": (self.units, input_shape[0])}
+        return {**weight, "bias": (self.units,)} if self.use_bias else weight
+
+    def torch(self, input_shape):
+        return f"nn.Linear({input_shape[0]}, {self.units}{'' if self.use_bias else ', bias=False'})"
 
     def forward(self, x, training):
         self.x = x
@@ -149,6 +182,12 @@ class Dropout(Layer):
         self.rng = rng
         return tuple(input_shape)
 
+    def working_values(self, input_shape):
+        return int(np.prod(input_shape)), int(np.prod(input_shape))
+
+    def torch(self, input_shape):
+        return f"nn.Dropout(p={self.p!r})"
+
     def forward(self, x, training):
         if not training or self.p == 0:
             self.mask = None
@@ -176,10 +215,7 @@ class BatchNorm(Layer):
         self.eps = real("eps", eps, 0, 1, "(]")
 
     def build(self, input_shape, rng, dtype):
-        if len(input_shape) not in (1, 3):
-            raise ValueError(
-                f"batchnorm needs input (features,) or (channels, height, width), got {tuple(input_shape)}"
-            )
+        self.output_shape(input_shape)
         c = input_shape[0]
         self.axes = (0,) if len(input_shape) == 1 else (0, 2, 3)
         self.param_shape = (1, c) if len(input_shape) == 1 else (1, c, 1, 1)
@@ -191,6 +227,28 @@ class BatchNorm(Layer):
             "num_batches_tracked": np.array(0, dtype=np.int64),
         }
         return tuple(input_shape)
+
+    def output_shape(self, input_shape):
+        if len(input_shape) not in (1, 3):
+            raise ValueError(
+                f"batchnorm needs input (features,) or (channels, height, width), got {tuple(input_shape)}"
+            )
+        return tuple(input_shape)
+
+    def parameter_shapes(self, input_shape):
+        return {"weight": (input_shape[0],), "bias": (input_shape[0],)}
+
+    def buffer_shapes(self, input_shape):
+        c = input_shape[0]
+        return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    def working_values(self, input_shape):
+        size = int(np.prod(input_shape))
+        return size, 3 * size
+
+    def torch(self, input_shape):
+        kind = "1d" if len(input_shape) == 1 else "2d"
+        return f"nn.BatchNorm{kind}({input_shape[0]}, eps={self.eps!r}, momentum={self.momentum!r})"
 
     def forward(self, x, training):
         weight = self.params["weight"].reshape(self.param_shape)
@@ -267,6 +325,29 @@ class Conv2d(_Weighted):
         self.init_params((self.filters, c, kh, kw), rng, dtype)
         return (self.filters, *self.out_hw)
 
+    def output_shape(self, input_shape):
+        out_hw = _spatial_output("conv2d", input_shape, self.kernel_size, self.stride, self.padding)
+        return (self.filters, *out_hw)
+
+    def parameter_shapes(self, input_shape):
+        weight = {"weight": (self.filters, input_shape[0], *self.kernel_size)}
+        return {**weight, "bias": (self.filters,)} if self.use_bias else weight
+
+    def working_values(self, input_shape):
+        """The unfolded windows (kept); padded input, window gradients and input gradient (scratch)."""
+        c, h, w = input_shape
+        _, ho, wo = self.output_shape(input_shape)
+        columns = ho * wo * c * self.kernel_size[0] * self.kernel_size[1]
+        padded = c * (h + 2 * self.padding[0]) * (w + 2 * self.padding[1])
+        return columns, columns + 2 * padded + self.filters * ho * wo
+
+    def torch(self, input_shape):
+        bias = "" if self.use_bias else ", bias=False"
+        return (
+            f"nn.Conv2d({input_shape[0]}, {self.filters}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}{bias})"
+        )
+
     def forward(self, x, training):
         n = x.shape[0]
         if any(self.padding):
@@ -313,6 +394,18 @@ class _Pool2d(Layer):
         self.out_hw = _spatial_output(name, input_shape, self.kernel_size, self.stride)
         self.slices = _window_slices(self.kernel_size, self.out_hw, self.stride)
         return (input_shape[0], *self.out_hw)
+
+    def output_shape(self, input_shape):
+        name = type(self).__name__.lower()
+        return (input_shape[0], *_spatial_output(name, input_shape, self.kernel_size, self.stride))
+
+    def working_values(self, input_shape):
+        c, ho, wo = self.output_shape(input_shape)
+        windows = c * ho * wo * self.kernel_size[0] * self.kernel_size[1]
+        return c * ho * wo, windows + int(np.prod(input_shape)) + c * ho * wo
+
+    def torch(self, input_shape):
+        return f"nn.{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
     def windows(self, x):
         sh, sw = self.stride
@@ -365,6 +458,9 @@ class Flatten(Layer):
     def build(self, input_shape, rng, dtype):
         return (int(np.prod(input_shape)),)
 
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
     def forward(self, x, training):
         self.x_shape = x.shape
         return x.reshape(x.shape[0], -1)
@@ -385,11 +481,37 @@ class Maxout(_Weighted):
         self.units, self.pieces = integer("units", units), integer("pieces", pieces)
 
     def build(self, input_shape, rng, dtype):
-        if len(input_shape) != 1:
-            raise ValueError(f"maxout needs input (features,), got {tuple(input_shape)}; add a flatten first")
+        shape = self.output_shape(input_shape)
         self.init_params((self.units * self.pieces, input_shape[0]), rng, dtype)
         self.piece_ids = np.arange(self.pieces)
+        return shape
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"maxout needs input (features,), got {tuple(input_shape)}; add a flatten first")
         return (self.units,)
+
+    def parameter_shapes(self, input_shape):
+        return {"weight": (self.units * self.pieces, input_shape[0]), "bias": (self.units * self.pieces,)}
+
+    def working_values(self, input_shape):
+        linear = self.units * self.pieces
+        return self.units, 3 * linear
+
+    torch_definition = """class Maxout(nn.Module):
+    def __init__(self, in_features, units, pieces):
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.weight = nn.Parameter(torch.empty(units * pieces, in_features))
+        self.bias = nn.Parameter(torch.empty(units * pieces))
+
+    def forward(self, x):
+        y = nn.functional.linear(x, self.weight, self.bias)
+        return y.view(-1, self.units, self.pieces).max(dim=2).values
+"""
+
+    def torch(self, input_shape):
+        return f"Maxout({input_shape[0]}, {self.units}, {self.pieces})"
 
     def forward(self, x, training):
         self.x = x

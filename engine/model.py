@@ -10,6 +10,7 @@ from engine import layers as layer_registry
 from engine.layers import Layer
 
 MAX_PARAMETERS = 2_000_000
+PREDICT_BATCH = 4096
 
 
 def _layer_name(index: int, layer: Layer) -> str:
@@ -25,21 +26,36 @@ class Model:
         self.output_shapes: list[tuple[int, ...]] = []
         self.dtype = np.dtype("float64")
 
+    @staticmethod
+    def layer_specs(specs: Sequence[dict]) -> list[tuple[int, dict]]:
+        """(position in specs, spec) per layer: a spec's "activation" key becomes its own activation layer."""
+        expanded = []
+        for position, spec in enumerate(specs):
+            spec = dict(spec)
+            activation = spec.pop("activation", None)
+            expanded.append((position, spec))
+            if activation is not None:
+                activation = {"name": activation} if isinstance(activation, str) else activation
+                expanded.append((position, {"type": "activation", **activation}))
+        return expanded
+
     @classmethod
     def from_specs(cls, specs: Sequence[dict], input_shape: Sequence[int]) -> Model:
         """Build from dicts like {"type": "dense", "units": 4}; an "activation" key adds its own layer."""
-        layers = []
-        for spec in specs:
-            spec = dict(spec)
-            activation = spec.pop("activation", None)
-            layers.append(layer_registry.get(spec))
-            if activation is not None:
-                layers.append(_activation_layer(activation))
-        return cls(layers, input_shape)
+        return cls([layer_registry.get(spec) for _, spec in cls.layer_specs(specs)], input_shape)
 
     def build(self, rng: np.random.Generator, dtype="float32") -> Model:
-        """Create every parameter for inputs of shape (batch, *input_shape)."""
+        """Create every parameter for inputs of shape (batch, *input_shape), after checking the shapes."""
         self.dtype = np.dtype(dtype)
+        shape, count = self.input_shape, 0
+        for index, layer in enumerate(self.layers):
+            try:
+                count += sum(int(np.prod(s)) for s in layer.parameter_shapes(shape).values())
+                shape = tuple(layer.output_shape(shape))
+            except ValueError as error:
+                raise ValueError(f"{_layer_name(index, layer)}: {error}") from None
+        if count > MAX_PARAMETERS:
+            raise ValueError(f"the model has {count:,} parameters; the limit is {MAX_PARAMETERS:,}")
         shape = self.input_shape
         self.output_shapes = []
         for index, layer in enumerate(self.layers):
@@ -48,9 +64,6 @@ class Model:
             except ValueError as error:
                 raise ValueError(f"{_layer_name(index, layer)}: {error}") from None
             self.output_shapes.append(shape)
-        count = self.num_parameters
-        if count > MAX_PARAMETERS:
-            raise ValueError(f"the model has {count:,} parameters; the limit is {MAX_PARAMETERS:,}")
         return self
 
     @property
@@ -78,7 +91,7 @@ class Model:
             grad = layer.backward(grad)
         return grad
 
-    def predict(self, x, batch_size: int = 4096) -> np.ndarray:
+    def predict(self, x, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Eval-mode outputs for inputs of shape (n, *input_shape), in batches."""
         x = np.asarray(x, dtype=self.dtype)
         if x.shape[1:] != self.input_shape:
@@ -142,8 +155,3 @@ class Model:
                 raise ValueError(f"state_dict[{key!r}] has non-finite values")
             target[...] = value
 
-
-def _activation_layer(spec) -> Layer:
-    if isinstance(spec, str):
-        return layer_registry.get({"type": "activation", "name": spec})
-    return layer_registry.get({"type": "activation", **spec})

@@ -13,10 +13,10 @@ from pydantic import BaseModel
 from engine import losses, optimizers, penalties, schedules
 from engine import telemetry as tm
 from engine.config import RunConfig
-from engine.datasets import ArrayDataset, expand_features, make_dataset, validation_split
+from engine.datasets import ArrayDataset, expand_features, validation_split
 from engine.model import Model
+from engine.plan import make_data, plan
 
-CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
 Status = Literal["running", "completed", "stopped", "diverged"]
 
 
@@ -50,14 +50,6 @@ def _finite_or_none(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _output_rank(specs: list[dict], input_rank: int) -> int:
-    rank = input_rank
-    for spec in specs:
-        if spec["type"] in ("flatten", "dense", "maxout"):
-            rank = 1
-    return rank
-
-
 class Trainer:
     """Train a model on a dataset, one epoch per step of `epochs()`; control between epochs."""
 
@@ -69,11 +61,11 @@ class Trainer:
         self.dtype = np.dtype(cfg.dtype)
         model_rng, self._shuffle_rng = (np.random.default_rng((cfg.seed, k)) for k in (1, 2))
         if data is None:
-            data_seed = cfg.seed if cfg.data.seed is None else cfg.data.seed
-            data = make_dataset(cfg.data, np.random.default_rng(data_seed), csv_text=csv_text)
+            data = make_data(cfg, csv_text)
         self.dataset = data
-        self.task = data.task
-        self.loss_name = self._choose_loss(cfg.loss)
+        self.plan = plan(cfg, data)
+        self.task = self.plan.task
+        self.loss_name = self.plan.loss
         self.loss = losses.get(self.loss_name)
         self.x_train = np.ascontiguousarray(data.x_train, dtype=self.dtype)
         self.x_test = np.ascontiguousarray(data.x_test, dtype=self.dtype)
@@ -82,9 +74,7 @@ class Trainer:
         self.x_val, self.y_val = self._hold_out_validation(cfg.data.validation, data)
         self.input_shape = self.x_train.shape[1:]
         self.model = self._build_model(model_rng)
-        self._has_batchnorm = any(type(layer).__name__ == "BatchNorm" for layer in self.model.layers)
-        if self._has_batchnorm and (cfg.training.batch_size == 1 or len(self.x_train) < 2):
-            raise ValueError("batchnorm needs batches of at least 2 samples: use batch_size > 1")
+        self._has_batchnorm = any(layer.type == "batchnorm" for layer in self.plan.layers)
         self.optimizer = optimizers.get(cfg.optimizer.model_dump())
         self.schedule = schedules.get(cfg.schedule.model_dump())
         self.base_lr = cfg.optimizer.lr
@@ -116,31 +106,9 @@ class Trainer:
     def num_parameters(self) -> int:
         return self.model.num_parameters
 
-    def _choose_loss(self, name: str) -> str:
-        data = self.dataset
-        if name == "auto":
-            if data.task == "regression":
-                return "mse"
-            return "bce_with_logits" if data.num_classes == 2 else "cross_entropy"
-        if data.task == "regression" and name in CLASSIFICATION_LOSSES:
-            raise ValueError(f"loss {name!r} is for classification; this dataset is a regression task")
-        if name in ("bce", "bce_with_logits") and data.num_classes != 2:
-            raise ValueError(
-                f"loss {name!r} needs 2 classes; this dataset has {data.num_classes}: use cross_entropy"
-            )
-        return name
-
     @property
     def output_units(self) -> int:
-        if self.task == "regression":
-            return int(np.prod(np.shape(self.dataset.y_train)[1:], dtype=int)) or 1
-        if (
-            self.loss_name in ("bce", "bce_with_logits")
-            or self.dataset.num_classes == 2
-            and self.loss_name != "cross_entropy"
-        ):
-            return 1
-        return int(self.dataset.num_classes)
+        return self.plan.output_units
 
     def _targets(self, y: np.ndarray) -> np.ndarray:
         if self.task == "regression":
@@ -153,24 +121,7 @@ class Trainer:
         return np.eye(self.output_units, dtype=self.dtype)[labels]
 
     def _build_model(self, rng: np.random.Generator) -> Model:
-        mcfg = self.config.model
-        specs = [layer.model_dump(exclude_none=True) for layer in mcfg.layers]
-        for spec in specs:
-            if spec.get("type") == "activation":
-                spec.update(spec.pop("params"))
-        if mcfg.output:
-            if _output_rank(specs, len(self.input_shape)) > 1:
-                specs.append({"type": "flatten"})
-            specs.append({"type": "dense", "units": self.output_units, "weight_init": mcfg.output_init})
-            if self.loss_name == "bce":
-                specs.append({"type": "activation", "name": "sigmoid"})
-        model = Model.from_specs(specs, self.input_shape).build(rng, self.dtype)
-        if model.output_shape != (self.output_units,):
-            raise ValueError(
-                f"the model's output has shape {model.output_shape}, "
-                f"but loss {self.loss_name!r} on this data needs {(self.output_units,)}"
-            )
-        return model
+        return Model.from_specs(self.plan.specs(), self.plan.input_shape).build(rng, self.dtype)
 
     def set_lr(self, lr: float) -> None:
         if not (np.isfinite(lr) and 0 < lr <= 10):

@@ -1,0 +1,326 @@
+"""The plan: a RunConfig resolved against its data once, from shapes alone (no parameter is allocated).
+
+Each layer gets its one index (its position in the torch.nn.Sequential and in state_dict keys), its
+input and output shapes, its parameter shapes and its torch equivalent; the engine's inserted layers,
+the task, classes, loss, output units and a memory estimate come with it. The Trainer builds from it,
+the server's limits and `POST /api/plan` read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine import layers as layer_registry
+from engine import optimizers
+from engine.config import ActivationLayer, DenseLayer, FlattenLayer, RunConfig
+from engine.datasets import ArrayDataset, make_dataset
+from engine.layers import Layer
+from engine.model import PREDICT_BATCH, Model
+
+CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
+OPTIMIZER_SCRATCH = 4
+
+
+class PlanError(ValueError):
+    """A config that cannot run on its data; `field` is the config path to change, e.g. ("loss",)."""
+
+    def __init__(self, message: str, field: tuple[str | int, ...] = ()):
+        super().__init__(message)
+        self.field = tuple(field)
+
+
+@dataclass
+class LayerPlan:
+    """One layer: its index in the torch.nn.Sequential, type, options, shapes, params and torch module."""
+
+    index: int
+    type: str
+    name: str | None
+    class_name: str
+    options: dict[str, Any]
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    parameters: dict[str, tuple[int, ...]]
+    buffers: dict[str, tuple[int, ...]]
+    num_parameters: int
+    source: int | None
+    inserted: str | None
+    label: str
+    torch: str
+    spec: dict[str, Any] = field(repr=False)
+    kept: int = field(repr=False)
+    scratch: int = field(repr=False)
+    definition: str = field(repr=False)
+
+
+@dataclass
+class Plan:
+    """The whole run: data facts, the layers in order, the loss and output, sizes, memory and torch code."""
+
+    dtype: str
+    task: str
+    metric: str
+    num_classes: int | None
+    class_names: list[str] | None
+    feature_names: list[str] | None
+    input_shape: tuple[int, ...]
+    train_samples: int
+    test_samples: int
+    loss: str
+    output_units: int
+    layers: list[LayerPlan]
+    num_parameters: int
+    memory: dict[str, Any]
+    torch: str
+
+    def specs(self) -> list[dict[str, Any]]:
+        """One layer spec per layer, for Model.from_specs."""
+        return [layer.spec for layer in self.layers]
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Rows as Model.summary: index, class name, output shape and parameter count."""
+        return [
+            {
+                "index": layer.index,
+                "type": layer.class_name,
+                "output_shape": list(layer.output_shape),
+                "params": layer.num_parameters,
+            }
+            for layer in self.layers
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: shapes as lists, no build specs or per-sample internals."""
+        data = asdict(self)
+        for layer in data["layers"]:
+            for key in ("spec", "kept", "scratch", "definition"):
+                layer.pop(key)
+        return _jsonable(data)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def make_data(config: RunConfig, csv_text: str | None = None) -> ArrayDataset:
+    """The dataset the config describes, drawn from data.seed (None: the run's seed)."""
+    seed = config.seed if config.data.seed is None else config.data.seed
+    return make_dataset(config.data, np.random.default_rng(seed), csv_text=csv_text)
+
+
+def choose_loss(name: str, task: str, num_classes: int | None) -> str:
+    """The loss for the data: "auto" is mse, bce_with_logits (2 classes) or cross_entropy."""
+    if name == "auto":
+        if task == "regression":
+            return "mse"
+        return "bce_with_logits" if num_classes == 2 else "cross_entropy"
+    if task == "regression" and name in CLASSIFICATION_LOSSES:
+        raise PlanError(f"loss {name!r} is for classification; this dataset is a regression task", ("loss",))
+    if name in ("bce", "bce_with_logits") and num_classes != 2:
+        raise PlanError(
+            f"loss {name!r} needs 2 classes; this dataset has {num_classes}: use cross_entropy", ("loss",)
+        )
+    return name
+
+
+def output_units(task: str, loss: str, num_classes: int | None, target_shape: tuple[int, ...]) -> int:
+    """Units of the output layer: the target's width, 1 for a binary loss, else one per class."""
+    if task == "regression":
+        return int(np.prod(target_shape, dtype=int)) or 1
+    if loss in ("bce", "bce_with_logits") or num_classes == 2 and loss != "cross_entropy":
+        return 1
+    return int(num_classes)
+
+
+def _config_specs(config: RunConfig) -> list[tuple[int, dict]]:
+    specs = [layer.model_dump(exclude_none=True) for layer in config.model.layers]
+    return Model.layer_specs(specs)
+
+
+def _inserted_specs(config: RunConfig, shape: tuple[int, ...], units: int, loss: str) -> list[tuple]:
+    if not config.model.output:
+        return []
+    inserted = []
+    if len(shape) > 1:
+        inserted.append(("flatten before the output", FlattenLayer().model_dump()))
+    output = DenseLayer(units=units, weight_init=config.model.output_init).model_dump(exclude_none=True)
+    inserted.append(("output", output))
+    if loss == "bce":
+        inserted.append(("output activation for bce", ActivationLayer(name="sigmoid").model_dump()))
+    return inserted
+
+
+def _plan_layer(
+    index: int, spec: dict, shape: tuple[int, ...], source: int | None, inserted: str | None
+) -> LayerPlan:
+    where = ("model", "layers", source) if source is not None else ("model", "output")
+    try:
+        layer: Layer = layer_registry.get(spec)
+        parameters = {key: tuple(s) for key, s in layer.parameter_shapes(shape).items()}
+        output_shape = tuple(layer.output_shape(shape))
+    except ValueError as error:
+        raise PlanError(f"layer {index} ({spec['type']}): {error}", where) from None
+    kind = type(layer).__name__
+    is_activation = spec["type"] == "activation"
+    options = {key: value for key, value in spec.items() if key not in ("type", "activation")}
+    if is_activation:
+        options = layer.options()
+    kept, scratch = layer.working_values(shape)
+    return LayerPlan(
+        index=index,
+        type=spec["type"],
+        name=spec["name"] if is_activation else None,
+        class_name=kind,
+        options=options,
+        input_shape=shape,
+        output_shape=output_shape,
+        parameters=parameters,
+        buffers={key: tuple(s) for key, s in layer.buffer_shapes(shape).items()},
+        num_parameters=sum(int(np.prod(s)) for s in parameters.values()),
+        source=source,
+        inserted=inserted,
+        label=f"{index} {kind.lower()} {'x'.join(map(str, output_shape))}",
+        torch=layer.torch(shape),
+        spec=spec,
+        kept=kept,
+        scratch=scratch,
+        definition=layer.torch_definition,
+    )
+
+
+def _torch_code(layers: list[LayerPlan], dtype: str) -> str:
+    definitions = []
+    for layer in layers:
+        if layer.definition and not layer.torch.startswith("nn.") and layer.definition not in definitions:
+            definitions.append(layer.definition)
+    lines = [f"    {layer.torch},  # {layer.index}" for layer in layers]
+    body = "\n".join(lines)
+    helpers = "".join(f"\n\n{definition}" for definition in definitions)
+    return (
+        f"import torch\nfrom torch import nn\n{helpers}\n\n"
+        f"model = nn.Sequential(\n{body}\n).to(torch.{dtype})\n"
+    )
+
+
+def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: str | None = None) -> Plan:
+    """Resolve `config` against its data (made from the config when None) without allocating parameters."""
+    config = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
+    if data is None:
+        data = make_data(config, csv_text)
+    loss = choose_loss(config.loss, data.task, data.num_classes)
+    units = output_units(data.task, loss, data.num_classes, np.shape(data.y_train)[1:])
+    shape = tuple(int(d) for d in data.input_shape)
+    layers: list[LayerPlan] = []
+    for source, spec in _config_specs(config):
+        layers.append(_plan_layer(len(layers), spec, shape, source, None))
+        shape = layers[-1].output_shape
+    for reason, spec in _inserted_specs(config, shape, units, loss):
+        layers.append(_plan_layer(len(layers), spec, shape, None, reason))
+        shape = layers[-1].output_shape
+    if shape != (units,):
+        raise PlanError(
+            f"the model's output has shape {shape}, but loss {loss!r} on this data needs {(units,)}",
+            ("model", "layers"),
+        )
+    batchnorm = any(layer.type == "batchnorm" for layer in layers)
+    if batchnorm and (config.training.batch_size == 1 or len(data.x_train) < 2):
+        raise PlanError(
+            "batchnorm needs batches of at least 2 samples: use batch_size > 1", ("training", "batch_size")
+        )
+    result = Plan(
+        dtype=config.dtype,
+        task=data.task,
+        metric="r2" if data.task == "regression" else "accuracy",
+        num_classes=data.num_classes,
+        class_names=data.class_names,
+        feature_names=data.feature_names,
+        input_shape=tuple(int(d) for d in data.input_shape),
+        train_samples=len(data.x_train),
+        test_samples=len(data.x_test),
+        loss=loss,
+        output_units=units,
+        layers=layers,
+        num_parameters=sum(layer.num_parameters for layer in layers),
+        memory={},
+        torch=_torch_code(layers, config.dtype),
+    )
+    result.memory = memory(config, result, data)
+    return result
+
+
+MEMORY_FIELDS = {
+    "model": ("model", "layers"),
+    "data": ("data", "n_samples"),
+    "training_batch": ("training", "batch_size"),
+    "evaluation": ("data", "n_samples"),
+    "probe": ("telemetry", "probe_size"),
+    "grid": ("telemetry", "grid_size"),
+}
+
+
+def _forward_values(layers: list[LayerPlan], input_values: int) -> int:
+    """Values per sample one forward pass holds: the input, every output, what each layer keeps."""
+    return input_values + sum(int(np.prod(layer.output_shape)) + layer.kept for layer in layers)
+
+
+def _training_values(layers: list[LayerPlan], input_values: int) -> int:
+    """A forward pass plus the widest backward step: gradients in and out and that layer's scratch."""
+    steps = (np.prod(layer.input_shape) + np.prod(layer.output_shape) + layer.scratch for layer in layers)
+    widest = int(max(steps, default=0))
+    return _forward_values(layers, input_values) + widest
+
+
+def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, Any]:
+    """Bytes a run needs at its peak, by part, and the part whose config field to change first.
+
+    Parameters, buffers, gradients, the optimizer's state and working vectors, the parameter copy of
+    a heavy epoch (and the best weights for restore_best), the data (float64 and in the run's dtype,
+    plus the shuffled copy), and the largest of: one training batch, the evaluation pass
+    (PREDICT_BATCH samples at a time), the telemetry probe, the boundary grid (grid_size^2 points).
+    """
+    itemsize = np.dtype(config.dtype).itemsize
+    layers = planned.layers
+    count = planned.num_parameters
+    buffers = sum(int(np.prod(s)) for layer in layers for s in layer.buffers.values())
+    slots = len(optimizers.get(config.optimizer.model_dump()).slots())
+    early = config.training.early_stopping
+    copies = 1 + (1 if early is not None and early.restore_best else 0)
+    model_values = count * (2 + slots + OPTIMIZER_SCRATCH + copies) + buffers * (1 + copies)
+    input_values = int(np.prod(planned.input_shape))
+    n_train, n_test = planned.train_samples, planned.test_samples
+    target_values = int(np.prod(np.shape(data.y_train)[1:], dtype=int))
+    data_bytes = (n_train + n_test) * (input_values + target_values) * 8
+    data_bytes += (2 * n_train + n_test) * (input_values * itemsize + planned.output_units * 8)
+    batch_size = config.training.batch_size
+    batch = n_train if batch_size == "full" else min(int(batch_size), n_train)
+    evaluation = min(max(n_train, n_test), PREDICT_BATCH)
+    telemetry = config.telemetry
+    probe = min(telemetry.probe_size, n_train) if telemetry.activations else 0
+    plane = data.domain is not None and data.feature_names and (telemetry.boundary or telemetry.neurons)
+    points = telemetry.grid_size**2 if plane else 0
+    parts = {
+        "model": model_values * itemsize,
+        "data": data_bytes,
+        "training_batch": batch * _training_values(layers, input_values) * itemsize,
+        "evaluation": evaluation * _forward_values(layers, input_values) * itemsize,
+        "probe": probe * _forward_values(layers, input_values) * itemsize,
+        "grid": points * (_forward_values(layers, input_values) * itemsize + 2 * 8),
+    }
+    passes = ("training_batch", "evaluation", "probe", "grid")
+    peak_pass = max(passes, key=lambda part: parts[part])
+    total = parts["model"] + parts["data"] + parts[peak_pass]
+    largest = max(("model", "data", peak_pass), key=lambda part: parts[part])
+    return {
+        "bytes": total,
+        "parts": parts,
+        "largest": largest,
+        "field": list(MEMORY_FIELDS[largest]),
+        "batch_size": batch,
+    }
