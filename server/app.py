@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 
 from server import __version__, errors, static
 from server.manager import RunManager
@@ -29,7 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = Store(settings.database, settings.write_interval)
+        store = Store(
+            settings.database, settings.write_interval, settings.max_storage_mb, settings.max_run_storage_mb
+        )
         executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds, settings.worker_nice)
         manager = RunManager(settings, store, executor)
         await manager.start()
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (runs, stream, datasets, catalog, health, lab):
         app.include_router(module.router)
     static.install(app, settings.web_dir)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
     )

@@ -7,6 +7,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class ActiveRun:
     subscribers: set[Subscriber] = field(default_factory=set)
     deleted: bool = False
     touched: float = field(default_factory=time.monotonic)
+    storage: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -161,6 +163,21 @@ class RunManager:
             run.public() if run is not None else stored for run, stored in zip(live, runs, strict=True)
         ], count
 
+    async def stream_epochs(
+        self, run_id: str, full: bool, every: int = 1, heavy_only: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The run's epochs as pieces of one JSON array, read in a thread (see Store.epochs_json)."""
+        if self._get_active(run_id) is None:
+            await self.read(run_id)
+        await self.store.aflush()
+        pieces = self.store.epochs_json(run_id, full, every, heavy_only)
+
+        async def in_thread() -> AsyncIterator[bytes]:
+            while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
+                yield piece
+
+        return in_thread()
+
     async def read_epochs(self, run_id: str, full: bool) -> list[str]:
         run = self._get_active(run_id)
         if run is not None and not full:
@@ -195,6 +212,21 @@ class RunManager:
             raise not_found("run", run_id)
         self._predictors.pop(run_id, None)
         self.store.delete_run(run_id)
+        await self.store.aflush()
+
+    async def delete_dataset(self, dataset_id: str) -> None:
+        """Delete an uploaded CSV; 409 while a run in flight uses it (ended runs keep their records)."""
+        users = [
+            run.id
+            for run in self.active.values()
+            if not run.finished and not run.deleted and run.config["data"].get("csv_id") == dataset_id
+        ]
+        if users:
+            in_flight = ", ".join(users)
+            raise ApiError(409, f"dataset {dataset_id!r} is used by runs in flight ({in_flight}); stop them")
+        if not await asyncio.to_thread(self.store.has_dataset, dataset_id):
+            raise not_found("uploaded dataset", dataset_id)
+        self.store.delete_dataset(dataset_id)
         await self.store.aflush()
 
     async def weights(self, run_id: str) -> bytes:
@@ -352,12 +384,20 @@ class RunManager:
             run.latest = record_json
         if not run.deleted:
             self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
+            storage = self.store.storage_note(run.id)
+            if storage is not None and storage != run.storage:
+                run.storage = run.message = storage
+                self.store.update_run(run.id, message=storage)
+                run.broadcast(envelope("status", status=run.status, message=storage))
         for subscriber in run.subscribers:
             subscriber.put_epoch(record_json, scalars_json)
 
     def _finish(
         self, run: ActiveRun, status: str, message: str | None, weights: bytes | None, now: float
     ) -> None:
+        storage = self.store.storage_note(run.id) or run.storage
+        if storage is not None:
+            message = f"{message}; {storage}" if message else storage
         run.status, run.message, run.finished_at = status, message, now
         if weights is not None and not run.deleted:
             self.store.put_weights(run.id, weights)

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated origins allowed to call the API from a browser"
     )
     write_interval: float = Field(0.2, gt=0, description="seconds between batched database writes")
+    max_storage_mb: float = Field(
+        4096.0, gt=0, description="database size at which heavy records stop being stored (scalars still are)"
+    )
+    max_run_storage_mb: float = Field(
+        256.0, gt=0, description="one run's stored records: heavy records thin out past half, stop at this"
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,16 +1,24 @@
-"""SQLite store (WAL): runs, per-epoch records, final weights and uploaded CSVs; writes are batched."""
+"""SQLite store (WAL): runs, per-epoch records, final weights and uploaded CSVs; writes are batched.
+
+Storage is bounded: past half of a run's quota its heavy records thin out (every 2nd, then every 4th as
+each half of what remains fills, ...) and stop at the quota or when the database reaches the total quota;
+scalars are always stored and nothing stored is dropped. Deleted rows give their pages back to the file
+(incremental vacuum).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import queue
 import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +76,12 @@ RUN_COLUMNS = (
 )
 JSON_COLUMNS = ("config", "last", "summary")
 IN_FLIGHT = ("queued", "running", "paused")
+MB = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+EPOCH_PAGE = 4096
+VACUUM_PAGES = 2560
+HEAVY_NOTE = "heavy records (histograms, boundary, weights)"
+SCALARS_NOTE = "scalars are still stored every epoch and the live view is unaffected"
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -86,6 +100,20 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass
+class RunUsage:
+    """What the writer has stored for one run (bytes of scalars and records) and heavy records offered."""
+
+    bytes: int
+    offered: int = 0
+
+
+def _keep_every(used: int, quota: int) -> int:
+    """1 below half the quota, then 2, 4, 8, ... as each half of what remains fills; 0 at the quota."""
+    remaining = quota - used
+    return 1 << ((quota // remaining).bit_length() - 1) if remaining > 0 else 0
+
+
 def _decode_run(row: tuple) -> dict[str, Any]:
     run = dict(zip(RUN_COLUMNS, row, strict=True))
     for key in JSON_COLUMNS:
@@ -95,16 +123,34 @@ def _decode_run(row: tuple) -> dict[str, Any]:
 
 
 class Store:
-    """One writer thread commits queued writes every `interval` seconds; reads share one connection."""
+    """One writer thread commits queued writes every `interval` seconds; reads share one connection.
 
-    def __init__(self, path: Path, interval: float = 0.2):
+    max_storage_mb bounds the database and max_run_storage_mb one run's records (heavy records give way).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        interval: float = 0.2,
+        max_storage_mb: float = float("inf"),
+        max_run_storage_mb: float = float("inf"),
+    ):
         self.path = Path(path)
         self.interval = interval
+        self.max_storage_mb = max_storage_mb
+        self.max_run_storage_mb = max_run_storage_mb
+        self._max_bytes = int(min(max_storage_mb * MB, 2**62))
+        self._max_run_bytes = int(min(max_run_storage_mb * MB, 2**62))
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._urgent = threading.Event()
         self._read_lock = threading.Lock()
         self._reader: sqlite3.Connection | None = None
         self._writer: threading.Thread | None = None
+        self._usage: dict[str, RunUsage] = {}
+        self._notes: dict[str, str] = {}
+        self._database_bytes = 0
+        self._page_size = 4096
+        self._vacuuming = False
 
     def open(self) -> int:
         """Create the schema, mark runs left in flight as interrupted (returns how many), start the writer.
@@ -114,6 +160,9 @@ class Store:
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = _connect(self.path)
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            db.execute("VACUUM")
         with db:
             db.executescript(SCHEMA)
             marks = ",".join("?" * len(IN_FLIGHT))
@@ -157,6 +206,13 @@ class Store:
     def insert_dataset(self, dataset: dict[str, Any]) -> None:
         self._queue.put(("dataset", {**dataset, "columns": json.dumps(dataset["columns"])}))
 
+    def delete_dataset(self, dataset_id: str) -> None:
+        self._queue.put(("delete_dataset", dataset_id))
+
+    def storage_note(self, run_id: str) -> str | None:
+        """Why the run's heavy records are thinned or no longer stored, naming the setting; else None."""
+        return self._notes.get(run_id)
+
     def flush(self) -> None:
         """Block until every write queued before this call is committed."""
         done = threading.Event()
@@ -175,24 +231,39 @@ class Store:
         db = _connect(self.path)
         running = True
         while running:
-            ops = [self._queue.get()]
-            self._urgent.wait(self.interval)
-            self._urgent.clear()
+            ops = []
             with contextlib.suppress(queue.Empty):
+                ops.append(self._queue.get(timeout=self.interval if self._vacuuming else None))
+                self._urgent.wait(self.interval)
+                self._urgent.clear()
                 while True:
                     ops.append(self._queue.get_nowait())
             if None in ops:
                 running = False
                 ops = ops[: ops.index(None)]
             self._commit(db, [op for op in ops if op[0] != "flush"])
+            if self._vacuuming:
+                self._vacuum_step(db)
             for op in ops:
                 if op[0] == "flush":
                     op[1].set()
         db.close()
 
+    def _vacuum_step(self, db: sqlite3.Connection) -> None:
+        """Give up to VACUUM_PAGES free pages back to the file; checkpoint once none are left."""
+        db.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+        if db.execute("PRAGMA freelist_count").fetchone()[0] == 0:
+            self._vacuuming = False
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
     def _commit(self, db: sqlite3.Connection, ops: list[tuple]) -> None:
         if not ops:
             return
+        page_size, pages, free = (
+            db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_size", "page_count", "freelist_count")
+        )
+        self._database_bytes, self._page_size = (pages - free) * page_size, page_size
         with db:
             epochs: list[tuple] = []
             updates: dict[str, dict[str, Any]] = {}
@@ -201,11 +272,14 @@ class Store:
                 if kind == "epoch":
                     _, run_id, epoch, scalars, record = op
                     blob = zlib.compress(record.encode(), 1) if record is not None else None
-                    epochs.append((run_id, epoch, scalars, blob))
+                    epochs.append((run_id, epoch, scalars, self._admit(db, run_id, scalars, blob)))
                     continue
                 self._flush_epochs(db, epochs)
                 if kind == "update_run":
                     updates.setdefault(op[1], {}).update(op[2])
+                    if "finished_at" in op[2]:
+                        self._usage.pop(op[1], None)
+                        self._notes.pop(op[1], None)
                     continue
                 self._flush_updates(db, updates)
                 if kind == "insert_run":
@@ -219,6 +293,12 @@ class Store:
                 elif kind == "delete":
                     for table, key in (("epochs", "run_id"), ("weights", "run_id"), ("runs", "id")):
                         db.execute(f"DELETE FROM {table} WHERE {key}=?", (op[1],))
+                    self._usage.pop(op[1], None)
+                    self._notes.pop(op[1], None)
+                    self._vacuuming = True
+                elif kind == "delete_dataset":
+                    db.execute("DELETE FROM datasets WHERE id=?", (op[1],))
+                    self._vacuuming = True
                 elif kind == "dataset":
                     data = op[1]
                     db.execute(
@@ -228,6 +308,47 @@ class Store:
                     )
             self._flush_epochs(db, epochs)
             self._flush_updates(db, updates)
+
+    def _admit(self, db: sqlite3.Connection, run_id: str, scalars: str, blob: bytes | None) -> bytes | None:
+        """The heavy record to store for this epoch, or None when the quotas drop it (see the module doc)."""
+        usage = self._usage.get(run_id)
+        if usage is None:
+            stored = db.execute(
+                "SELECT SUM(length(scalars) + IFNULL(length(record), 0)) FROM epochs WHERE run_id=?",
+                (run_id,),
+            ).fetchone()[0]
+            usage = self._usage[run_id] = RunUsage(stored or 0)
+        usage.bytes += len(scalars)
+        self._database_bytes += len(scalars)
+        if blob is None:
+            return None
+        usage.offered += 1
+        keep_every = _keep_every(usage.bytes + len(blob), self._max_run_bytes)
+        if self._database_bytes + len(blob) > self._max_bytes:
+            self._notes[run_id] = (
+                f"storage full: the database reached NNPLAY_MAX_STORAGE_MB ({self.max_storage_mb:g} MB), "
+                f"so this run's {HEAVY_NOTE} are no longer stored; {SCALARS_NOTE}; delete runs or raise "
+                "NNPLAY_MAX_STORAGE_MB to keep more"
+            )
+            return None
+        if keep_every == 0:
+            self._notes[run_id] = (
+                "storage full for this run: it reached NNPLAY_MAX_RUN_STORAGE_MB "
+                f"({self.max_run_storage_mb:g} MB), so its {HEAVY_NOTE} are no longer stored; "
+                f"{SCALARS_NOTE}; raise NNPLAY_MAX_RUN_STORAGE_MB to keep more"
+            )
+            return None
+        if keep_every > 1:
+            self._notes[run_id] = (
+                "storage thinned: this run passed half of NNPLAY_MAX_RUN_STORAGE_MB "
+                f"({self.max_run_storage_mb:g} MB), so only 1 in {keep_every} of its {HEAVY_NOTE} "
+                f"are stored; {SCALARS_NOTE}; raise NNPLAY_MAX_RUN_STORAGE_MB to keep more"
+            )
+            if usage.offered % keep_every:
+                return None
+        usage.bytes += len(blob)
+        self._database_bytes += -(-len(blob) // self._page_size) * self._page_size
+        return blob
 
     @staticmethod
     def _flush_epochs(db: sqlite3.Connection, epochs: list[tuple]) -> None:
@@ -281,6 +402,56 @@ class Store:
             zlib.decompress(record).decode() if record is not None else scalars for scalars, record in rows
         ]
 
+    def epochs_json(
+        self, run_id: str, full: bool, every: int = 1, heavy_only: bool = False
+    ) -> Iterator[bytes]:
+        """A run's epochs as one JSON array in pieces of about CHUNK_BYTES, read page by page.
+
+        full: the full record where one was kept, else the scalars; heavy_only: only the epochs that kept a
+        full record (given in full). every: the first of those epochs, every `every`-th after it, and the
+        last. The epochs are those stored when the read starts; the read lock is held for one page at a time.
+        """
+        where = "run_id=? AND record IS NOT NULL" if heavy_only else "run_id=?"
+        records = full or heavy_only
+        last = self._read(
+            lambda db: db.execute(f"SELECT MAX(epoch) FROM epochs WHERE {where}", (run_id,)).fetchone()[0]
+        )
+        pieces = _Pieces()
+        yield from pieces.add(b"[")
+        after, index, first = -(2**63), 0, True
+        while last is not None:
+            page = (run_id, after, last, EPOCH_PAGE)
+            numbers = self._read(
+                lambda db, page=page: db.execute(
+                    f"SELECT epoch FROM epochs WHERE {where} AND epoch>? AND epoch<=? ORDER BY epoch LIMIT ?",
+                    page,
+                ).fetchall()
+            )
+            if not numbers:
+                break
+            chosen = [n for i, (n,) in enumerate(numbers, index) if i % every == 0 or n == last]
+            index, after = index + len(numbers), numbers[-1][0]
+            while chosen:
+                rows = self._read(functools.partial(_fetch_rows, run_id=run_id, epochs=chosen, full=records))
+                if not rows:
+                    break
+                chosen = [n for n in chosen if n > rows[-1][0]]
+                for _, scalars, blob in rows:
+                    yield from pieces.add(b"" if first else b",")
+                    first = False
+                    if blob is None:
+                        yield from pieces.add(scalars.encode())
+                        continue
+                    inflater = zlib.decompressobj()
+                    while not inflater.eof:
+                        piece = inflater.decompress(blob, CHUNK_BYTES)
+                        blob = inflater.unconsumed_tail
+                        if not piece and not blob:
+                            raise ValueError(f"run {run_id!r}: a stored record is truncated")
+                        yield from pieces.add(piece)
+        yield from pieces.add(b"]")
+        yield from pieces.flush()
+
     def latest_record(self, run_id: str) -> str | None:
         """The newest full record (with heavy telemetry) of a run, as JSON text."""
         row = self._read(
@@ -296,6 +467,19 @@ class Store:
             lambda db: db.execute("SELECT npz FROM weights WHERE run_id=?", (run_id,)).fetchone()
         )
         return bytes(row[0]) if row else None
+
+    def has_dataset(self, dataset_id: str) -> bool:
+        return self._read(
+            lambda db: db.execute("SELECT 1 FROM datasets WHERE id=?", (dataset_id,)).fetchone() is not None
+        )
+
+    def database_bytes(self) -> int:
+        """Bytes the database's pages hold (page_count x page_size), free pages included."""
+        return self._read(
+            lambda db: (
+                db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+            )
+        )
 
     def get_dataset(self, dataset_id: str) -> dict[str, Any] | None:
         row = self._read(
@@ -319,3 +503,40 @@ class Store:
         )
         keys = ("id", "name", "created_at", "columns", "rows", "task")
         return [{**dict(zip(keys, row, strict=True)), "columns": json.loads(row[3])} for row in rows]
+
+
+def _fetch_rows(db: sqlite3.Connection, run_id: str, epochs: list[int], full: bool) -> list[tuple]:
+    """(epoch, scalars, compressed record or None) of the first `epochs`, up to about CHUNK_BYTES stored."""
+    marks = ",".join("?" * len(epochs))
+    column = "record" if full else "NULL"
+    cursor = db.execute(
+        f"SELECT epoch, scalars, {column} FROM epochs WHERE run_id=? AND epoch IN ({marks}) ORDER BY epoch",
+        (run_id, *epochs),
+    )
+    rows, size = [], 0
+    for row in cursor:
+        rows.append(row)
+        size += len(row[1]) + (len(row[2]) if row[2] is not None else 0)
+        if size >= CHUNK_BYTES:
+            break
+    cursor.close()
+    return rows
+
+
+class _Pieces:
+    """Gathers bytes and hands them on in pieces of at least CHUNK_BYTES."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> Iterator[bytes]:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= CHUNK_BYTES:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[bytes]:
+        if self.parts:
+            yield b"".join(self.parts)
+        self.parts, self.size = [], 0

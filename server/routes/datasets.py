@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from engine.config import MAX_SAMPLES, DataConfig
@@ -71,6 +71,17 @@ async def read_dataset(
         "input": "table",
         "head": head,
     }
+
+
+@router.delete(
+    "/{dataset_id}",
+    status_code=204,
+    responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic, "description": "a run uses it"}},
+)
+async def delete_dataset(dataset_id: str, manager: ManagerDep) -> Response:
+    """Delete an uploaded CSV; ended runs that used it keep their records, but predict and the lab need it."""
+    await manager.delete_dataset(dataset_id)
+    return Response(status_code=204)
 
 
 def _preview(data: DataConfig, seed: int, images: int) -> dict[str, Any]:

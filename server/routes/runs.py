@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 
 from engine.config import RunConfig
 from server.deps import ManagerDep
@@ -72,11 +73,20 @@ async def control_run(run_id: str, body: ControlRequest, manager: ManagerDep) ->
     return {"run": run, "accepted": body.action}
 
 
-@router.get("/{run_id}/epochs", responses={**NOT_FOUND, **JSON_LIST})
-async def read_epochs(run_id: str, manager: ManagerDep, full: bool = False) -> Response:
-    """One record per epoch: the scalars, or with full=1 every telemetry field that was recorded."""
-    epochs = await manager.read_epochs(run_id, full)
-    return Response("[" + ",".join(epochs) + "]", media_type="application/json")
+@router.get("/{run_id}/epochs", response_class=StreamingResponse, responses={**NOT_FOUND, **JSON_LIST})
+async def read_epochs(
+    run_id: str,
+    manager: ManagerDep,
+    full: bool = Query(False, description="every telemetry field that was recorded, not only the scalars"),
+    every: int = Query(1, ge=1, le=2**31, description="the first epoch, every n-th after it, and the last"),
+    heavy: Literal[0, 1] | None = Query(
+        None, description="0: scalars only (even with full=1); 1: only the epochs with heavy fields, in full"
+    ),
+) -> StreamingResponse:
+    """One record per epoch, streamed as a JSON array: the scalars, or with full=1 every recorded field."""
+    full = full and heavy != 0
+    pieces = await manager.stream_epochs(run_id, full=full, every=every, heavy_only=heavy == 1)
+    return StreamingResponse(pieces, media_type="application/json")
 
 
 @router.get("/{run_id}/model", response_model=ModelPublic, responses={**NOT_FOUND, **ENDED, **NPZ})
