@@ -356,47 +356,96 @@ def _class_name(value) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def load_csv(text: str, target: str | None = None, task: str = "auto") -> tuple[np.ndarray, np.ndarray, dict]:
-    """Parse CSV text with a header row: x (n, features) float64, y and info (columns, target, task, classes).
+class TooManyColumns(ValueError):
+    """The CSV's header row has more columns than the caller's max_columns."""
 
-    Feature columns must be numeric. target (default: the last column) gives int64 class indices (n,) in
-    sorted label order for classification, or float (n, 1) for regression; "auto" picks classification for
-    non-numeric labels or integer labels with at most AUTO_CLASSES distinct values.
-    """
-    if task not in ("auto", *TASKS):
-        raise ValueError(f"task must be auto, classification or regression, got {task!r}")
+
+def _reader(text: str):
+    """A csv reader over text (BOM dropped, delimiter sniffed): CR, LF and CRLF all end a line."""
     text = text.lstrip("\ufeff")
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    rows, lines = [], []
+    return csv.reader(io.StringIO(text, newline=""), dialect)
+
+
+def _rows(text: str, max_columns: int | None) -> tuple[list[str], list[list[str]], list[int]]:
+    """The header, the non-blank data rows (cells stripped) and their line numbers, checked as read."""
+    reader = _reader(text)
+    header: list[str] | None = None
+    body, lines = [], []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if header is None:
+                if max_columns is not None and len(row) > max_columns:
+                    raise TooManyColumns(
+                        f"the header row (line {reader.line_num}) has {len(row)} columns; "
+                        f"the limit is {max_columns}"
+                    )
+                header = [cell.strip() for cell in row]
+                continue
+            if len(row) != len(header):
+                raise ValueError(
+                    f"line {reader.line_num} has {len(row)} values but the header has {len(header)} columns"
+                )
+            if len(body) == MAX_SAMPLES:
+                raise ValueError(f"the CSV has more than {MAX_SAMPLES} data rows; the limit is {MAX_SAMPLES}")
+            body.append([cell.strip() for cell in row])
+            lines.append(reader.line_num)
+    except csv.Error as error:
+        problem = str(error)
+        if "field limit" in problem:
+            problem = f"a value is longer than {csv.field_size_limit()} characters"
+        raise ValueError(f"line {reader.line_num} cannot be read: {problem}") from None
+    if header is None:
+        raise ValueError("the CSV file is empty")
+    return header, body, lines
+
+
+def csv_head(text: str, rows: int) -> list[list[str]]:
+    """The first `rows` data rows after the header, read as load_csv reads them (for previews)."""
+    reader = _reader(text)
+    head = []
     for row in reader:
         if any(cell.strip() for cell in row):
-            rows.append([cell.strip() for cell in row])
-            lines.append(reader.line_num)
-    if not rows:
-        raise ValueError("the CSV file is empty")
-    header, body, lines = rows[0], rows[1:], lines[1:]
+            head.append([cell.strip() for cell in row])
+        if len(head) > rows:
+            break
+    return head[1:]
+
+
+def load_csv(
+    text: str, target: str | None = None, task: str = "auto", max_columns: int | None = None
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Parse CSV text with a header row: x (n, features) float64, y and info (columns, target, task, classes).
+
+    Linear in the text's size. Lines end with CR, LF or CRLF; a quoted value may span lines. Feature columns
+    must be numeric. target (default: the last column) gives int64 class indices (n,) in sorted label order
+    for classification, or float (n, 1) for regression; "auto" picks classification for non-numeric labels
+    or integer labels with at most AUTO_CLASSES distinct values. More than max_columns columns raises
+    TooManyColumns (a ValueError) before the rest is read.
+    """
+    if task not in ("auto", *TASKS):
+        raise ValueError(f"task must be auto, classification or regression, got {task!r}")
+    header, body, lines = _rows(text, max_columns)
     if all(_is_number(cell) for cell in header):
         raise ValueError("the CSV needs a header row naming the columns; its first row is all numbers")
     if len(header) < 2:
         raise ValueError(f"the CSV needs at least 2 columns (features and a target), found {len(header)}")
+    seen: set[str] = set()
     for j, name in enumerate(header):
         if not name:
             raise ValueError(f"column {j + 1} has no name in the header row")
-        if header.index(name) != j:
+        if name in seen:
             raise ValueError(f"column name {name!r} appears twice in the header row")
+        seen.add(name)
     if len(body) < 2:
         raise ValueError(f"the CSV needs at least 2 data rows, found {len(body)}")
-    if len(body) > MAX_SAMPLES:
-        raise ValueError(f"the CSV has {len(body)} data rows; the limit is {MAX_SAMPLES}")
-    for row, line in zip(body, lines, strict=True):
-        if len(row) != len(header):
-            raise ValueError(f"line {line} has {len(row)} values but the header has {len(header)} columns")
     target = header[-1] if target is None else target
-    if target not in header:
+    if target not in seen:
         raise ValueError(f"unknown target column {target!r}; columns: {', '.join(header)}")
     features = [name for name in header if name != target]
     columns = {name: [row[j] for row in body] for j, name in enumerate(header)}

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="nnplay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.lab_limiter = anyio.CapacityLimiter(settings.lab_concurrency)
+    app.state.csv_limiter = anyio.CapacityLimiter(settings.csv_concurrency)
     errors.install(app)
     for module in (runs, stream, datasets, catalog, health, lab):
         app.include_router(module.router)

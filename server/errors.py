@@ -7,15 +7,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 
 log = logging.getLogger("nnplay.server")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 class ApiError(Exception):
-    """A client error: `status` with a message; `loc` names the offending field for 422s."""
+    """A client error: `status` with a message; `loc` names the offending field for 422s; extra `headers`."""
 
     def __init__(
         self,
@@ -23,10 +27,12 @@ class ApiError(Exception):
         msg: str,
         loc: Sequence[str | int] | None = None,
         details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(msg)
         self.status = status
         self.msg = msg
+        self.headers = headers
         if details is None and loc is not None:
             details = [{"loc": list(loc), "msg": msg, "type": "value_error"}]
         self.details = details
@@ -68,7 +74,40 @@ async def _request_validation_error(request: Request, error: RequestValidationEr
 
 
 async def _api_error(request: Request, error: ApiError) -> JSONResponse:
-    return JSONResponse(error.content(), status_code=error.status)
+    return JSONResponse(error.content(), status_code=error.status, headers=error.headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI schema offers on this path (Starlette's 405 names one route's at most)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if compile_path(template)[0].match(request.url.path):
+            methods |= {method.upper() for method in operations if method.upper() in METHODS}
+    return sorted(methods)
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    cause = error.__cause__
+    if error.status_code in (404, 405):
+        methods = allowed_methods(request)
+        api = request.url.path.startswith("/api/")
+        if error.status_code == 405 or (api and methods and request.method not in methods):
+            if api and not methods:
+                return JSONResponse({"detail": f"no API route at {request.url.path}"}, status_code=404)
+            allow = ", ".join(methods or ["GET", "HEAD"])
+            return JSONResponse(
+                {"detail": f"method {request.method} is not allowed here; allowed: {allow}"},
+                status_code=405,
+                headers={**(error.headers or {}), "Allow": allow},
+            )
+    if isinstance(cause, UnicodeDecodeError):
+        return JSONResponse(
+            {"detail": f"the request body is not UTF-8 text (byte {cause.start} cannot be decoded)"},
+            status_code=400,
+        )
+    if isinstance(cause, RecursionError):
+        return JSONResponse({"detail": "the JSON body is nested too deeply"}, status_code=400)
+    return await http_exception_handler(request, error)
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -79,4 +118,5 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

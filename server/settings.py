@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     max_parameters: int = Field(1_000_000, ge=1)
     max_request_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    max_csv_columns: int = Field(1000, ge=2, le=1_000_000, description="columns of an uploaded CSV at most")
+    csv_concurrency: int = Field(
+        1, ge=1, le=16, description="CSV uploads parsed at once, on threads apart from the API's"
+    )
+    csv_queue: int = Field(4, ge=0, description="CSV uploads waiting beyond those; more get a 429")
     max_ws_message_bytes: int = Field(64 * 1024, ge=256)
     lab_concurrency: int = Field(
         1, ge=1, le=64, description="lab computations (race, init, experiments, landscape) at once"

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import secrets
 import time
+from functools import partial
 from typing import Any
 
+import anyio
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
 from engine.config import MAX_SAMPLES, DataConfig
-from engine.datasets import DATASETS, load_csv, make_dataset
+from engine.datasets import DATASETS, TooManyColumns, csv_head, load_csv, make_dataset
 from server.deps import ManagerDep
 from server.errors import ApiError, validation_error
 from server.predict import finite_list
@@ -66,7 +66,7 @@ async def read_dataset(
         raise ApiError(
             404, f"unknown dataset {name!r}; valid: {', '.join(GENERATED)} or an uploaded dataset id"
         )
-    head = list(csv.reader(io.StringIO(upload["csv"].lstrip("\ufeff"))))[1 : HEAD_ROWS + 1]
+    head = csv_head(upload["csv"], HEAD_ROWS)
     return {key: upload[key] for key in ("id", "name", "columns", "rows", "task")} | {
         "input": "table",
         "head": head,
@@ -114,17 +114,14 @@ def _preview(data: DataConfig, seed: int, images: int) -> dict[str, Any]:
     status_code=201,
     response_model=DatasetPublic,
     openapi_extra={"requestBody": UPLOAD_BODY},
-    responses={415: {"model": ErrorPublic}},
+    responses={400: {"model": ErrorPublic}, 415: {"model": ErrorPublic}, 429: {"model": ErrorPublic}},
 )
 async def create_dataset(
     request: Request, manager: ManagerDep, name: str | None = Query(None, max_length=200)
 ) -> Any:
     """Upload a CSV with a header row: the raw file as text/csv, or JSON {"name", "csv"}."""
-    text, name = await _upload(request, name)
-    try:
-        _, _, info = await asyncio.to_thread(load_csv, text)
-    except ValueError as error:
-        raise ApiError(422, f"the CSV cannot be used: {error}", loc=["body"]) from None
+    text, name, loc = await _upload(request, name)
+    info = await _parse(request, text, loc)
     dataset = {
         "id": "csv-" + secrets.token_urlsafe(12),
         "name": name,
@@ -138,20 +135,44 @@ async def create_dataset(
     return dataset | {"num_classes": info["num_classes"], "class_names": info["class_names"]}
 
 
-async def _upload(request: Request, name: str | None) -> tuple[str, str | None]:
+async def _parse(request: Request, text: str, loc: list[str]) -> dict[str, Any]:
+    """load_csv on the CSV threads (NNPLAY_CSV_CONCURRENCY), not the pool the rest of the API uses."""
+    limiter, settings = request.app.state.csv_limiter, request.app.state.settings
+    load = limiter.statistics()
+    if load.borrowed_tokens >= load.total_tokens and load.tasks_waiting >= settings.csv_queue:
+        raise ApiError(
+            429,
+            f"{load.tasks_waiting} CSV uploads are waiting (NNPLAY_CSV_QUEUE); try again in a few seconds",
+            headers={"Retry-After": "2"},
+        )
+    parse = partial(load_csv, text, max_columns=settings.max_csv_columns)
+    try:
+        _, _, info = await anyio.to_thread.run_sync(parse, limiter=limiter)
+    except TooManyColumns as error:
+        raise ApiError(422, f"the CSV cannot be used: {error} (NNPLAY_MAX_CSV_COLUMNS)", loc=loc) from None
+    except ValueError as error:
+        raise ApiError(422, f"the CSV cannot be used: {error}", loc=loc) from None
+    return info
+
+
+async def _upload(request: Request, name: str | None) -> tuple[str, str | None, list[str]]:
+    """The CSV text, its name and where it sits in the body; 400 unless the body is UTF-8."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if media_type == "application/json":
-        try:
-            upload = DatasetUpload.model_validate_json(body)
-        except ValidationError as error:
-            raise validation_error(error) from None
-        return upload.csv, upload.name or name
-    if media_type not in ("text/csv", "text/plain", "application/csv"):
+    if media_type not in ("application/json", "text/csv", "text/plain", "application/csv"):
         raise ApiError(
             415, f'send the CSV as text/csv or as JSON {{"name", "csv"}}, not {media_type or "no type"}'
         )
+    body = await request.body()
     try:
-        return body.decode("utf-8"), name
+        text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ApiError(422, f"the CSV is not UTF-8 text (byte {error.start})", loc=["body"]) from None
+        raise ApiError(
+            400, f"the request body is not UTF-8 text (byte {error.start} cannot be decoded)"
+        ) from None
+    if media_type != "application/json":
+        return text, name, ["body"]
+    try:
+        upload = DatasetUpload.model_validate_json(text)
+    except ValidationError as error:
+        raise validation_error(error) from None
+    return upload.csv, upload.name or name, ["body", "csv"]

@@ -1,3 +1,4 @@
+import time
 import typing
 
 import numpy as np
@@ -9,7 +10,9 @@ from engine.datasets import (
     DOMAIN,
     FEATURES,
     ArrayDataset,
+    TooManyColumns,
     circle,
+    csv_head,
     expand_features,
     gauss,
     load_csv,
@@ -299,9 +302,63 @@ def test_load_csv_errors_name_the_problem(text, kwargs, message):
 def test_load_csv_row_limit():
     text = "a,b\n" + "1,0\n2,1\n" * (config.MAX_SAMPLES // 2) + "3,1\n"
     with pytest.raises(
-        ValueError, match=f"{config.MAX_SAMPLES + 1} data rows; the limit is {config.MAX_SAMPLES}"
+        ValueError, match=f"more than {config.MAX_SAMPLES} data rows; the limit is {config.MAX_SAMPLES}"
     ):
         load_csv(text)
+
+
+def _wide_csv(columns: int) -> str:
+    header = ",".join(f"c{j}" for j in range(columns))
+    return header + "\n" + "".join(",".join(["1"] * (columns - 1) + [str(k % 2)]) + "\n" for k in range(3))
+
+
+def test_load_csv_reads_20k_columns_in_linear_time():
+    text = _wide_csv(20_000)
+    start = time.perf_counter()
+    x, y, info = load_csv(text, max_columns=20_000)
+    assert time.perf_counter() - start < 2
+    assert x.shape == (3, 19_999) and len(info["columns"]) == 20_000
+
+
+def test_load_csv_column_limit_stops_before_the_rest():
+    text = _wide_csv(100_000)
+    start = time.perf_counter()
+    with pytest.raises(TooManyColumns, match="has 100000 columns; the limit is 1000"):
+        load_csv(text, max_columns=1000)
+    assert time.perf_counter() - start < 0.5
+    with pytest.raises(TooManyColumns, match="has 3 columns; the limit is 2"):
+        load_csv("a,b,c\n1,2,0\n3,4,1\n", max_columns=2)
+    assert load_csv("a,b,c\n1,2,0\n3,4,1\n", max_columns=3)[0].shape == (2, 2)
+
+
+def test_load_csv_line_endings_cr_lf_and_crlf_read_alike():
+    lf = "a,b,label\n1,2,x\n3,4,y\n5,6,x\n"
+    expected = load_csv(lf)
+    for ending in ("\r", "\r\n"):
+        x, y, info = load_csv(lf.replace("\n", ending))
+        assert x.tolist() == expected[0].tolist() and y.tolist() == expected[1].tolist()
+        assert info == expected[2]
+    with pytest.raises(ValueError, match="non-numeric value 'q' at line 3"):
+        load_csv("a,b\r1,0\rq,1\r")
+
+
+def test_load_csv_bare_cr_ends_a_line_unless_quoted():
+    with pytest.raises(ValueError, match="line 3 has 2 values but the header has 3 columns"):
+        load_csv("a,b,label\n1,2,0\n3,4\r,1\n5,6,0\n")
+    _, y, info = load_csv('a,label\n1,"x\ry"\n2,z\n3,"x\ry"\n')
+    assert info["class_names"] == ["x\ry", "z"] and y.tolist() == [0, 1, 0]
+
+
+def test_load_csv_oversized_value_names_its_line():
+    text = "a,b\n1,0\n2," + "7" * 200 * 1024 + "\n3,1\n"
+    with pytest.raises(ValueError, match="line 3 cannot be read: a value is longer than 131072 characters"):
+        load_csv(text)
+
+
+def test_csv_head_reads_like_load_csv():
+    text = "\ufeffa;b\r1;x\r\r2;y\r3;z\r"
+    assert csv_head(text, 2) == [["1", "x"], ["2", "y"]]
+    assert csv_head(text, 10) == [["1", "x"], ["2", "y"], ["3", "z"]]
 
 
 def _table(n=60, seed=0):

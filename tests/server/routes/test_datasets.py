@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.server.conftest import small_config, wait_status
 
 pytestmark = pytest.mark.timeout(60)
+
+CSV_HEADERS = {"content-type": "text/csv", "x-requested-with": "nnplay"}
 
 CSV = "height,weight,kind\n" + "".join(
     f"{i % 7},{(i * 3) % 11},{'big' if i % 2 else 'small'}\n" for i in range(40)
@@ -83,9 +87,51 @@ def test_bad_uploads_name_the_problem(client, body, content_type, status, expect
     assert expected in str(response.json())
 
 
-def test_non_utf8_upload_is_422(client):
-    response = client.post("/api/datasets", content=b"a,b\n\xff,1\n", headers={"content-type": "text/csv"})
-    assert response.status_code == 422 and "UTF-8" in response.json()["message"]
+def test_non_utf8_upload_is_400(client):
+    response = client.post("/api/datasets", content=b"a,b\n\xff,1\n", headers=CSV_HEADERS)
+    assert response.status_code == 400 and "not UTF-8 text (byte 4" in response.json()["detail"]
+    response = client.post(
+        "/api/datasets", content=b'{"csv": "a,b\xff"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and "not UTF-8 text (byte 12" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "expected"),
+    [
+        ("a,b,c\n1,2,0\n3,4,1\n5,6\n", ["body"], "line 4 has 2 values but the header has 3 columns"),
+        ("a,b,c\n1,2,0\n3,4\r,1\n", ["body"], "line 3 has 2 values but the header has 3 columns"),
+        ("a,b\n1,0\n2," + "7" * 200 * 1024 + "\n", ["body"], "line 3 cannot be read: a value is longer"),
+        ({"csv": "a,b\n1,0\nx,1\n"}, ["body", "csv"], "column 'a' has a non-numeric value 'x' at line 3"),
+    ],
+)
+def test_malformed_csv_is_422_naming_the_line(client, body, loc, expected):
+    if isinstance(body, dict):
+        response = client.post("/api/datasets", json=body)
+    else:
+        response = client.post("/api/datasets", content=body, headers=CSV_HEADERS)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == loc and expected in response.json()["detail"][0]["msg"]
+
+
+def test_cr_only_csv_is_accepted_and_previewed(client):
+    response = client.post("/api/datasets", content="a;b;label\r1;2;x\r3;4;y\r5;6;x\r", headers=CSV_HEADERS)
+    assert response.status_code == 201
+    assert response.json()["rows"] == 3 and response.json()["class_names"] == ["x", "y"]
+    preview = client.get(f"/api/datasets/{response.json()['id']}").json()
+    assert preview["head"] == [["1", "2", "x"], ["3", "4", "y"], ["5", "6", "x"]]
+
+
+def test_too_many_columns_is_a_fast_422_naming_the_setting(client):
+    limit = client.app.state.settings.max_csv_columns
+    header = ",".join(f"c{j}" for j in range(100_000))
+    body = header + "\n" + ",".join(["1"] * 100_000) + "\n"
+    start = time.perf_counter()
+    response = client.post("/api/datasets", content=body, headers=CSV_HEADERS)
+    assert time.perf_counter() - start < 1
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert f"has 100000 columns; the limit is {limit} (NNPLAY_MAX_CSV_COLUMNS)" in message
 
 
 def test_uploads_have_their_own_size_cap(client):
