@@ -22,6 +22,8 @@ from engine.model import PREDICT_BATCH, Model
 
 CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
 OPTIMIZER_SCRATCH = 4
+RECORD_BASELINE = 2**20
+DISPLAYED_VALUE = 32
 
 
 class PlanError(ValueError):
@@ -163,8 +165,8 @@ def _plan_layer(
     where = ("model", "layers", source) if source is not None else ("model", "output")
     try:
         layer: Layer = layer_registry.get(spec)
-        parameters = {key: tuple(s) for key, s in layer.parameter_shapes(shape).items()}
         output_shape = tuple(layer.output_shape(shape))
+        parameters = {key: tuple(s) for key, s in layer.parameter_shapes(shape).items()}
     except ValueError as error:
         raise PlanError(f"layer {index} ({spec['type']}): {error}", where) from None
     kind = type(layer).__name__
@@ -262,19 +264,43 @@ MEMORY_FIELDS = {
     "evaluation": ("data", "n_samples"),
     "probe": ("telemetry", "probe_size"),
     "grid": ("telemetry", "grid_size"),
+    "telemetry": ("telemetry",),
 }
 
 
-def _forward_values(layers: list[LayerPlan], input_values: int) -> int:
-    """Values per sample one forward pass holds: the input, every output, what each layer keeps."""
+def _held_values(layers: list[LayerPlan], input_values: int) -> int:
+    """Values per sample a forward pass holds until backward: the input, every output, what layers keep."""
     return input_values + sum(int(np.prod(layer.output_shape)) + layer.kept for layer in layers)
 
 
+def _forward_values(layers: list[LayerPlan], input_values: int) -> int:
+    """A forward pass and the largest scratch of one layer."""
+    return _held_values(layers, input_values) + max((layer.scratch for layer in layers), default=0)
+
+
 def _training_values(layers: list[LayerPlan], input_values: int) -> int:
-    """A forward pass plus the widest backward step: gradients in and out and that layer's scratch."""
+    """A forward pass and the widest backward step: gradients in and out and that layer's scratch."""
     steps = (np.prod(layer.input_shape) + np.prod(layer.output_shape) + layer.scratch for layer in layers)
-    widest = int(max(steps, default=0))
-    return _forward_values(layers, input_values) + widest
+    return _held_values(layers, input_values) + int(max(steps, default=0))
+
+
+def _telemetry_bytes(config: RunConfig, planned: Plan, points: int) -> int:
+    """One heavy record as Python lists: displayed weights, feature maps, boundary and neuron grids."""
+    telemetry = config.telemetry
+    values = 0
+    if telemetry.weights:
+        values += sum(
+            layer.num_parameters
+            for layer in planned.layers
+            if "weight" in layer.parameters and np.prod(layer.parameters["weight"]) <= telemetry.max_weights
+        )
+    if telemetry.feature_maps and len(planned.input_shape) == 3:
+        images = [planned.input_shape, *(layer.output_shape for layer in planned.layers)]
+        values += sum(int(np.prod(shape)) for shape in images if len(shape) == 3)
+    if points:
+        units = sum(layer.output_shape[0] for layer in planned.layers if layer.parameters)
+        values += points + units * min(telemetry.neuron_grid_size, telemetry.grid_size) ** 2
+    return RECORD_BASELINE + values * DISPLAYED_VALUE
 
 
 def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, Any]:
@@ -282,8 +308,9 @@ def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, An
 
     Parameters, buffers, gradients, the optimizer's state and working vectors, the parameter copy of
     a heavy epoch (and the best weights for restore_best), the data (float64 and in the run's dtype,
-    plus the shuffled copy), and the largest of: one training batch, the evaluation pass
-    (PREDICT_BATCH samples at a time), the telemetry probe, the boundary grid (grid_size^2 points).
+    plus the shuffled copy), one heavy telemetry record, and the largest of: one training batch, the
+    evaluation pass (PREDICT_BATCH samples at a time), the telemetry probe, the boundary grid
+    (grid_size^2 points).
     """
     itemsize = np.dtype(config.dtype).itemsize
     layers = planned.layers
@@ -307,6 +334,7 @@ def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, An
     points = telemetry.grid_size**2 if plane else 0
     parts = {
         "model": model_values * itemsize,
+        "telemetry": _telemetry_bytes(config, planned, points),
         "data": data_bytes,
         "training_batch": batch * _training_values(layers, input_values) * itemsize,
         "evaluation": evaluation * _forward_values(layers, input_values) * itemsize,
@@ -315,8 +343,8 @@ def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, An
     }
     passes = ("training_batch", "evaluation", "probe", "grid")
     peak_pass = max(passes, key=lambda part: parts[part])
-    total = parts["model"] + parts["data"] + parts[peak_pass]
-    largest = max(("model", "data", peak_pass), key=lambda part: parts[part])
+    total = parts["model"] + parts["data"] + parts["telemetry"] + parts[peak_pass]
+    largest = max(("model", "data", "telemetry", peak_pass), key=lambda part: parts[part])
     return {
         "bytes": total,
         "parts": parts,
