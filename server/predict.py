@@ -40,7 +40,7 @@ class Predictor:
             raise ApiError(
                 422, "every row of inputs must have the same number of values", loc=["body", "inputs"]
             )
-        x = np.asarray(rows, dtype=np.float64)
+        x = self._in_range(np.asarray(rows, dtype=np.float64), "inputs")
         if dataset.domain is not None and dataset.feature_names:
             if x.shape[1] != 2:
                 raise ApiError(
@@ -50,7 +50,7 @@ class Predictor:
                 )
             from engine.datasets import expand_features
 
-            return expand_features(x, dataset.feature_names)
+            return self._in_range(expand_features(x, dataset.feature_names), "features")
         size = int(np.prod(shape))
         if x.shape[1] != size:
             raise ApiError(
@@ -61,7 +61,22 @@ class Predictor:
             )
         if dataset.scaling:
             x = (x - np.asarray(dataset.scaling["x_mean"])) / np.asarray(dataset.scaling["x_std"])
+            x = self._in_range(x, "standardized inputs")
         return x.reshape(len(x), *shape)
+
+    def _in_range(self, x: np.ndarray, what: str) -> np.ndarray:
+        """x unchanged if every value is finite in the run's dtype; else a 422 naming the first one."""
+        largest = float(np.finfo(self.trainer.dtype).max)
+        bad = ~(np.abs(x) <= largest)
+        if bad.any():
+            row, column = (int(i) for i in np.argwhere(bad)[0])
+            raise ApiError(
+                422,
+                f"{what} row {row} column {column} is {x[row, column]:.6g}, out of range for this "
+                f"{self.trainer.dtype} run (|value| <= {largest:.6g})",
+                loc=["body", "inputs", row],
+            )
+        return x
 
     def predict(self, weights: bytes, rows: list[list[float]]) -> dict[str, Any]:
         trainer = self.trainer
@@ -70,7 +85,9 @@ class Predictor:
                 trainer.model.load_state_dict(load_npz(weights))
             except ValueError as error:
                 raise ApiError(409, f"the run's weights cannot be used: {error}") from None
-            outputs = trainer.model.predict(self.inputs(rows)).astype(np.float64)
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = self.inputs(rows)
+            outputs = trainer.model.predict(x).astype(np.float64)
         result: dict[str, Any] = {"outputs": finite_list(outputs), "task": trainer.task}
         if trainer.task == "regression":
             scaling = trainer.dataset.scaling or {}

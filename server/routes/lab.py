@@ -144,6 +144,8 @@ def read_activations(
         return lab.activation_curves(specs, x_min, x_max, n)
     except (ValueError, TypeError) as error:
         raise ApiError(422, str(error), loc=["query", "spec"]) from None
+    except RecursionError:
+        raise ApiError(422, "spec is nested too deeply", loc=["query", "spec"]) from None
 
 
 @router.post("/race", responses=BUSY)

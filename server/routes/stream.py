@@ -83,6 +83,8 @@ async def _handle(raw: bytes, manager: RunManager, run_id: str) -> str | None:
         payload = json.loads(raw)
     except ValueError:
         return envelope("error", detail='messages must be JSON objects such as {"type": "control", ...}')
+    except RecursionError:
+        return envelope("error", detail="the message is nested too deeply to be a control or a ping")
     if not isinstance(payload, dict) or payload.get("type") not in MESSAGE_TYPES:
         kind = payload.get("type") if isinstance(payload, dict) else None
         return envelope("error", detail=f"unknown message type {kind!r}; valid: {', '.join(MESSAGE_TYPES)}")

@@ -1,0 +1,57 @@
+"""Error mapping: 405s carry the path's Allow, unreadable bodies are 400s, deep nesting is never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/api/runs", "GET, POST"),
+        ("DELETE", "/api/runs", "GET, POST"),
+        ("POST", "/api/health", "GET"),
+        ("PATCH", "/api/runs/some-id", "DELETE, GET"),
+        ("GET", "/api/runs/some-id/control", "POST"),
+        ("PUT", "/api/datasets", "GET, POST"),
+    ],
+)
+def test_405_allow_names_every_method_of_the_path(client, method, path, allow):
+    response = client.request(method, path, json={})
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow and f"allowed: {allow}" in response.json()["detail"]
+
+
+def test_unknown_api_path_is_404_whatever_the_method(client):
+    for method in ("GET", "POST", "DELETE"):
+        response = client.request(method, "/api/no-such-thing", json={})
+        assert response.status_code == 404 and "Allow" not in response.headers
+
+
+def test_non_utf8_json_body_is_400(client):
+    response = client.post(
+        "/api/runs", content=b'{"name": "caf\xe9"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "the request body is not UTF-8 text (byte 13 cannot be decoded)"
+
+
+@pytest.mark.parametrize("path", ["/api/runs", "/api/lab/race", "/api/runs/some-id/predict"])
+def test_json_body_nested_too_deeply_is_400(client, path):
+    body = '{"inputs": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["detail"] == "the JSON body is nested too deeply"
+
+
+def test_lab_spec_nested_3000_deep_is_422(client):
+    for spec in (
+        '{"name": ' + "[" * 3000 + "]" * 3000 + "}",
+        '{"name": "elu", "alpha": ' + '{"a": ' * 3000 + "1" + "}" * 3001,
+    ):
+        response = client.get("/api/lab/activations", params={"spec": spec})
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {"loc": ["query", "spec"], "msg": "spec is nested too deeply", "type": "value_error"}
+        ]
