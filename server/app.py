@@ -9,10 +9,11 @@ import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from server import __version__, errors, static
 from server.manager import RunManager
-from server.middleware import BodyLimitMiddleware, TokenMiddleware
+from server.middleware import BodyLimitMiddleware, CrossSiteMiddleware, TokenMiddleware
 from server.pool import ProcessExecutor
 from server.routes import catalog, datasets, health, lab, runs, stream
 from server.settings import Settings
@@ -52,13 +53,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     static.install(app, settings.web_dir)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(
-        BodyLimitMiddleware, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes
+        BodyLimitMiddleware,
+        limit=settings.max_request_bytes,
+        upload_limit=settings.max_upload_bytes,
+        timeout=settings.body_timeout_seconds,
     )
+    app.add_middleware(CrossSiteMiddleware, cors_origins=settings.cors_origins)
     app.add_middleware(TokenMiddleware, token=settings.token)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"]
         )
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts, www_redirect=False)
     return app
 
 

@@ -18,10 +18,12 @@ def serve(args: argparse.Namespace) -> int:
 
     if args.data_dir is not None:
         os.environ["NNPLAY_DATA_DIR"] = str(args.data_dir)
+    if args.host is not None:
+        os.environ["NNPLAY_HOST"] = args.host
     settings = Settings()
     uvicorn.run(
         "server.app:app",
-        host=args.host or settings.host,
+        host=settings.host,
         port=settings.port if args.port is None else args.port,
         reload=args.reload,
         log_level=args.log_level,

@@ -23,10 +23,17 @@ def free_port() -> int:
 class LocalServer:
     """`nnplay serve` on 127.0.0.1 with a data dir; env: more NNPLAY_* settings; log: its output."""
 
-    def __init__(self, data_dir: Path | str, env: dict[str, str] | None = None, log: IO | None = None):
+    def __init__(
+        self,
+        data_dir: Path | str,
+        env: dict[str, str] | None = None,
+        log: IO | None = None,
+        log_level: str = "warning",
+    ):
         self.data_dir = Path(data_dir)
         self.env = env or {}
         self.log = log
+        self.log_level = log_level
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -42,7 +49,7 @@ class LocalServer:
         """Start the server and wait until GET /api/health answers 200."""
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         command = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--data-dir", str(self.data_dir), "--log-level", "warning"]
+        command += ["--port", str(self.port), "--data-dir", str(self.data_dir), "--log-level", self.log_level]
         output = self.log or subprocess.DEVNULL
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=self.log)
         deadline = time.monotonic() + timeout

@@ -1,22 +1,33 @@
-"""Pure ASGI middleware: a request body cap counted on the wire, and the optional API token."""
+"""Pure ASGI middleware: what a cross-site page may not send, a request body cap and deadline counted on
+the wire, and the optional API token."""
 
 from __future__ import annotations
 
 import json
 import secrets
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
+import anyio
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOKEN_COOKIE = "nnplay_token"
+TOKEN_SUBPROTOCOL = "token."
+UPLOAD_PATH = "/api/datasets"
+UPLOAD_HEADER = "x-requested-with"
+CSV_TYPES = ("text/csv", "text/plain", "application/csv")
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+GUARDED_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json")
 
 
-async def _send_json(send: Send, status: int, content: dict, headers: list[tuple[bytes, bytes]] = ()) -> None:
+async def _send_json(scope: Scope, send: Send, status: int, content: dict, headers: list = ()) -> None:
+    """A JSON answer; on a websocket handshake, the HTTP response that refuses it."""
+    prefix = "websocket." if scope["type"] == "websocket" else ""
     body = json.dumps(content).encode()
     await send(
         {
-            "type": "http.response.start",
+            "type": prefix + "http.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
@@ -25,16 +36,78 @@ async def _send_json(send: Send, status: int, content: dict, headers: list[tuple
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": prefix + "http.response.body", "body": body})
+
+
+def _media_type(headers: Headers) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class CrossSiteMiddleware:
+    """Refuses what a page from another site can make a browser send without asking CORS first.
+
+    A websocket handshake must come from this server's own pages (Origin host:port = Host) or from
+    NNPLAY_CORS_ORIGINS; one without an Origin (not a browser) passes. POST, PUT and PATCH to /api send
+    JSON (a DELETE may send nothing); a CSV upload may be text/csv with an X-Requested-With header.
+    """
+
+    def __init__(self, app: ASGIApp, cors_origins: list[str] = ()):
+        self.app = app
+        self.cors_origins = {origin.lower().rstrip("/") for origin in cors_origins}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            refusal = self._websocket_refusal(Headers(scope=scope))
+        elif scope["type"] == "http":
+            refusal = self._request_refusal(scope, Headers(scope=scope))
+        else:
+            refusal = None
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        status, detail = refusal
+        await _send_json(scope, send, status, {"detail": detail})
+
+    def _websocket_refusal(self, headers: Headers) -> tuple[int, str] | None:
+        origin = headers.get("origin")
+        if origin is None or origin.lower() in self.cors_origins:
+            return None
+        if urlsplit(origin.lower()).netloc == headers.get("host", "").lower():
+            return None
+        return 403, f"websocket refused: origin {origin} is neither this server nor in NNPLAY_CORS_ORIGINS"
+
+    def _request_refusal(self, scope: Scope, headers: Headers) -> tuple[int, str] | None:
+        method, path = scope["method"], scope["path"]
+        if method not in STATE_CHANGING or not path.startswith("/api/"):
+            return None
+        media_type = _media_type(headers)
+        if media_type == "application/json" or (method == "DELETE" and not media_type):
+            return None
+        upload = method == "POST" and path.rstrip("/") == UPLOAD_PATH
+        if upload and media_type in CSV_TYPES:
+            if headers.get(UPLOAD_HEADER):
+                return None
+            return 403, f"a {media_type} upload needs an X-Requested-With header (any value, e.g. nnplay)"
+        wanted = 'JSON {"name", "csv"}, or text/csv with an X-Requested-With header' if upload else "JSON"
+        return 415, f"send {method} {path} as {wanted} (Content-Type {media_type or 'missing'})"
 
 
 class BodyLimitMiddleware:
-    """Reads the whole body first, counting bytes as they arrive; past the limit the answer is 413."""
+    """Reads the whole body first, counting bytes and time as they arrive: 413 past the size limit,
+    408 past the deadline."""
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_path: str = "/api/datasets"):
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        upload_limit: int,
+        timeout: float = 30.0,
+        upload_path: str = UPLOAD_PATH,
+    ):
         self.app = app
         self.limit = limit
         self.upload_limit = upload_limit
+        self.timeout = timeout
         self.upload_path = upload_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,24 +127,29 @@ class BodyLimitMiddleware:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
-                await _send_json(send, 400, {"detail": "the content-length header is not a number"})
+                await _send_json(scope, send, 400, {"detail": "the content-length header is not a number"})
                 return
             if int(declared) > limit:
-                await _send_json(send, 413, too_large)
+                await _send_json(scope, send, 413, too_large)
                 return
         chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _send_json(send, 413, too_large)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        with anyio.move_on_after(self.timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    await _send_json(scope, send, 413, too_large)
+                    return
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            late = f"the request body did not arrive within {self.timeout:g} s (NNPLAY_BODY_TIMEOUT_SECONDS)"
+            await _send_json(scope, send, 408, {"detail": late}, [(b"connection", b"close")])
+            return
         body = b"".join(chunks)
         replayed = False
 
@@ -86,10 +164,11 @@ class BodyLimitMiddleware:
 
 
 class TokenMiddleware:
-    """With a token set, every request but the health check needs it.
+    """With a token set, the API and its docs need it; the health check and the browser app's files do not.
 
-    Accepted: an `Authorization: Bearer` header, a `?token=` query (which also sets a cookie, so a browser
-    that opened the app once stays signed in), or that cookie.
+    Accepted: an `Authorization: Bearer` header (whose answer also sets an HttpOnly cookie, so the
+    browser's download links carry it), that cookie, or on a websocket the subprotocol `token.<TOKEN>`
+    offered beside `nnplay`. Never a URL query, which access logs would keep.
     """
 
     def __init__(self, app: ASGIApp, token: str | None, open_paths: tuple[str, ...] = ("/api/health",)):
@@ -97,39 +176,45 @@ class TokenMiddleware:
         self.token = token.encode() if token else None
         self.open_paths = open_paths
 
-    def _supplied(self, scope: Scope) -> tuple[bytes | None, bool]:
-        headers = dict(scope["headers"])
-        authorization = headers.get(b"authorization", b"")
-        if authorization[:7].lower() == b"bearer ":
-            return authorization[7:].strip(), False
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if "token" in query:
-            return query["token"][0].encode("latin-1"), True
+    def _supplied(self, scope: Scope) -> tuple[bytes | None, bytes | None]:
+        """The token from the header or subprotocol, and the one from the cookie."""
+        headers = Headers(scope=scope)
         cookie = SimpleCookie()
         try:
-            cookie.load(headers.get(b"cookie", b"").decode("latin-1"))
+            cookie.load(headers.get("cookie", ""))
         except Exception:
-            return None, False
+            cookie.clear()
         morsel = cookie.get(TOKEN_COOKIE)
-        return (morsel.value.encode("latin-1"), False) if morsel else (None, False)
+        from_cookie = morsel.value.encode("latin-1") if morsel else None
+        authorization = headers.get("authorization", "")
+        if authorization[:7].lower() == "bearer ":
+            return authorization[7:].strip().encode("latin-1"), from_cookie
+        for protocol in scope.get("subprotocols", ()):
+            if protocol.startswith(TOKEN_SUBPROTOCOL):
+                return protocol[len(TOKEN_SUBPROTOCOL) :].encode("latin-1"), from_cookie
+        return None, from_cookie
+
+    def _valid(self, supplied: bytes | None) -> bool:
+        return supplied is not None and secrets.compare_digest(supplied, self.token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.token is None
             or scope["type"] not in ("http", "websocket")
             or scope["path"] in self.open_paths
+            or not scope["path"].startswith(GUARDED_PATHS)
         ):
             await self.app(scope, receive, send)
             return
-        supplied, from_query = self._supplied(scope)
-        if supplied is None or not secrets.compare_digest(supplied, self.token):
+        given, from_cookie = self._supplied(scope)
+        if not (self._valid(given) or (given is None and self._valid(from_cookie))):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4401, "reason": "missing or invalid token"})
                 return
             detail = {"detail": "missing or invalid token: send 'Authorization: Bearer <NNPLAY_TOKEN>'"}
-            await _send_json(send, 401, detail, [(b"www-authenticate", b"Bearer")])
+            await _send_json(scope, send, 401, detail, [(b"www-authenticate", b"Bearer")])
             return
-        if not (from_query and scope["type"] == "http"):
+        if scope["type"] != "http" or self._valid(from_cookie):
             await self.app(scope, receive, send)
             return
 

@@ -11,10 +11,18 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("nnplay", appauthor=False))
+
+
+def _default_allowed_hosts(data: dict) -> list[str]:
+    host = str(data.get("host", "")).lower()
+    named = f"[{host}]" if ":" in host else host
+    return LOOPBACK_HOSTS + ([named] if host not in ANY_ADDRESS and named not in LOOPBACK_HOSTS else [])
 
 
 class Settings(BaseSettings):
@@ -63,9 +71,18 @@ class Settings(BaseSettings):
     ws_compression: bool = Field(
         False, description="permessage-deflate on websockets (saves bandwidth, costs CPU)"
     )
-    token: str | None = Field(None, min_length=1)
+    token: str | None = Field(
+        None, min_length=1, pattern=r"^[A-Za-z0-9._~-]+$", description="letters, digits and . _ ~ - only"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated origins allowed to call the API from a browser"
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=_default_allowed_hosts,
+        description="comma-separated Host names served (against DNS rebinding); '*.example.com' or '*' too",
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="a request body must arrive within this; slower is a 408"
     )
     write_interval: float = Field(0.2, gt=0, description="seconds between batched database writes")
     max_storage_mb: float = Field(
@@ -75,12 +92,20 @@ class Settings(BaseSettings):
         256.0, gt=0, description="one run's stored records: heavy records thin out past half, stop at this"
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if "*" in host[1:] or (host.startswith("*") and host != "*" and not host.startswith("*.")):
+                raise ValueError(f"{host!r}: a wildcard is '*' alone or leads a domain: '*.example.com'")
+        return [host.lower() for host in hosts]
 
     @property
     def database(self) -> Path:

@@ -1,4 +1,23 @@
-const token = new URLSearchParams(location.search).get("token");
+const TOKEN_KEY = "nnplay-token";
+
+export const token = takeToken();
+
+function takeToken() {
+  const parts = location.hash.slice(1).split("&");
+  const given = parts.find((part) => part.startsWith("token="));
+  if (given) {
+    sessionStorage.setItem(TOKEN_KEY, given.slice("token=".length));
+    const rest = parts.filter((part) => part !== given).join("&");
+    history.replaceState(history.state, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+function headers(json) {
+  const result = json === undefined ? {} : { "Content-Type": "application/json" };
+  if (token) result.Authorization = `Bearer ${token}`;
+  return result;
+}
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -21,21 +40,10 @@ export class ApiError extends Error {
   }
 }
 
-export function withToken(path) {
-  if (!token) return path;
-  const url = new URL(path, location.origin);
-  url.searchParams.set("token", token);
-  return url.pathname + url.search;
-}
-
 async function request(method, path, { json } = {}) {
-  const init = { method, headers: {} };
-  if (token) init.headers.Authorization = `Bearer ${token}`;
-  if (json !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(json);
-  }
-  const response = await fetch(withToken(path), init);
+  const init = { method, headers: headers(json) };
+  if (json !== undefined) init.body = JSON.stringify(json);
+  const response = await fetch(path, init);
   const text = await response.text();
   let data = null;
   if (text) {
@@ -70,15 +78,17 @@ export const api = {
   run: (id) => request("GET", `/api/runs/${id}`),
   epochs: (id, full = false) => request("GET", `/api/runs/${id}/epochs${query({ full: full ? 1 : null })}`),
   deleteRun: (id) => request("DELETE", `/api/runs/${id}`),
-  modelUrl: (id, format) => withToken(`/api/runs/${id}/model${query({ format })}`),
-  stopOnLeave: (id) => navigator.sendBeacon(withToken(`/api/runs/${id}/control`),
-    new Blob([JSON.stringify({ action: "stop" })], { type: "application/json" })),
+  modelUrl: (id, format) => `/api/runs/${id}/model${query({ format })}`,
+  stopOnLeave: (id) => fetch(`/api/runs/${id}/control`, {
+    method: "POST", keepalive: true, headers: headers({}), body: JSON.stringify({ action: "stop" }),
+  }).catch(() => {}),
 };
 
 export class RunStream {
   constructor(id, { onMessage, onClose }) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.socket = new WebSocket(`${scheme}//${location.host}${withToken(`/api/runs/${id}/stream`)}`);
+    const protocols = token ? ["nnplay", `token.${token}`] : ["nnplay"];
+    this.socket = new WebSocket(`${scheme}//${location.host}/api/runs/${id}/stream`, protocols);
     this.closed = false;
     this.socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
     this.socket.addEventListener("close", () => {

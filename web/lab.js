@@ -1,10 +1,9 @@
-import { ApiError, api, withToken } from "./api.js";
+import { ApiError, api, token } from "./api.js";
 import { CLASS_COLORS, COLORS } from "./charts.js";
 import { State } from "./state.js";
 
 const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
 const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
-const TOKEN = new URLSearchParams(location.search).get("token");
 const SCHEDULE_PARAMS = {
   constant: {},
   step: { step_size: 50, gamma: 0.5 },
@@ -17,12 +16,12 @@ const SATURATING = "rgba(245, 147, 34, 0.16)";
 
 async function request(method, path, json) {
   const init = { method, headers: {} };
-  if (TOKEN) init.headers.Authorization = `Bearer ${TOKEN}`;
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
   }
-  const response = await fetch(withToken(path), init);
+  const response = await fetch(path, init);
   const data = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, data?.detail ?? data);
   return data;

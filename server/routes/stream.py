@@ -18,13 +18,15 @@ from server.subscriber import CLOSE, Subscriber
 router = APIRouter(prefix="/api/runs", tags=["stream"])
 
 MESSAGE_TYPES = ("control", "ping")
+SUBPROTOCOL = "nnplay"
 
 
 @router.websocket("/{run_id}/stream")
 async def stream_run(websocket: WebSocket, run_id: str) -> None:
     manager: RunManager = websocket.app.state.manager
     settings = websocket.app.state.settings
-    await websocket.accept()
+    offered = websocket.scope.get("subprotocols", ())
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     subscriber = Subscriber(settings.subscriber_queue_limit, settings.heavy_per_second)
     if not await manager.subscribe(run_id, subscriber):
         await websocket.send_text(envelope("error", detail=f"no run with id {run_id!r}"))

@@ -17,6 +17,7 @@ from server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_FLIGHT = ("queued", "running", "paused")
+CLIENT_HEADERS = {"X-Requested-With": "nnplay"}
 
 SMALL: dict[str, Any] = {
     "data": {"dataset": "circle", "n_samples": 60},
@@ -42,6 +43,8 @@ def small_config(epochs: int = 5, **extra: Any) -> dict[str, Any]:
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for TestClient, whose requests name the host `testserver`."""
+    overrides = {"allowed_hosts": ["testserver"], **overrides}
     return Settings(data_dir=data_dir, web_dir=data_dir / "web", max_runs=2, **overrides)
 
 
@@ -95,7 +98,7 @@ def stop_all(client: Any) -> None:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One app per test module, two workers; runs left in flight are stopped after each test."""
     app = create_app(make_settings(tmp_path_factory.mktemp("data")))
-    with TestClient(app) as test_client:
+    with TestClient(app, headers=CLIENT_HEADERS) as test_client:
         yield test_client
 
 

@@ -88,7 +88,10 @@ def test_token_is_required_when_set(live_server):
         wait_status(httpx.Client(base_url=server.url, headers=auth), run["id"], "completed")
     with pytest.raises(InvalidStatus), ws_client.connect(f"{server.ws_url}/api/runs/{run['id']}/stream"):
         pass
-    with ws_client.connect(f"{server.ws_url}/api/runs/{run['id']}/stream?token=s3cret") as websocket:
+    with ws_client.connect(
+        f"{server.ws_url}/api/runs/{run['id']}/stream", subprotocols=["nnplay", "token.s3cret"]
+    ) as websocket:
+        assert websocket.subprotocol == "nnplay"
         assert receive_until(websocket, "done")[-1]["status"] == "completed"
     with ws_client.connect(
         f"{server.ws_url}/api/runs/{run['id']}/stream", additional_headers={"Authorization": "Bearer s3cret"}

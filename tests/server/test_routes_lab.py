@@ -148,7 +148,7 @@ def test_run_an_experiment_and_get_its_verdict(client):
     assert series["epoch"] == list(range(1, 31)) and len(series["test_metric"]) == 30
     short = client.post("/api/lab/experiments/xor/run", json={"epochs": 2}).json()
     assert all(len(run["series"]["epoch"]) == 2 for run in short["runs"].values())
-    assert client.post("/api/lab/experiments/nope/run").status_code == 404
+    assert client.post("/api/lab/experiments/nope/run", json={}).status_code == 404
     assert client.post("/api/lab/experiments/xor/run", json={"epochs": 0}).status_code == 422
 
 
