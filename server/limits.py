@@ -1,37 +1,35 @@
-"""Checks a run must pass before it is queued: layer, unit and parameter limits and the compute budget."""
+"""Checks a run must pass before it is queued, all read from its plan (nothing is built or allocated)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from engine.config import RunConfig
+from engine.plan import Plan, PlanError, plan
 from server.errors import ApiError
 from server.settings import Settings
+from server.store import Store
 
 log = logging.getLogger("nnplay.server")
+
+MEMORY_ADVICE = {
+    "model": "use fewer or smaller layers",
+    "data": "use fewer samples",
+    "training_batch": "use a smaller batch_size",
+    "evaluation": "use fewer samples or a smaller network",
+    "probe": "use a smaller telemetry probe_size",
+    "grid": "use a smaller telemetry grid_size",
+}
 
 
 def _too_many(what: str, count: int, limit: int, setting: str, loc: list) -> ApiError:
     return ApiError(422, f"{what} {count:,}; the limit is {limit:,} ({setting})", loc=loc)
 
 
-def parameters_lower_bound(config: RunConfig) -> int:
-    """Parameters of consecutive dense/maxout layers whose input width is known from the config alone."""
-    width, total = None, 0
-    for layer in config.model.layers:
-        if layer.type in ("dense", "maxout"):
-            pieces = getattr(layer, "pieces", 1)
-            if width is not None:
-                total += width * layer.units * pieces
-            width = layer.units
-        elif layer.type not in ("activation", "dropout", "batchnorm"):
-            width = None
-    return total
-
-
 def check_config(config: RunConfig, settings: Settings) -> None:
-    """The limits that need no data: raises a 422 ApiError naming the field."""
+    """The limits on the config as written: raises a 422 ApiError naming the field."""
     layers = config.model.layers
     if len(layers) > settings.max_layers:
         raise _too_many(
@@ -52,32 +50,38 @@ def check_config(config: RunConfig, settings: Settings) -> None:
                     "NNPLAY_MAX_UNITS",
                     ["body", "model", "layers", index, key],
                 )
-    bound = parameters_lower_bound(config)
-    if bound > settings.max_parameters:
-        raise _too_many(
-            "the model has at least parameters:",
-            bound,
-            settings.max_parameters,
-            "NNPLAY_MAX_PARAMETERS",
-            ["body", "model", "layers"],
+
+
+async def dataset_text(config: RunConfig, store: Store) -> str | None:
+    """The uploaded CSV a config names, read off the event loop; None for generated data."""
+    if config.data.dataset != "csv":
+        return None
+    dataset = await asyncio.to_thread(store.get_dataset, config.data.csv_id)
+    if dataset is None:
+        raise ApiError(
+            422, f"no uploaded dataset with id {config.data.csv_id!r}", loc=["body", "data", "csv_id"]
         )
+    return dataset["csv"]
 
 
-def preflight(config: RunConfig, csv_text: str | None, settings: Settings) -> dict[str, Any]:
-    """Build the run once (blocking: call it in a thread) to count its parameters and samples."""
-    from engine.trainer import Trainer
-
-    check_config(config, settings)
+def plan_run(config: RunConfig, csv_text: str | None) -> Plan:
+    """The run's plan (blocking: call it in a thread); a config that cannot run is a 422 naming the field."""
     try:
-        trainer = Trainer(config, csv_text=csv_text)
+        return plan(config, csv_text=csv_text)
+    except PlanError as error:
+        raise ApiError(422, f"the run cannot be built: {error}", loc=["body", *error.field]) from None
     except ValueError as error:
         raise ApiError(422, f"the run cannot be built: {error}", loc=["body"]) from None
     except Exception as error:
-        log.exception("building a run failed")
+        log.exception("planning a run failed")
         raise ApiError(
             422, f"the run cannot be built: {type(error).__name__}: {error}", loc=["body"]
         ) from None
-    parameters, samples = int(trainer.num_parameters), len(trainer.x_train)
+
+
+def check_plan(config: RunConfig, planned: Plan, settings: Settings) -> None:
+    """Parameters, compute budget and memory estimate against the settings: a 422 naming the field."""
+    parameters, samples = planned.num_parameters, planned.train_samples
     if parameters > settings.max_parameters:
         raise _too_many(
             "the model has parameters:",
@@ -96,4 +100,28 @@ def preflight(config: RunConfig, csv_text: str | None, settings: Settings) -> di
             "use fewer epochs, samples or parameters",
             loc=["body", "training", "epochs"],
         )
-    return {"num_parameters": parameters, "train_samples": samples, "summary": trainer.model.summary()}
+    memory = planned.memory
+    estimate = memory["bytes"] / 2**20
+    if estimate > settings.max_run_memory_mb:
+        part = memory["largest"]
+        share = memory["parts"][part] / 2**20
+        raise ApiError(
+            422,
+            f"the run needs about {estimate:,.0f} MB of memory ({part.replace('_', ' ')} {share:,.0f} MB); "
+            f"the limit is {settings.max_run_memory_mb:,.0f} MB (NNPLAY_MAX_RUN_MEMORY_MB): "
+            f"{MEMORY_ADVICE[part]}",
+            loc=["body", *memory["field"]],
+        )
+
+
+def preflight(config: RunConfig, csv_text: str | None, settings: Settings) -> dict[str, Any]:
+    """Plan the run once (blocking: call it in a thread) and check it; its counts and layer summary."""
+    check_config(config, settings)
+    planned = plan_run(config, csv_text)
+    check_plan(config, planned, settings)
+    return {
+        "num_parameters": planned.num_parameters,
+        "train_samples": planned.train_samples,
+        "summary": planned.summary(),
+        "memory_bytes": planned.memory["bytes"],
+    }

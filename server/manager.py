@@ -15,7 +15,7 @@ from engine.config import RunConfig
 from server.envelopes import envelope, history_envelope
 from server.errors import ApiError, not_found
 from server.executor import Event, Executor, Job
-from server.limits import preflight
+from server.limits import dataset_text, preflight
 from server.predict import Predictor
 from server.schemas import FINISHED
 from server.settings import Settings
@@ -120,14 +120,7 @@ class RunManager:
         waiting = sum(1 for run in self.active.values() if run.status == "queued")
         if waiting >= settings.max_queued + settings.max_runs:
             raise ApiError(429, f"{waiting} runs are already waiting (NNPLAY_MAX_QUEUED); try again later")
-        csv_text = None
-        if config.data.dataset == "csv":
-            dataset = await asyncio.to_thread(self.store.get_dataset, config.data.csv_id)
-            if dataset is None:
-                raise ApiError(
-                    422, f"no uploaded dataset with id {config.data.csv_id!r}", loc=["body", "data", "csv_id"]
-                )
-            csv_text = dataset["csv"]
+        csv_text = await dataset_text(config, self.store)
         info = await asyncio.to_thread(preflight, config, csv_text, settings)
         run = ActiveRun(
             id=secrets.token_urlsafe(16),

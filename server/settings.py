@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_layers: int = Field(32, ge=1)
     max_units: int = Field(1024, ge=1)
     max_parameters: int = Field(1_000_000, ge=1)
+    max_run_memory_mb: float = Field(
+        1024.0, gt=0, description="a run's estimated peak memory (engine.plan): bigger runs get a 422"
+    )
     max_request_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     max_upload_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     max_csv_columns: int = Field(1000, ge=2, le=1_000_000, description="columns of an uploaded CSV at most")
