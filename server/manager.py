@@ -17,12 +17,14 @@ from server.errors import ApiError, not_found
 from server.executor import Event, Executor, Job
 from server.limits import dataset_text, preflight
 from server.predict import Predictor
+from server.ratelimit import TokenBucket, retry_after
 from server.schemas import FINISHED
 from server.settings import Settings
 from server.store import Store
 from server.subscriber import Subscriber
 
 log = logging.getLogger("nnplay.server")
+QUEUE_RETRY_SECONDS = 5
 
 
 @dataclass(eq=False)
@@ -45,6 +47,7 @@ class ActiveRun:
     subscribers: set[Subscriber] = field(default_factory=set)
     deleted: bool = False
     touched: float = field(default_factory=time.monotonic)
+    controls: TokenBucket | None = None
     storage: str | None = None
 
     @property
@@ -117,9 +120,7 @@ class RunManager:
 
     async def create(self, config: RunConfig, paused: bool) -> dict[str, Any]:
         settings = self.settings
-        waiting = sum(1 for run in self.active.values() if run.status == "queued")
-        if waiting >= settings.max_queued + settings.max_runs:
-            raise ApiError(429, f"{waiting} runs are already waiting (NNPLAY_MAX_QUEUED); try again later")
+        self._check_queue()
         csv_text = await dataset_text(config, self.store)
         info = await asyncio.to_thread(preflight, config, csv_text, settings)
         run = ActiveRun(
@@ -130,12 +131,23 @@ class RunManager:
             num_parameters=info["num_parameters"],
             summary=info["summary"],
         )
+        self._check_queue()
         self.active[run.id] = run
         self.store.insert_run({key: value for key, value in run.public().items() if key != "epochs"})
-        await self.store.aflush()
         job = Job(run.id, run.config, csv_text, paused=paused, deadline=settings.run_deadline_seconds)
         self.executor.submit(job)
+        await self.store.aflush()
         return run.public()
+
+    def _check_queue(self) -> None:
+        """429 when NNPLAY_MAX_QUEUED runs already wait for a worker and every worker is busy."""
+        waiting = self.executor.queued
+        if waiting >= self.settings.max_queued and not self.executor.idle:
+            raise ApiError(
+                429,
+                f"{waiting} runs are already waiting for a worker (NNPLAY_MAX_QUEUED); try again later",
+                headers=retry_after(QUEUE_RETRY_SECONDS),
+            )
 
     async def read(self, run_id: str) -> dict[str, Any]:
         run = self.active.get(run_id)
@@ -188,10 +200,26 @@ class RunManager:
             raise ApiError(409, f"run {run_id!r} has ended ({run.status})")
         if action == "stop":
             payload = {"reason": "stopped by the user", **payload}
+        else:
+            self._spend_control(run)
         run.touched = time.monotonic()
         if not self.executor.control(run_id, action, payload):
             raise ApiError(409, f"run {run_id!r} is ending")
         return run.public()
+
+    def _spend_control(self, run: ActiveRun) -> None:
+        """429 past NNPLAY_MAX_CONTROLS_PER_SECOND (bursts of twice that); stop is always let through."""
+        rate = self.settings.max_controls_per_second
+        if run.controls is None:
+            run.controls = TokenBucket(rate, 2 * rate)
+        wait = run.controls.take()
+        if wait:
+            raise ApiError(
+                429,
+                f"run {run.id!r} takes at most {rate:g} controls a second (NNPLAY_MAX_CONTROLS_PER_SECOND); "
+                f"retry in {wait:.2f} s",
+                headers=retry_after(wait),
+            )
 
     async def delete(self, run_id: str) -> None:
         run = self.active.get(run_id)

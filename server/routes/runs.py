@@ -79,8 +79,8 @@ async def read_epochs(
     manager: ManagerDep,
     full: bool = Query(False, description="every telemetry field that was recorded, not only the scalars"),
     every: int = Query(1, ge=1, le=2**31, description="the first epoch, every n-th after it, and the last"),
-    heavy: Literal[0, 1] | None = Query(
-        None, description="0: scalars only (even with full=1); 1: only the epochs with heavy fields, in full"
+    heavy: int | None = Query(
+        None, ge=0, le=1, description="0: scalars only (even with full=1); 1: only epochs with heavy fields"
     ),
 ) -> StreamingResponse:
     """One record per epoch, streamed as a JSON array: the scalars, or with full=1 every recorded field."""

@@ -144,3 +144,22 @@ def test_uploads_have_their_own_size_cap(client):
 def test_run_on_an_unknown_upload_is_422(client):
     response = client.post("/api/runs", json=small_config(data={"dataset": "csv", "csv_id": "csv-nope"}))
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "data", "csv_id"]
+
+
+def test_delete_an_upload(client):
+    dataset = client.post("/api/datasets", content=CSV, headers=CSV_HEADERS).json()
+    config = small_config(epochs=2, data={"dataset": "csv", "csv_id": dataset["id"], "n_samples": None})
+    paused = client.post("/api/runs", json={**config, "paused": True}).json()
+    wait_status(client, paused["id"], "paused")
+    in_use = client.delete(f"/api/datasets/{dataset['id']}")
+    assert in_use.status_code == 409 and paused["id"] in in_use.json()["detail"]
+    client.post(f"/api/runs/{paused['id']}/control", json={"action": "stop"})
+    wait_status(client, paused["id"], "stopped")
+    assert client.delete(f"/api/datasets/{dataset['id']}").status_code == 204
+    assert client.get(f"/api/datasets/{dataset['id']}").status_code == 404
+    assert dataset["id"] not in [d["id"] for d in client.get("/api/datasets").json()["uploads"]]
+    assert client.get(f"/api/runs/{paused['id']}/epochs").status_code == 200
+    predict = client.post(f"/api/runs/{paused['id']}/predict", json={"inputs": [[3, 5]]})
+    assert predict.status_code == 409 and "no longer exists" in predict.json()["detail"]
+    assert client.delete(f"/api/datasets/{dataset['id']}").status_code == 404
+    assert client.delete("/api/datasets/circle").status_code == 404

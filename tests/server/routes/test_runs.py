@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
 import time
+import urllib.request
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.server.conftest import small_config, wait_for, wait_status
+from engine.config import RunConfig
+from server.app import create_app
+from server.store import Store
+from tests.server.conftest import make_settings, small_config, wait_for, wait_status
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -264,3 +272,130 @@ def test_oversized_body_is_413(client):
 def test_malformed_json_is_422(client):
     response = client.post("/api/runs", content="{", headers={"content-type": "application/json"})
     assert response.status_code == 422 and response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_epochs_every_and_heavy_thin_the_history(client):
+    run_id = create(client, **small_config(epochs=10, telemetry={"every": 3}))["id"]
+    wait_status(client, run_id, "completed")
+
+    def read(**params):
+        response = client.get(f"/api/runs/{run_id}/epochs", params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    heavy = [1, 3, 6, 9, 10]
+    assert [e["epoch"] for e in read(full=1) if e.get("layers")] == heavy
+    assert [e["epoch"] for e in read(every=4)] == [1, 5, 9, 10]
+    assert [e["epoch"] for e in read(every=100)] == [1, 10]
+    only = read(heavy=1)
+    assert [e["epoch"] for e in only] == heavy and all(e["layers"] and e["boundary"] for e in only)
+    assert [e["epoch"] for e in read(heavy=1, every=2)] == [1, 6, 10]
+    scalars = read(full=1, heavy=0)
+    assert [e["epoch"] for e in scalars] == list(range(1, 11)) and not any("layers" in e for e in scalars)
+    assert scalars == read()
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"every": 0}, "every"),
+        ({"every": "x"}, "every"),
+        ({"heavy": 2}, "heavy"),
+        ({"heavy": "yes"}, "heavy"),
+    ],
+)
+def test_epochs_params_are_422_naming_the_parameter(client, params, name):
+    run_id = create(client, **small_config(epochs=1))["id"]
+    response = client.get(f"/api/runs/{run_id}/epochs", params=params)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", name]
+
+
+def test_epochs_are_gzipped_when_the_client_accepts_it(client):
+    run_id = create(client, **small_config(epochs=30))["id"]
+    wait_status(client, run_id, "completed")
+    url = f"/api/runs/{run_id}/epochs"
+    zipped = client.get(url, params={"full": 1}, headers={"accept-encoding": "gzip"})
+    plain = client.get(url, params={"full": 1}, headers={"accept-encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json() and len(plain.json()) == 30
+    assert int(zipped.num_bytes_downloaded) < len(plain.content) / 3
+
+
+def test_storage_quotas_thin_heavy_records_and_say_which_setting(tmp_path):
+    settings = make_settings(tmp_path, max_run_storage_mb=0.4, write_interval=0.05)
+    telemetry = {"every": 1, "grid_size": 40, "neuron_grid_size": 20}
+    with TestClient(create_app(settings), headers={"x-requested-with": "nnplay"}) as client:
+        run_id = create(client, **small_config(epochs=300, telemetry=telemetry))["id"]
+        early = wait_for(lambda: first_heavy(client, run_id, 5))
+        run = wait_status(client, run_id, "completed", timeout=60)
+        assert "NNPLAY_MAX_RUN_STORAGE_MB" in run["message"] and "storage" in run["message"]
+        records = read_full(client, run_id)
+        assert [e["epoch"] for e in records] == list(range(1, 301))
+        kept = [e for e in records if e.get("boundary")]
+        assert 10 < len(kept) < 150 and kept[:5] == early
+        gaps = [b["epoch"] - a["epoch"] for a, b in zip(kept, kept[1:], strict=False)]
+        assert gaps[0] == 1 and gaps[-1] >= 4
+        assert [e["epoch"] for e in kept[:5]] == [1, 2, 3, 4, 5]
+
+    settings = make_settings(tmp_path / "total", max_storage_mb=0.3, write_interval=0.05)
+    with TestClient(create_app(settings), headers={"x-requested-with": "nnplay"}) as client:
+        run_id = create(client, **small_config(epochs=300, telemetry=telemetry))["id"]
+        run = wait_status(client, run_id, "completed", timeout=60)
+        assert "NNPLAY_MAX_STORAGE_MB" in run["message"]
+        records = read_full(client, run_id)
+        kept = [e["epoch"] for e in records if e.get("boundary")]
+        assert len(records) == 300 and kept == list(range(1, len(kept) + 1)) and len(kept) < 150
+
+
+def read_full(client, run_id):
+    return client.get(f"/api/runs/{run_id}/epochs", params={"full": 1}).json()
+
+
+def first_heavy(client, run_id, count):
+    kept = [e for e in read_full(client, run_id) if e.get("boundary")]
+    return kept[:count] if len(kept) >= count else None
+
+
+def memory_kb(pid, field):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith(field + ":")))
+
+
+def big_record(epoch, numbers):
+    """A heavy record of about 3 MB of numbers (a 20-epoch run is about 60 MB of JSON)."""
+    return json.dumps({"epoch": epoch, "train_loss": 1.0 / epoch, "boundary": {"z": f"{epoch}:{numbers}"}})
+
+
+@pytest.mark.timeout(240)
+def test_streaming_full_epochs_of_a_big_run_keeps_the_server_memory_bounded(live_server, tmp_path):
+    data_dir = tmp_path / "data"
+    numbers = ",".join(f"{v:.5f}" for v in np.random.default_rng(0).random(400_000))
+    store = Store(data_dir / "nnplay.sqlite3")
+    store.open()
+    config = RunConfig.model_validate(small_config(epochs=20)).model_dump(mode="json")
+    store.insert_run({"id": "big", "name": None, "status": "completed", "config": config, "created_at": 1.0})
+    for epoch in range(1, 21):
+        store.add_epoch("big", epoch, json.dumps({"epoch": epoch}), big_record(epoch, numbers))
+    store.close()
+    server = live_server(data_dir=data_dir)
+    pid = server.process.pid
+    url = f"{server.url}/api/runs/big/epochs?full=1"
+    for encoding in ("identity", "gzip"):
+        before = memory_kb(pid, "VmRSS")
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        request = urllib.request.Request(url, headers={"Accept-Encoding": encoding})
+        body = bytearray()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.headers.get("Content-Encoding", "identity") == encoding
+            inflate = zlib.decompressobj(wbits=31).decompress if encoding == "gzip" else bytes
+            body += inflate(response.read(1024 * 1024))
+            with urllib.request.urlopen(f"{server.url}/api/health", timeout=5) as health:
+                assert health.status == 200
+            while piece := response.read(1024 * 1024):
+                body += inflate(piece)
+        grown_mb = (memory_kb(pid, "VmHWM") - before) / 1024
+        records = json.loads(bytes(body))
+        assert [r["epoch"] for r in records] == list(range(1, 21))
+        assert [r["boundary"]["z"] for r in records] == [f"{epoch}:{numbers}" for epoch in range(1, 21)]
+        assert grown_mb < 50, f"streaming grew the server by {grown_mb:.0f} MB ({encoding})"
