@@ -44,6 +44,16 @@ class Executor(Protocol):
 
     capacity: int
 
+    @property
+    def queued(self) -> int:
+        """Jobs submitted and still waiting for a worker."""
+        ...
+
+    @property
+    def idle(self) -> bool:
+        """Whether a job submitted now would start at once."""
+        ...
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -51,7 +61,11 @@ class Executor(Protocol):
     def submit(self, job: Job) -> None: ...
 
     def control(self, run_id: str, action: Action, payload: dict[str, Any] | None = None) -> bool:
-        """Deliver a control to a queued or running job; False when the executor does not know the run."""
+        """Deliver a control to a queued or running job, never blocking; False for a run it does not know.
+
+        Controls reach a job in the order they were given, except that `set` controls waiting together
+        may merge (the latest value of each field wins).
+        """
         ...
 
     def events(self) -> AsyncIterator[list[Event]]:

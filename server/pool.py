@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import multiprocessing as mp
 import os
 import subprocess
 import sys
@@ -13,35 +12,62 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from server.executor import Action, Event, Job
-from server.wire import Reader
+from server.wire import READ_BYTES, Outbox, Reader
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 EVENT_PIPE_BYTES = 1 << 20
-READ_BYTES = 1 << 16
+CLOSE_GRACE_SECONDS = 3.0
 
 
 @dataclass(eq=False)
 class _Worker:
     process: subprocess.Popen
-    commands: Connection
+    commands: Outbox
     events: int
     reader: Reader = field(default_factory=Reader)
     job: Job | None = None
     started: float | None = None
     killed: str | None = None
+    waiting_to_write: bool = False
+
+
+def merge_settings(pending: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Fold a newer `set` payload into a pending one: the latest value of each field wins."""
+    pending.update({key: value for key, value in payload.items() if value is not None})
+
+
+def coalesce(pending: deque, message: tuple) -> bool:
+    """Fold a control into those waiting for the same run, if it can be; True when it was.
+
+    A `set` merges into a `set` waiting after the run's last other control; a `stop` joins a `stop`
+    already waiting. Pause, resume and step keep their place and their order.
+    """
+    kind, run_id, action, payload = message
+    for waiting in reversed(pending):
+        if waiting[0] != "control" or waiting[1] != run_id:
+            continue
+        if action == "stop" and waiting[2] == "stop":
+            return True
+        if action == "set":
+            if waiting[2] != "set":
+                return False
+            merge_settings(waiting[3], payload)
+            return True
+    return False
 
 
 class ProcessExecutor:
     """Up to `capacity` worker processes, spawned on demand and reused.
 
-    The event loop reads each worker's event pipe when it is readable (non-blocking), so training never
-    blocks the loop. Event pipes hold 1 MiB, so a worker rarely waits for the server; workers run at
-    `nice`, so the server stays responsive while they compute.
+    The event loop reads each worker's event pipe when it is readable and writes its command pipe when
+    it has room, both non-blocking, so neither training nor a worker busy writing an epoch ever blocks
+    the loop. Commands wait in a per-worker outbox while the pipe is full, where `set` controls coalesce.
+    Event pipes hold 1 MiB, so a worker rarely waits for the server; workers run at `nice`, so the
+    server stays responsive while they compute.
     """
 
     def __init__(self, capacity: int, kill_grace: float = 30.0, nice: int = 0):
@@ -61,30 +87,41 @@ class ProcessExecutor:
         self._watchdog = asyncio.create_task(self._watch())
 
     async def close(self) -> None:
+        """Ask every worker to stop, kill those still alive after CLOSE_GRACE_SECONDS, close every pipe."""
         self._closing = True
         if self._watchdog:
             self._watchdog.cancel()
         for worker in self._workers:
             self._send(worker, None)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
         for worker in list(self._workers):
-            try:
-                await asyncio.to_thread(worker.process.wait, max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if not await _exited(worker.process, deadline - time.monotonic()):
+                worker.killed = (
+                    f"the server shut down and the worker did not stop within {CLOSE_GRACE_SECONDS:g} s; "
+                    "it was killed"
+                )
                 worker.process.kill()
-                await asyncio.to_thread(worker.process.wait)
+                await _exited(worker.process, 2.0)
+        for worker in list(self._workers):
+            while worker.events >= 0 and worker.process.poll() is not None:
+                self._readable(worker)
         while self._reaping:
             await asyncio.gather(*self._reaping)
-        for worker in self._workers:
+        for worker in list(self._workers):
             self._stop_reading(worker)
-        for worker in self._workers:
-            worker.commands.close()
-        self._workers.clear()
+            self._stop_writing(worker)
+            self._on_exit(worker)
         self._events.put_nowait(None)
 
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    @property
+    def idle(self) -> bool:
+        if self._queue or self._closing:
+            return False
+        return len(self._workers) < self.capacity or any(worker.job is None for worker in self._workers)
 
     @property
     def pids(self) -> list[int]:
@@ -98,11 +135,11 @@ class ProcessExecutor:
         payload = payload or {}
         for worker in self._workers:
             if worker.job is not None and worker.job.run_id == run_id:
-                self._send(worker, ("control", run_id, action, payload))
+                self._send(worker, ("control", run_id, action, dict(payload)))
                 return True
         for job in self._queue:
             if job.run_id == run_id:
-                self._control_queued(job, action, payload)
+                self._control_queued(job, action, dict(payload))
                 return True
         return False
 
@@ -125,6 +162,8 @@ class ProcessExecutor:
             job.paused, job.steps = False, 0
         elif action == "step":
             job.paused, job.steps = True, job.steps + 1
+        elif action == "set" and job.settings:
+            merge_settings(job.settings[-1], payload)
         elif action == "set":
             job.settings.append(payload)
 
@@ -140,30 +179,64 @@ class ProcessExecutor:
             self._send(worker, ("job", job))
 
     def _spawn(self) -> _Worker:
-        command_reader, command_writer = mp.Pipe(duplex=False)
+        commands, command_writer = os.pipe()
         events, event_writer = os.pipe()
         with contextlib.suppress(OSError, AttributeError):
             fcntl.fcntl(event_writer, fcntl.F_SETPIPE_SZ, EVENT_PIPE_BYTES)
-        fds = (command_reader.fileno(), event_writer)
+        fds = (commands, event_writer)
         path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server.worker", *map(str, fds), str(self.nice)],
-            pass_fds=fds,
-            env={**os.environ, "PYTHONPATH": path},
-        )
-        command_reader.close()
-        os.close(event_writer)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "server.worker", *map(str, fds), str(self.nice)],
+                pass_fds=fds,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        except BaseException:
+            for fd in (command_writer, events):
+                os.close(fd)
+            raise
+        finally:
+            os.close(commands)
+            os.close(event_writer)
+        os.set_blocking(command_writer, False)
         os.set_blocking(events, False)
-        worker = _Worker(process, command_writer, events)
+        worker = _Worker(process, Outbox(command_writer), events)
         self._loop.add_reader(events, self._readable, worker)
         self._workers.append(worker)
         return worker
 
     def _send(self, worker: _Worker, message: tuple | None) -> None:
+        """Queue a message for the worker and write what its command pipe takes now; never blocks."""
+        outbox = worker.commands
+        if outbox.fd < 0:
+            return
+        if message is None or message[0] != "control" or not coalesce(outbox.pending, message):
+            outbox.pending.append(message)
+        if not worker.waiting_to_write:
+            self._flush(worker)
+
+    def _flush(self, worker: _Worker) -> None:
         try:
-            worker.commands.send(message)
+            done = worker.commands.flush()
         except OSError:
-            pass
+            worker.commands.clear()
+            done = True
+        if done and worker.waiting_to_write:
+            self._loop.remove_writer(worker.commands.fd)
+            worker.waiting_to_write = False
+        elif not done and not worker.waiting_to_write:
+            self._loop.add_writer(worker.commands.fd, self._flush, worker)
+            worker.waiting_to_write = True
+
+    def _stop_writing(self, worker: _Worker) -> None:
+        outbox = worker.commands
+        if outbox.fd >= 0:
+            if worker.waiting_to_write:
+                self._loop.remove_writer(outbox.fd)
+                worker.waiting_to_write = False
+            outbox.clear()
+            os.close(outbox.fd)
+            outbox.fd = -1
 
     def _readable(self, worker: _Worker) -> None:
         try:
@@ -189,11 +262,10 @@ class ProcessExecutor:
             worker.events = -1
 
     async def _reap(self, worker: _Worker) -> None:
-        try:
-            await asyncio.to_thread(worker.process.wait, 5)
-        except subprocess.TimeoutExpired:
+        if not await _exited(worker.process, 5.0):
             worker.process.kill()
-            await asyncio.to_thread(worker.process.wait)
+            await _exited(worker.process, 5.0)
+        self._stop_writing(worker)
         self._on_exit(worker)
 
     def _on_messages(self, worker: _Worker, messages: list[tuple]) -> None:
@@ -235,3 +307,13 @@ class ProcessExecutor:
                         f"{self.kill_grace:g} s; its worker was killed"
                     )
                     worker.process.kill()
+
+
+async def _exited(process: subprocess.Popen, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the process to exit, polling, so no thread is needed."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

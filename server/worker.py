@@ -9,13 +9,12 @@ import signal
 import sys
 import time
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
 
 from server.executor import Job
-from server.wire import Writer
+from server.wire import Receiver, Writer
 
 HEAVY_FIELDS = {"layers", "boundary", "neurons", "weights"}
 EPOCH_HOLD_SECONDS = 0.005
@@ -29,14 +28,14 @@ def weights_npz(state: dict[str, np.ndarray]) -> bytes:
 
 def main(argv: list[str]) -> None:
     """python -m server.worker COMMANDS_FD EVENTS_FD [NICE]"""
-    commands = Connection(int(argv[0]), writable=False)
+    commands = Receiver(int(argv[0]))
     events = Writer(int(argv[1]), hold_seconds=EPOCH_HOLD_SECONDS)
     if len(argv) > 2:
         os.nice(int(argv[2]))
     worker_main(commands, events)
 
 
-def worker_main(commands: Connection, events: Writer) -> None:
+def worker_main(commands: Receiver, events: Writer) -> None:
     """Take jobs from `commands` until it closes or sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
@@ -63,7 +62,7 @@ def send_ended_snapshot(events: Writer, run_id: str, payload: dict[str, Any]) ->
 class JobRunner:
     """Drives one Trainer epoch by epoch; pause, step, stop and set act before the next epoch starts."""
 
-    def __init__(self, job: Job, commands: Connection, events: Writer):
+    def __init__(self, job: Job, commands: Receiver, events: Writer):
         self.job = job
         self.commands = commands
         self.events = events

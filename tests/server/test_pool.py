@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
+from collections import deque
 
 import pytest
 
 from engine.config import RunConfig
 from server.executor import Job
-from server.pool import ProcessExecutor
+from server.pool import CLOSE_GRACE_SECONDS, ProcessExecutor, coalesce
 from tests.server.conftest import small_config
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,6 +42,10 @@ class Events:
         def arrived(event):
             return event.run_id == run_id and event.kind == kind and data.items() <= event.data.items()
 
+        return await self.until_event(run_id, arrived, timeout)
+
+    async def until_event(self, run_id, arrived, timeout=60):
+        """Every event of run_id so far, once one for which arrived(event) is true has come."""
         async with asyncio.timeout(timeout):
             while not any(arrived(e) for e in self.seen):
                 self.changed.clear()
@@ -153,3 +159,92 @@ def test_a_run_that_cannot_be_built_fails_with_the_reason():
 
     done = run(scenario)[-1]
     assert done.data["status"] == "failed" and "could not build the run" in done.data["message"]
+
+
+def test_pending_set_controls_coalesce_and_other_controls_keep_their_order():
+    pending = deque()
+    messages = [
+        ("control", "a", "set", {"lr": 0.1}),
+        ("control", "a", "set", {"regularization_rate": 0.01}),
+        ("control", "b", "set", {"lr": 0.5}),
+        ("control", "a", "set", {"lr": 0.2}),
+        ("control", "a", "pause", {}),
+        ("control", "a", "set", {"lr": 0.3}),
+        ("control", "a", "step", {}),
+        ("control", "a", "step", {}),
+        ("control", "a", "stop", {"reason": "first"}),
+        ("control", "a", "set", {"lr": 0.4}),
+        ("control", "a", "stop", {"reason": "second"}),
+    ]
+    for message in messages:
+        if not coalesce(pending, message):
+            pending.append(message)
+    assert list(pending) == [
+        ("control", "a", "set", {"lr": 0.2, "regularization_rate": 0.01}),
+        ("control", "b", "set", {"lr": 0.5}),
+        ("control", "a", "pause", {}),
+        ("control", "a", "set", {"lr": 0.3}),
+        ("control", "a", "step", {}),
+        ("control", "a", "step", {}),
+        ("control", "a", "stop", {"reason": "first"}),
+        ("control", "a", "set", {"lr": 0.4}),
+    ]
+
+
+def test_a_control_flood_to_a_worker_that_does_not_read_never_blocks_and_coalesces():
+    async def scenario(executor, events):
+        executor.submit(job("a", epochs=10_000))
+        await events.until("a", "epoch")
+        os.kill(executor.pids[0], signal.SIGSTOP)
+        started = time.monotonic()
+        for i in range(20_000):
+            executor.control("a", "set", {"lr": 0.001 * (1 + i % 1000)})
+        executor.control("a", "set", {"lr": 0.75})
+        flooding = time.monotonic() - started
+        outbox = executor._workers[0].commands
+        waiting = list(outbox.pending)
+        os.kill(executor.pids[0], signal.SIGCONT)
+        await events.until_event("a", lambda e: e.kind == "epoch" and e.data["scalars"]["lr"] == 0.75)
+        executor.control("a", "stop")
+        return flooding, waiting, await events.until("a", "done")
+
+    flooding, waiting, seen = run(scenario)
+    assert flooding < 5
+    assert waiting == [("control", "a", "set", {"lr": 0.75})]
+    assert seen[-1].data["status"] == "stopped"
+
+
+def test_set_controls_on_a_queued_job_merge_into_one():
+    async def scenario(executor, events):
+        executor.submit(job("a", epochs=10_000, paused=True))
+        waiting = job("b", epochs=2)
+        executor.submit(waiting)
+        for i in range(1000):
+            executor.control("b", "set", {"lr": 0.001 * (i + 1)})
+        executor.control("b", "set", {"regularization_rate": 0.5})
+        settings = [dict(payload) for payload in waiting.settings]
+        executor.control("a", "stop")
+        return settings, await events.until("b", "done")
+
+    settings, b = run(scenario)
+    assert settings == [{"lr": 1.0, "regularization_rate": 0.5}]
+    assert {e.data["scalars"]["lr"] for e in b if e.kind == "epoch"} == {1.0}
+
+
+def test_close_ends_within_the_grace_even_with_a_frozen_worker_and_a_full_command_pipe():
+    async def main():
+        executor = ProcessExecutor(1)
+        events = Events(executor)
+        await executor.start()
+        executor.submit(job("a", epochs=10_000))
+        await events.until("a", "epoch")
+        os.kill(executor.pids[0], signal.SIGSTOP)
+        for i in range(5_000):
+            executor.control("a", "pause" if i % 2 else "resume")
+        started = time.monotonic()
+        await asyncio.wait_for(executor.close(), CLOSE_GRACE_SECONDS + 5)
+        return time.monotonic() - started, await events.until("a", "done")
+
+    took, seen = asyncio.run(main())
+    assert took < CLOSE_GRACE_SECONDS + 2
+    assert seen[-1].data["status"] == "stopped" and "killed" in seen[-1].data["message"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.server.conftest import epoch_records, receive_until, small_config, wait_status
+from server.app import create_app
+from tests.server.conftest import epoch_records, make_settings, receive_until, small_config, wait_status
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -137,6 +139,21 @@ def test_malformed_messages_get_an_error_and_the_socket_stays_open(client, messa
         assert expected in error["detail"]
         websocket.send_bytes(json.dumps({"type": "ping"}).encode())
         assert receive_until(websocket, "pong")[-1] == {"type": "pong"}
+
+
+def test_controls_beyond_the_rate_limit_get_an_error_envelope_and_the_socket_stays_open(tmp_path):
+    with TestClient(create_app(make_settings(tmp_path, max_controls_per_second=1))) as client:
+        run_id = create(client, paused=True, **small_config(epochs=100))
+        with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
+            assert websocket.receive_json()["type"] == "history"
+            for _ in range(3):
+                websocket.send_json({"type": "control", "action": "set", "lr": 0.1})
+            error = receive_until(websocket, "error")[-1]
+            assert "at most 1 controls a second (NNPLAY_MAX_CONTROLS_PER_SECOND)" in error["detail"]
+            websocket.send_json({"type": "ping"})
+            assert receive_until(websocket, "pong")[-1] == {"type": "pong"}
+            websocket.send_json({"type": "control", "action": "stop"})
+            assert receive_until(websocket, "done")[-1]["status"] == "stopped"
 
 
 def test_control_of_an_ended_run_is_an_error_envelope(client):
