@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await manager.close()
 
-    app = FastAPI(title="nnplay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPIOffline(title="nnplay", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.lab_limiter = anyio.CapacityLimiter(settings.lab_concurrency)
     app.state.csv_limiter = anyio.CapacityLimiter(settings.csv_concurrency)
