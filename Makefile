@@ -2,22 +2,50 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+NNPLAY_CHROMIUM ?= /usr/bin/chromium
+export NNPLAY_CHROMIUM
 
-.PHONY: run test bench
+.PHONY: run test bench bench-engine venv venv-check chromium
+
+run: venv
+	$(VENV)/bin/nnplay serve --host $(HOST) --port $(PORT)
+
+test: venv chromium
+	$(VENV)/bin/ruff check .
+	$(PYTHON) -m pytest
+
+bench: venv
+	$(PYTHON) -m server.bench
+
+bench-engine: venv
+	$(PYTHON) -m engine.bench
+
+venv: venv-check
+	@$(MAKE) --no-print-directory $(VENV)/.installed
+
+# A venv whose python or pip does not run (an interrupted or failed `python3 -m venv`) is removed and rebuilt.
+venv-check:
+	@if [ -e $(VENV) ] && ! $(PYTHON) -m pip --version >/dev/null 2>&1; then \
+		echo "$(VENV) is broken (its python or pip does not run): removing it to build it again"; \
+		rm -rf $(VENV); \
+	fi
 
 $(VENV)/.installed: pyproject.toml
-	test -d $(VENV) || python3 -m venv $(VENV)
+	@test -d $(VENV) || python3 -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "python3 -m venv failed: on Debian or Ubuntu install python3-venv (apt-get install python3-venv)"; exit 1; }
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-run: $(VENV)/.installed
-	$(VENV)/bin/nnplay serve --host $(HOST) --port $(PORT)
-
-test: $(VENV)/.installed
-	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(VENV)/bin/ruff check .
-	$(PYTHON) -m pytest
-
-bench: $(VENV)/.installed
-	$(PYTHON) -m server.bench
+# The browser tests run Chromium at $NNPLAY_CHROMIUM; Debian's chromium is installed when that is the default path.
+chromium:
+	@if [ -x "$(NNPLAY_CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$(NNPLAY_CHROMIUM)" != /usr/bin/chromium ]; then \
+		echo "NNPLAY_CHROMIUM=$(NNPLAY_CHROMIUM) is not an executable Chromium"; exit 1; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium; \
+	else \
+		echo "No Chromium at /usr/bin/chromium and not root: run 'sudo apt-get install chromium'," \
+			"or point NNPLAY_CHROMIUM at a Chromium or Chrome binary (make test NNPLAY_CHROMIUM=/path/to/chrome)"; \
+		exit 1; \
+	fi
