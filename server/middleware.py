@@ -72,7 +72,8 @@ class CrossSiteMiddleware:
         origin = headers.get("origin")
         if origin is None or origin.lower() in self.cors_origins:
             return None
-        if urlsplit(origin.lower()).netloc == headers.get("host", "").lower():
+        netloc = urlsplit(origin.lower()).netloc
+        if netloc and netloc == headers.get("host", "").lower():
             return None
         return 403, f"websocket refused: origin {origin} is neither this server nor in NNPLAY_CORS_ORIGINS"
 

@@ -222,6 +222,20 @@ def test_websocket_origin_must_be_this_server_or_a_cors_origin():
             assert websocket.receive_text() == "hi", origin
 
 
+def test_an_origin_without_a_host_is_not_this_server():
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        raise AssertionError("the handshake reached the app")
+
+    scope = {"type": "websocket", "path": "/api/ws", "headers": [(b"origin", b"null")]}
+    anyio.run(CrossSiteMiddleware(app), scope, None, send)
+    assert sent[0] == {"type": "websocket.http.response.start", "status": 403, "headers": sent[0]["headers"]}
+
+
 def test_state_changing_api_requests_must_be_json():
     client = make_app()
     for method in ("POST", "PUT", "PATCH"):
