@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (runs, stream, datasets, catalog, health, lab, plan):
         app.include_router(module.router)
     static.install(app, settings.web_dir)
-    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_request_bytes,
