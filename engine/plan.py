@@ -308,9 +308,9 @@ def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, An
 
     Parameters, buffers, gradients, the optimizer's state and working vectors, the parameter copy of
     a heavy epoch (and the best weights for restore_best), the data (float64 and in the run's dtype,
-    plus the shuffled copy), one heavy telemetry record, and the largest of: one training batch, the
-    evaluation pass (PREDICT_BATCH samples at a time), the telemetry probe, the boundary grid
-    (grid_size^2 points).
+    plus the shuffled copy), one heavy telemetry record, one training batch (its buffers stay between
+    batches), and the largest of: the evaluation pass (PREDICT_BATCH samples at a time), the telemetry
+    probe, the boundary grid (grid_size^2 points).
     """
     itemsize = np.dtype(config.dtype).itemsize
     layers = planned.layers
@@ -341,10 +341,10 @@ def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, An
         "probe": probe * _forward_values(layers, input_values) * itemsize,
         "grid": points * (_forward_values(layers, input_values) * itemsize + 2 * 8),
     }
-    passes = ("training_batch", "evaluation", "probe", "grid")
-    peak_pass = max(passes, key=lambda part: parts[part])
-    total = parts["model"] + parts["data"] + parts["telemetry"] + parts[peak_pass]
-    largest = max(("model", "data", "telemetry", peak_pass), key=lambda part: parts[part])
+    peak_pass = max(("evaluation", "probe", "grid"), key=lambda part: parts[part])
+    held = ("model", "data", "telemetry", "training_batch", peak_pass)
+    total = sum(parts[part] for part in held)
+    largest = max(held, key=lambda part: parts[part])
     return {
         "bytes": total,
         "parts": parts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import tracemalloc
 
@@ -93,9 +94,11 @@ def test_the_memory_limit_refuses_a_full_batch_conv_naming_the_batch_size(tmp_pa
         preflight(conv_run("full"), None, settings)
     assert error.value.details[0]["loc"] == ["body", "training", "batch_size"]
     message = error.value.msg
-    assert (
-        "the run needs about 1,8" in message and "MB of memory" in message and "limit is 1,024 MB" in message
-    )
+    assert re.search(r"the run needs about 3,\d{3} MB of memory \(training batch 1,\d{3} MB\)", message)
+    assert "the limit is 1,024 MB" in message and "use a smaller batch_size" in message
+    with pytest.raises(ApiError, match="training batch") as error:
+        preflight(conv_run("full", "float32"), None, settings)
+    assert error.value.details[0]["loc"] == ["body", "training", "batch_size"]
     info = preflight(conv_run(32, "float32"), None, settings)
     assert 40_000 < info["num_parameters"] < 55_000 and info["memory_bytes"] < 1024 * 2**20
 
