@@ -21,7 +21,9 @@ Spec = str | dict[str, Any]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+    """No unknown fields and no conversions: "8", true or 8.0 for an integer is an error; 1 is a float."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, strict=True)
 
 
 def _check_spec(family: str, spec: Spec | None) -> Spec | None:
@@ -233,12 +235,15 @@ class RMSprop(Strict):
     centered: bool = False
 
 
+Beta = Annotated[float, Field(ge=0, lt=1, strict=True)]
+
+
 class Adam(Strict):
     """Adam: bias-corrected first and second moment estimates."""
 
     name: Literal["adam"] = "adam"
     lr: float = Field(0.001, gt=0, le=10)
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), strict=False, description="two numbers (a JSON array)")
     eps: float = Field(1e-8, gt=0, le=1)
     weight_decay: float = Field(0.0, ge=0, le=1)
     amsgrad: bool = False

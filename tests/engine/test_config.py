@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -83,3 +84,36 @@ def test_round_trip_through_json():
         {"model": {"layers": [{"type": "conv2d", "filters": 4}, {"type": "maxpool2d"}, {"type": "flatten"}]}}
     )
     assert RunConfig.model_validate_json(config.model_dump_json()) == config
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"model": {"layers": [{"type": "dense", "units": True}]}}, "units"),
+        ({"model": {"layers": [{"type": "dense", "units": "8"}]}}, "units"),
+        ({"model": {"layers": [{"type": "dense", "units": 8.0}]}}, "units"),
+        ({"model": {"layers": [{"type": "conv2d", "filters": "4"}]}}, "filters"),
+        ({"training": {"epochs": "10"}}, "epochs"),
+        ({"training": {"batch_size": "10"}}, "batch_size"),
+        ({"training": {"batch_size": True}}, "batch_size"),
+        ({"seed": False}, "seed"),
+        ({"schedule": {"name": "multistep", "milestones": [5, "10"]}}, "milestones"),
+        ({"optimizer": {"name": "sgd", "lr": "0.1"}}, "lr"),
+        ({"optimizer": {"name": "sgd", "lr": True}}, "lr"),
+        ({"optimizer": {"name": "adam", "betas": ["0.9", 0.99]}}, "betas"),
+        ({"training": {"shuffle": "yes"}}, "shuffle"),
+        ({"training": {"shuffle": 1}}, "shuffle"),
+    ],
+)
+def test_numbers_and_booleans_are_not_converted_from_other_types(payload, field):
+    assert field in errors_of(payload)
+    with pytest.raises(ValidationError, match=field):
+        RunConfig.model_validate_json(json.dumps(payload))
+
+
+def test_integers_are_floats_where_floats_go_and_betas_come_as_lists():
+    config = RunConfig.model_validate({"optimizer": {"name": "adam", "lr": 1, "betas": [0, 0.5]}})
+    assert config.optimizer.lr == 1.0 and isinstance(config.optimizer.lr, float)
+    assert config.optimizer.betas == (0.0, 0.5)
+    stored = json.loads(config.model_dump_json())
+    assert RunConfig.model_validate(stored) == config == RunConfig.model_validate_json(json.dumps(stored))

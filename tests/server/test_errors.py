@@ -55,3 +55,11 @@ def test_lab_spec_nested_3000_deep_is_422(client):
         assert response.json()["detail"] == [
             {"loc": ["query", "spec"], "msg": "spec is nested too deeply", "type": "value_error"}
         ]
+
+
+@pytest.mark.parametrize(("units", "kind"), [(True, "int_type"), ("8", "int_type"), (8.0, "int_type")])
+def test_a_config_integer_sent_as_another_type_is_a_422_naming_the_field(client, units, kind):
+    response = client.post("/api/runs", json={"model": {"layers": [{"type": "dense", "units": units}]}})
+    assert response.status_code == 422
+    (detail,) = response.json()["detail"]
+    assert detail["loc"][-1] == "units" and detail["type"] == kind
