@@ -16,7 +16,14 @@ from fastapi.testclient import TestClient
 from engine.config import RunConfig
 from server.app import create_app
 from server.store import Store
-from tests.server.conftest import make_settings, small_config, wait_for, wait_status
+from tests.server.conftest import (
+    epoch_records,
+    make_settings,
+    receive_until,
+    small_config,
+    wait_for,
+    wait_status,
+)
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -326,9 +333,17 @@ def test_storage_quotas_thin_heavy_records_and_say_which_setting(tmp_path):
     settings = make_settings(tmp_path, max_run_storage_mb=0.4, write_interval=0.05)
     telemetry = {"every": 1, "grid_size": 40, "neuron_grid_size": 20}
     with TestClient(create_app(settings), headers={"x-requested-with": "nnplay"}) as client:
-        run_id = create(client, **small_config(epochs=300, telemetry=telemetry))["id"]
-        early = wait_for(lambda: first_heavy(client, run_id, 5))
+        run_id = create(client, paused=True, **small_config(epochs=300, telemetry=telemetry))["id"]
+        wait_status(client, run_id, "paused")
+        with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
+            control(client, run_id, "resume")
+            early = wait_for(lambda: first_heavy(client, run_id, 5))
+            messages = receive_until(websocket, "done")
         run = wait_status(client, run_id, "completed", timeout=60)
+        assert any(
+            "NNPLAY_MAX_RUN_STORAGE_MB" in (m.get("message") or "") for m in messages if m["type"] == "status"
+        )
+        live = [e["epoch"] for e in epoch_records(messages) if e.get("boundary")]
         assert "NNPLAY_MAX_RUN_STORAGE_MB" in run["message"] and "storage" in run["message"]
         records = read_full(client, run_id)
         assert [e["epoch"] for e in records] == list(range(1, 301))
@@ -336,6 +351,7 @@ def test_storage_quotas_thin_heavy_records_and_say_which_setting(tmp_path):
         assert 10 < len(kept) < 150 and kept[:5] == early
         gaps = [b["epoch"] - a["epoch"] for a, b in zip(kept, kept[1:], strict=False)]
         assert gaps[0] == 1 and gaps[-1] >= 4
+        assert max(live) > kept[-1]["epoch"] + 10, "the websocket keeps streaming heavy records"
         assert [e["epoch"] for e in kept[:5]] == [1, 2, 3, 4, 5]
 
     settings = make_settings(tmp_path / "total", max_storage_mb=0.3, write_interval=0.05)
