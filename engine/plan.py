@@ -16,7 +16,7 @@ import numpy as np
 from engine import layers as layer_registry
 from engine import optimizers
 from engine.config import ActivationLayer, DenseLayer, FlattenLayer, RunConfig
-from engine.datasets import ArrayDataset, make_dataset
+from engine.datasets import ArrayDataset, make_dataset, validation_split
 from engine.layers import Layer
 from engine.model import PREDICT_BATCH, Model
 
@@ -70,6 +70,7 @@ class Plan:
     feature_names: list[str] | None
     input_shape: tuple[int, ...]
     train_samples: int
+    validation_samples: int
     test_samples: int
     loss: str
     output_units: int
@@ -115,6 +116,15 @@ def make_data(config: RunConfig, csv_text: str | None = None) -> ArrayDataset:
     """The dataset the config describes, drawn from data.seed (None: the run's seed)."""
     seed = config.seed if config.data.seed is None else config.data.seed
     return make_dataset(config.data, np.random.default_rng(seed), csv_text=csv_text)
+
+
+def validation_samples(config: RunConfig, data: ArrayDataset) -> int:
+    """How many training samples data.validation holds out (per class, as the Trainer splits them)."""
+    n = len(data.x_train)
+    if config.data.validation == 0 or n < 2:
+        return 0
+    labels = data.y_train if data.task == "classification" else None
+    return len(validation_split(n, config.data.validation, np.random.default_rng(0), labels)[1])
 
 
 def choose_loss(name: str, task: str, num_classes: int | None) -> str:
@@ -231,8 +241,10 @@ def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: s
             f"the model's output has shape {shape}, but loss {loss!r} on this data needs {(units,)}",
             ("model", "layers"),
         )
+    held_out = validation_samples(config, data)
+    train_samples = len(data.x_train) - held_out
     batchnorm = any(layer.type == "batchnorm" for layer in layers)
-    if batchnorm and (config.training.batch_size == 1 or len(data.x_train) < 2):
+    if batchnorm and (config.training.batch_size == 1 or train_samples < 2):
         raise PlanError(
             "batchnorm needs batches of at least 2 samples: use batch_size > 1", ("training", "batch_size")
         )
@@ -244,7 +256,8 @@ def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: s
         class_names=data.class_names,
         feature_names=data.feature_names,
         input_shape=tuple(int(d) for d in data.input_shape),
-        train_samples=len(data.x_train),
+        train_samples=train_samples,
+        validation_samples=held_out,
         test_samples=len(data.x_test),
         loss=loss,
         output_units=units,
@@ -321,12 +334,12 @@ def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, An
     copies = 1 + (1 if early is not None and early.restore_best else 0)
     model_values = count * (2 + slots + OPTIMIZER_SCRATCH + copies) + buffers * (1 + copies)
     input_values = int(np.prod(planned.input_shape))
-    n_train, n_test = planned.train_samples, planned.test_samples
+    n_train, n_test = planned.train_samples + planned.validation_samples, planned.test_samples
     target_values = int(np.prod(np.shape(data.y_train)[1:], dtype=int))
     data_bytes = (n_train + n_test) * (input_values + target_values) * 8
     data_bytes += (2 * n_train + n_test) * (input_values * itemsize + planned.output_units * 8)
     batch_size = config.training.batch_size
-    batch = n_train if batch_size == "full" else min(int(batch_size), n_train)
+    batch = planned.train_samples if batch_size == "full" else min(int(batch_size), planned.train_samples)
     evaluation = min(max(n_train, n_test), PREDICT_BATCH)
     telemetry = config.telemetry
     probe = min(telemetry.probe_size, n_train) if telemetry.activations else 0

@@ -88,6 +88,12 @@ CONFIGS = {
     "digits flat": run({**DIGITS, "images": False}, [{"type": "dense", "units": 8, "activation": "relu"}]),
     "regression": run({"dataset": "plane", "n_samples": 60}, [{"type": "dense", "units": 4}], loss="huber"),
     "bce adds a sigmoid": run(layers=[{"type": "dense", "units": 3}], loss="bce"),
+    "validation split": run(
+        {**CIRCLE, "validation": 0.3}, [{"type": "dense", "units": 4}, {"type": "batchnorm"}]
+    ),
+    "regression with validation": run(
+        {"dataset": "plane", "n_samples": 61, "validation": 0.25}, [{"type": "dense", "units": 4}]
+    ),
     "3 spiral classes, float32": run({"dataset": "spiral", "n_samples": 60, "classes": 3}, dtype="float32"),
 }
 
@@ -109,6 +115,11 @@ def check_against_trainer(config: dict, csv_text: str | None = None):
     assert [layer.output_shape for layer in planned.layers] == model.output_shapes
     assert [layer.class_name for layer in planned.layers] == [type(layer).__name__ for layer in model.layers]
     assert planned.num_parameters == trainer.num_parameters == model.num_parameters
+    assert (planned.train_samples, planned.validation_samples, planned.test_samples) == (
+        len(trainer.x_train),
+        len(trainer.x_val),
+        len(trainer.x_test),
+    )
     assert planned.summary() == model.summary()
     assert (planned.loss, planned.output_units) == (trainer.loss_name, trainer.output_units)
     return planned, trainer
