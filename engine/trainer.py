@@ -86,7 +86,7 @@ class Trainer:
         self._probe = self.x_train[: cfg.telemetry.probe_size]
         self.epoch = 0
         self._grids: dict[int, tuple] = {}
-        self._layer_labels = self._layer_label_list()
+        self._layer_labels = [layer.label for layer in self.plan.layers]
 
     def _hold_out_validation(self, fraction: float, data: ArrayDataset) -> tuple[np.ndarray, np.ndarray]:
         """Move a fraction of the training samples (per class) to a validation set; return it."""
@@ -326,14 +326,6 @@ class Trainer:
                 row["dead_fraction"], row["saturated_fraction"] = tm.unit_fractions(layer, x, y)
             rows.append(row)
         return rows
-
-    def _layer_label_list(self) -> list[str]:
-        return [
-            f"{index} {type(layer).__name__.lower()} {'x'.join(map(str, shape))}"
-            for index, (layer, shape) in enumerate(
-                zip(self.model.layers, self.model.output_shapes, strict=True)
-            )
-        ]
 
     def _feature_maps(self) -> dict:
         """The first probe sample and each image-shaped layer output on it, (channels, height, width)."""
