@@ -80,6 +80,7 @@ MB = 1024 * 1024
 CHUNK_BYTES = 256 * 1024
 EPOCH_PAGE = 4096
 VACUUM_PAGES = 2560
+WAL_LIMIT_BYTES = 16 * MB
 HEAVY_NOTE = "heavy records (histograms, boundary, weights)"
 SCALARS_NOTE = "scalars are still stored every epoch and the live view is unaffected"
 
@@ -88,6 +89,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     db.execute("PRAGMA foreign_keys=ON")
     return db
 
@@ -250,11 +252,11 @@ class Store:
         db.close()
 
     def _vacuum_step(self, db: sqlite3.Connection) -> None:
-        """Give up to VACUUM_PAGES free pages back to the file; checkpoint once none are left."""
+        """Give up to VACUUM_PAGES free pages back to the file; when none are left, empty the WAL too."""
         db.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
         if db.execute("PRAGMA freelist_count").fetchone()[0] == 0:
             self._vacuuming = False
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _commit(self, db: sqlite3.Connection, ops: list[tuple]) -> None:
         if not ops:
