@@ -1,6 +1,7 @@
-"""Benchmark: per-epoch time and samples/s of the engine, with and without telemetry, beside PyTorch CPU.
+"""Benchmark: the engine's seconds per epoch beside PyTorch CPU, interleaved in blocks in one process.
 
-Run as `python -m engine.bench [--quick]`.
+Run as `python -m engine.bench [--quick]`. Each round alternates blocks of epochs of every variant and of
+PyTorch; a round's figure is each side's median epoch, the printed figure the median of the rounds.
 """
 
 from __future__ import annotations
@@ -8,20 +9,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 
-from engine.config import RunConfig
+from engine.config import MAX_EPOCHS, RunConfig
 from engine.datasets import ArrayDataset
 from engine.trainer import Trainer
 
-NO_TELEMETRY = {
-    "histograms": False,
-    "activations": False,
-    "boundary": False,
-    "neurons": False,
-    "weights": False,
-}
+ROUNDS = 3
+LIVE_FRAMES_PER_SECOND = 30
+NO_HEAVY = {"every": MAX_EPOCHS}
 
 
 def playground_case() -> tuple[dict, ArrayDataset | None]:
@@ -59,23 +57,70 @@ def mlp_case() -> tuple[dict, ArrayDataset]:
     return config, data
 
 
-def time_engine(config: dict, data, epochs: int, telemetry: dict | None) -> float:
-    """Median seconds per epoch (training, evaluation and telemetry) after one warm-up epoch."""
+def conv_case() -> tuple[dict, ArrayDataset | None]:
+    """(c) digits 1x8x8: conv 8 (3x3, pad 1) relu, maxpool 2, conv 16 (3x3, pad 1) relu, flatten, dense 10.
+
+    Adam, batch 32, 1000 training samples (and 250 test).
+    """
+    config = {
+        "data": {"dataset": "digits", "n_samples": 1250, "train_ratio": 0.8},
+        "model": {
+            "layers": [
+                {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": 1, "activation": "relu"},
+                {"type": "maxpool2d", "kernel_size": 2},
+                {"type": "conv2d", "filters": 16, "kernel_size": 3, "padding": 1, "activation": "relu"},
+            ]
+        },
+        "optimizer": {"name": "adam", "lr": 0.001},
+        "training": {"batch_size": 32},
+    }
+    return config, None
+
+
+CASES = [
+    ("(a) playground 2-8-8-1 tanh SGD b10", playground_case, 250, 20, 5),
+    ("(b) mlp 64-256-256-10 relu Adam b128", mlp_case, 10_000, 2, 3),
+    ("(c) digits conv8-pool-conv16-10 Adam b32", conv_case, 1000, 5, 4),
+]
+
+
+def engine_epoch(config: dict, data, telemetry: dict) -> Callable[[], None]:
+    """One more epoch of the engine (training, evaluation, record) per call, after three warm-up epochs."""
     run = RunConfig.model_validate(
-        {**config, "training": {**config["training"], "epochs": epochs + 1}, "telemetry": telemetry or {}}
+        {**config, "training": {**config["training"], "epochs": MAX_EPOCHS}, "telemetry": telemetry}
     )
-    trainer = Trainer(run, data=data)
-    times = []
-    last = time.perf_counter()
-    for _ in trainer.epochs():
-        now = time.perf_counter()
-        times.append(now - last)
-        last = now
-    return statistics.median(times[1:])
+    records = Trainer(run, data=data).epochs()
+    for _ in range(3):
+        next(records)
+    return lambda: next(records) and None
 
 
-def time_torch(config: dict, data, epochs: int) -> float | None:
-    """The same training in PyTorch (CPU, float32): median seconds per epoch, or None without torch."""
+def torch_net(model, torch):
+    """The torch.nn.Sequential of a built engine model (dense, conv2d, maxpool2d, flatten, tanh, relu)."""
+    modules = []
+    for layer in model.layers:
+        name = type(layer).__name__
+        if name == "Dense":
+            modules.append(torch.nn.Linear(layer.weight.shape[1], layer.weight.shape[0]))
+        elif name == "Conv2d":
+            modules.append(
+                torch.nn.Conv2d(
+                    layer.weight.shape[1], layer.filters, layer.kernel_size, layer.stride, layer.padding
+                )
+            )
+        elif name == "MaxPool2d":
+            modules.append(torch.nn.MaxPool2d(layer.kernel_size, layer.stride))
+        else:
+            modules.append(
+                {"Flatten": torch.nn.Flatten, "Tanh": torch.nn.Tanh, "ReLU": torch.nn.ReLU}[name]()
+            )
+    net = torch.nn.Sequential(*modules)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
+    return net
+
+
+def torch_epoch(config: dict, data) -> Callable[[], None] | None:
+    """One epoch of the same training in PyTorch (CPU, float32) per call, or None without torch."""
     try:
         import torch
     except ImportError:
@@ -83,17 +128,7 @@ def time_torch(config: dict, data, epochs: int) -> float | None:
     trainer = Trainer(RunConfig.model_validate(config), data=data)
     x_train, y_train = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
     x_test, y_test = torch.from_numpy(trainer.x_test), torch.from_numpy(trainer.y_test)
-    layers, width = [], trainer.input_shape[0]
-    for layer in trainer.model.layers:
-        name = type(layer).__name__
-        if name == "Dense":
-            out = layer.params["weight"].shape[0]
-            layers.append(torch.nn.Linear(width, out))
-            width = out
-        else:
-            layers.append({"Tanh": torch.nn.Tanh, "ReLU": torch.nn.ReLU}[name]())
-    net = torch.nn.Sequential(*layers)
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in trainer.model.state_dict().items()})
+    net = torch_net(trainer.model, torch)
     loss_fn = (
         torch.nn.BCEWithLogitsLoss()
         if trainer.loss_name == "bce_with_logits"
@@ -107,9 +142,8 @@ def time_torch(config: dict, data, epochs: int) -> float | None:
     )
     batch = int(trainer.config.training.batch_size)
     generator = torch.Generator().manual_seed(0)
-    times = []
-    for _ in range(epochs + 1):
-        start = time.perf_counter()
+
+    def epoch():
         order = torch.randperm(len(x_train), generator=generator)
         xs, ys = x_train[order], y_train[order]
         for i in range(0, len(xs), batch):
@@ -119,35 +153,88 @@ def time_torch(config: dict, data, epochs: int) -> float | None:
         with torch.no_grad():
             loss_fn(net(x_train), y_train).item()
             loss_fn(net(x_test), y_test).item()
+
+    for _ in range(3):
+        epoch()
+    return epoch
+
+
+def timed(epoch: Callable[[], None], count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        epoch()
         times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    return times
+
+
+def interleaved(sides: dict[str, Callable[[], None]], block: int, blocks: int) -> dict[str, list[float]]:
+    """Per side, the median seconds per epoch of each round; the sides alternate in blocks of epochs."""
+    rounds: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(ROUNDS):
+        times: dict[str, list[float]] = {name: [] for name in sides}
+        for _ in range(blocks):
+            for name, epoch in sides.items():
+                times[name] += timed(epoch, block)
+        for name in sides:
+            rounds[name].append(statistics.median(times[name]))
+    return rounds
+
+
+def run_case(title: str, factory, samples: int, block: int, blocks: int) -> None:
+    config, data = factory()
+    bare = engine_epoch(config, data, NO_HEAVY)
+    per_second = 1 / statistics.median(timed(bare, 2 * block))
+    live_every = max(1, round(per_second / LIVE_FRAMES_PER_SECOND))
+    sides = {
+        "nnplay, no heavy": bare,
+        "nnplay, live view": engine_epoch(config, data, {"every": live_every}),
+        "nnplay, heavy every": engine_epoch(config, data, {"every": 1}),
+    }
+    torch_side = torch_epoch(config, data)
+    if torch_side is not None:
+        sides["pytorch cpu"] = torch_side
+    rounds = interleaved(sides, block, blocks)
+    for name, seconds in rounds.items():
+        ms = statistics.median(seconds)
+        print(f"{title:42s} {name:20s} {ms * 1e3:10.3f} {samples / ms:12.0f}")
+    base = rounds["nnplay, no heavy"]
+
+    def median_ratio(numerator, denominator):
+        return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
+
+    live, heavy = (
+        median_ratio(rounds["nnplay, live view"], base),
+        median_ratio(rounds["nnplay, heavy every"], base),
+    )
+    print(
+        f"{title:42s} telemetry overhead: {100 * (live - 1):+.1f}% live view "
+        f"(heavy every {live_every} epochs, ~{LIVE_FRAMES_PER_SECOND}/s), "
+        f"{100 * (heavy - 1):+.1f}% heavy every epoch"
+    )
+    if torch_side is not None:
+        torch_times = rounds["pytorch cpu"]
+        print(
+            f"{title:42s} speed-up vs pytorch: {median_ratio(torch_times, base):.2f}x (no heavy), "
+            f"{median_ratio(torch_times, rounds['nnplay, live view']):.2f}x (live view), "
+            f"{median_ratio(torch_times, rounds['nnplay, heavy every']):.2f}x (heavy every epoch); "
+            f"rounds {', '.join(f'{t / b:.2f}x' for t, b in zip(torch_times, base, strict=True))}"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer epochs (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="short blocks (a smoke run)")
+    parser.add_argument("--case", choices=["a", "b", "c"], action="append", help="only these cases")
     args = parser.parse_args(argv)
-    cases = [
-        ("(a) playground 2-8-8-1 tanh SGD b10", playground_case(), 40, 250),
-        ("(b) mlp 64-256-256-10 relu Adam b128", mlp_case(), 6, 10_000),
-    ]
-    print(f"{'case':40s} {'variant':22s} {'ms/epoch':>10s} {'samples/s':>12s}")
-    for title, (config, data), epochs, samples in cases:
-        epochs = max(2, epochs // 4) if args.quick else epochs
-        bare = time_engine(config, data, epochs, NO_TELEMETRY)
-        full = time_engine(config, data, epochs, None)
-        rows = [("nnplay, no telemetry", bare), ("nnplay, full telemetry", full)]
-        torch_time = time_torch(config, data, epochs)
-        if torch_time is not None:
-            rows.append(("pytorch cpu", torch_time))
-        for variant, seconds in rows:
-            print(f"{title:40s} {variant:22s} {seconds * 1e3:10.3f} {samples / seconds:12.0f}")
-        print(f"{title:40s} telemetry overhead: {100 * (full / bare - 1):+.1f}%")
-        if torch_time is not None:
-            print(
-                f"{title:40s} speed-up vs pytorch: {torch_time / bare:.2f}x (no telemetry), "
-                f"{torch_time / full:.2f}x (full telemetry)"
-            )
+    print(f"{'case':42s} {'variant':20s} {'ms/epoch':>10s} {'samples/s':>12s}")
+    for title, factory, samples, block, blocks in CASES:
+        if args.case and title[1] not in args.case:
+            continue
+        if args.quick:
+            block, blocks = max(1, block // 4), 1
+        with np.errstate(all="ignore"):
+            run_case(title, factory, samples, block, blocks)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ class Layer:
     def backward(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def adopt(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Keep these arrays (same keys and shapes, e.g. views into one flat vector) as params and grads."""
+        self.params.update(params)
+        self.grads.update(grads)
+
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The output shape (no batch) `build` would return, without allocating; ValueError if it cannot."""
         return tuple(input_shape)
@@ -120,6 +125,10 @@ class _Weighted(Layer):
                     raise ValueError(f"bias_init: {e}") from None
             self.params["bias"] = np.asarray(bias, dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.weight, self.bias = self.params["weight"], self.params.get("bias")
+
+    def adopt(self, params, grads):
+        super().adopt(params, grads)
         self.weight, self.bias = self.params["weight"], self.params.get("bias")
 
 
@@ -348,33 +357,48 @@ class Conv2d(_Weighted):
             f"stride={self.stride}, padding={self.padding}{bias})"
         )
 
-    def forward(self, x, training):
+    def im2col(self, x, cols=None, padded=None):
+        """Every window as a row: (batch, C, H, W) -> (batch * H_out * W_out, C * kh * kw), one copy."""
         n = x.shape[0]
         if any(self.padding):
-            xp = np.zeros((n, *self.padded_shape), x.dtype)
-            xp[self.inner] = x
-        else:
-            xp = x
+            if padded is None:
+                padded = np.zeros((n, *self.padded_shape), x.dtype)
+            padded[self.inner] = x
+            x = padded
         sh, sw = self.stride
-        windows = sliding_window_view(xp, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
-        self.cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * self.out_hw[0] * self.out_hw[1], -1)
+        windows = sliding_window_view(x, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
+        windows = windows.transpose(0, 2, 3, 1, 4, 5)
+        if cols is None:
+            return windows.reshape(n * self.out_hw[0] * self.out_hw[1], -1)
+        np.copyto(cols.reshape(windows.shape), windows)
+        return cols
+
+    def col2im(self, dcols, out=None):
+        """Input gradient from the rows' gradient (C * kh * kw, batch * H_out * W_out): windows added back."""
+        c, hp, wp = self.padded_shape
+        dcols = dcols.reshape(c, len(self.slices), -1, *self.out_hw)
+        if out is None:
+            out = np.zeros((c, dcols.shape[2], hp, wp), dcols.dtype)
+        else:
+            out.fill(0)
+        for k, window in enumerate(self.slices):
+            out[window] += dcols[:, k]
+        dx = out.transpose(1, 0, 2, 3)
+        return dx[self.inner] if any(self.padding) else dx
+
+    def forward(self, x, training):
+        self.cols = self.im2col(x)
         y = self.cols @ self.weight.reshape(self.filters, -1).T
         if self.bias is not None:
             y += self.bias
-        return y.reshape(n, *self.out_hw, self.filters).transpose(0, 3, 1, 2)
+        return y.reshape(x.shape[0], *self.out_hw, self.filters).transpose(0, 3, 1, 2)
 
     def backward(self, grad):
-        n, (c, hp, wp) = grad.shape[0], self.padded_shape
-        g = grad.transpose(1, 0, 2, 3).reshape(self.filters, -1)
+        g = grad.transpose(0, 2, 3, 1).reshape(-1, self.filters).T
         np.matmul(g, self.cols, out=self.grads["weight"].reshape(self.filters, -1))
         if self.bias is not None:
             g.sum(1, out=self.grads["bias"])
-        dcols = (self.weight.reshape(self.filters, -1).T @ g).reshape(c, len(self.slices), n, *self.out_hw)
-        dxp = np.zeros((c, n, hp, wp), grad.dtype)
-        for k, window in enumerate(self.slices):
-            dxp[window] += dcols[:, k]
-        dxp = dxp.transpose(1, 0, 2, 3)
-        return dxp[self.inner] if any(self.padding) else dxp
+        return self.col2im(self.weight.reshape(self.filters, -1).T @ g)
 
     def __repr__(self):
         return (

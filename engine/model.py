@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine import fused
 from engine import layers as layer_registry
 from engine.layers import Layer
 
@@ -25,6 +26,7 @@ class Model:
         self.input_shape = tuple(int(d) for d in input_shape)
         self.output_shapes: list[tuple[int, ...]] = []
         self.dtype = np.dtype("float64")
+        self.steps: list = []
 
     @staticmethod
     def layer_specs(specs: Sequence[dict]) -> list[tuple[int, dict]]:
@@ -64,7 +66,32 @@ class Model:
             except ValueError as error:
                 raise ValueError(f"{_layer_name(index, layer)}: {error}") from None
             self.output_shapes.append(shape)
+        self._flatten_parameters()
+        self.steps = fused.steps(self.layers)
         return self
+
+    def _flatten_parameters(self) -> None:
+        """Every param and its grad become views into one contiguous vector per dtype, in parameters() order.
+
+        An optimizer then updates them all with a few whole-vector numpy calls.
+        """
+        by_dtype: dict[np.dtype, list[tuple[Layer, str]]] = {}
+        for layer in self.layers:
+            for key, value in layer.params.items():
+                by_dtype.setdefault(value.dtype, []).append((layer, key))
+        for dtype, entries in by_dtype.items():
+            size = sum(layer.params[key].size for layer, key in entries)
+            values, grads = np.empty(size, dtype), np.zeros(size, dtype)
+            start = 0
+            for layer, key in entries:
+                shape = layer.params[key].shape
+                stop = start + layer.params[key].size
+                value, grad = values[start:stop].reshape(shape), grads[start:stop].reshape(shape)
+                value[...] = layer.params[key]
+                if key in layer.grads:
+                    grad[...] = layer.grads[key]
+                layer.adopt({key: value}, {key: grad})
+                start = stop
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -75,6 +102,12 @@ class Model:
         return sum(p.size for layer in self.layers for p in layer.params.values())
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The output for x; training runs the fused steps (over their buffers) and returns a new array."""
+        if training and self.steps:
+            last = len(self.steps) - 1
+            for index, step in enumerate(self.steps):
+                x = step.forward(x, index == last)
+            return x
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
@@ -86,10 +119,15 @@ class Model:
             outputs.append(layer.forward(outputs[-1], False))
         return outputs
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
-        return grad
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill every layer's grads from dL/doutput; return dL/dinput (None when input_grad is False)."""
+        if not self.steps:
+            for layer in reversed(self.layers):
+                grad = layer.backward(grad)
+            return grad
+        for index in range(len(self.steps) - 1, -1, -1):
+            grad = self.steps[index].backward(grad, input_grad or index > 0, index == 0)
+        return grad if input_grad else None
 
     def predict(self, x, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Eval-mode outputs for inputs of shape (n, *input_shape), in batches."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from operator import is_
 
 import numpy as np
 
@@ -12,10 +13,30 @@ from engine.registry import lookup, real
 SMALL = 4096
 
 
-class _Group:
-    """Parameters of one dtype seen as one flat vector, so an update is a few whole-vector numpy calls."""
+def _flat_span(arrays: list[np.ndarray]) -> np.ndarray | None:
+    """The contiguous vector that `arrays` tile in order as views of it (a model's flat storage), or None."""
+    base = arrays[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    pointer = start = arrays[0].ctypes.data
+    for a in arrays:
+        if a.base is not base or not a.flags.c_contiguous or a.ctypes.data != pointer:
+            return None
+        pointer += a.nbytes
+    offset = (start - base.ctypes.data) // base.itemsize
+    return base[offset : offset + (pointer - start) // base.itemsize]
 
-    def __init__(self, index: list[int], params: list[np.ndarray], slots: Mapping[str, float]):
+
+class _Group:
+    """Parameters of one dtype seen as one flat vector, so an update is a few whole-vector numpy calls.
+
+    When the params and grads are views tiling one contiguous vector each (Model's storage), the group
+    reads and updates those vectors directly; otherwise it gathers the grads and scatters the steps.
+    """
+
+    def __init__(
+        self, index: list[int], params: list[np.ndarray], grads: list[np.ndarray], slots: Mapping[str, float]
+    ):
         bounds = np.cumsum([0, *(params[i].size for i in index)]).tolist()
         spans = [(lo, hi, params[i].shape) for lo, hi, i in zip(bounds, bounds[1:], index, strict=False)]
         dtype = params[index[0]].dtype
@@ -26,6 +47,11 @@ class _Group:
         self.state = [
             {name: slot[lo:hi].reshape(shape) for name, slot in self.slots.items()} for lo, hi, shape in spans
         ]
+        self.param_views, self.grad_views = [params[i] for i in index], [grads[i] for i in index]
+        self.flat_params, self.flat_grads = _flat_span(self.param_views), _flat_span(self.grad_views)
+
+    def flat(self, arrays: list[np.ndarray], views: list[np.ndarray], flat: np.ndarray | None) -> bool:
+        return flat is not None and all(map(is_, map(arrays.__getitem__, self.index), views))
 
     def gather(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
         if len(self.index) == 1:
@@ -36,8 +62,9 @@ class _Group:
 class Optimizer:
     """Base optimizer: `step(params, grads)` updates params in place; state is kept per list position.
 
-    Parameters below SMALL elements share one flat state vector per dtype (one numpy call per operation
-    for a whole small net); larger ones get their own. `state[i]` holds views of parameter i's state.
+    Params of one dtype that tile one contiguous vector (a built Model's) are updated as that vector;
+    otherwise those below SMALL elements share one flat state vector per dtype (one numpy call per
+    operation for a whole small net) and larger ones get their own. `state[i]` views param i's state.
     """
 
     decoupled = False
@@ -68,34 +95,71 @@ class Optimizer:
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update params in place from grads; the lists keep the same order on every call."""
         if self._groups is None:
-            self._build(params)
+            self._build(params, grads)
         elif len(params) != len(self.state):
             raise ValueError(f"optimizer state is for {len(self.state)} parameters, got {len(params)}")
         self.t += 1
         coupled = self.weight_decay and not self.decoupled
         decay = 1 - self._lr * self.weight_decay if self.decoupled and self.weight_decay else None
         for group in self._groups:
-            g = group.gather(grads, group.g)
+            flat = group.flat(params, group.param_views, group.flat_params)
+            if group.flat(grads, group.grad_views, group.flat_grads):
+                g = group.flat_grads
+            else:
+                g = group.gather(grads, group.g)
             if coupled:
-                weights = group.gather(params, group.p)
+                weights = group.flat_params if flat else group.gather(params, group.p)
                 g = np.add(g, np.multiply(weights, self.weight_decay, out=group.a), out=group.g)
             self.update(g, group.slots, group.a, group.b)
+            if flat:
+                if decay is not None:
+                    group.flat_params *= decay
+                group.flat_params -= group.a
+                continue
             for i, delta in zip(group.index, group.steps, strict=True):
                 p = params[i]
                 if decay is not None:
                     p *= decay
                 p -= delta
 
-    def _build(self, params: list[np.ndarray]) -> None:
-        by_dtype: dict[np.dtype, list[int]] = {}
-        large = []
-        for i, p in enumerate(params):
-            if p.size < SMALL:
-                by_dtype.setdefault(p.dtype, []).append(i)
-            else:
-                large.append([i])
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Copies of the step count ("t") and every state vector, keyed "{param index}.{slot}"."""
+        arrays = {"t": np.array(self.t, dtype=np.int64)}
+        for i, state in enumerate(self.state):
+            arrays.update({f"{i}.{name}": value.copy() for name, value in state.items()})
+        return arrays
+
+    def load_state_arrays(
+        self, arrays: Mapping[str, np.ndarray], params: list[np.ndarray], grads: list[np.ndarray]
+    ) -> None:
+        """Restore what `state_arrays` gave, for these params (the same list `step` is called with)."""
+        if self._groups is None:
+            self._build(params, grads)
+        expected = {f"{i}.{name}": value for i, state in enumerate(self.state) for name, value in state.items()}
+        given = set(arrays) - {"t"}
+        if given != expected.keys():
+            raise ValueError(f"optimizer state keys differ: expected {sorted(expected)}, got {sorted(given)}")
+        for key, target in expected.items():
+            value = np.asarray(arrays[key])
+            if value.shape != target.shape:
+                raise ValueError(f"optimizer state {key!r} has shape {value.shape}, expected {target.shape}")
+            target[...] = value
+        self.t = int(arrays["t"])
+
+    def _build(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         slots = self.slots()
-        self._groups = [_Group(index, params, slots) for index in [*by_dtype.values(), *large]]
+        by_dtype: dict[np.dtype, list[int]] = {}
+        for i, p in enumerate(params):
+            by_dtype.setdefault(p.dtype, []).append(i)
+        self._groups = []
+        for index in by_dtype.values():
+            group = _Group(index, params, grads, slots)
+            if group.flat_params is not None and group.flat_grads is not None:
+                self._groups.append(group)
+                continue
+            small = [i for i in index if params[i].size < SMALL]
+            large = [[i] for i in index if params[i].size >= SMALL]
+            self._groups += [_Group(part, params, grads, slots) for part in [small, *large] if part]
         self.state = [{} for _ in params]
         for group in self._groups:
             for i, state in zip(group.index, group.state, strict=True):

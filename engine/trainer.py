@@ -256,7 +256,7 @@ class Trainer:
         last = starts[-1]
         for start in starts:
             xb, yb = x[start : start + size], y[start : start + size]
-            model.backward(loss.gradient(model.forward(xb, True), yb))
+            model.backward(loss.gradient(model.forward(xb, True), yb), input_grad=False)
             for layer, key in regularized:
                 layer.grads[key] += self.penalty.grad(layer.params[key], self.regularization_rate)
             if keep_last_update and start == last:

@@ -123,3 +123,30 @@ def test_parameters_and_gradients_line_up():
     x = np.random.default_rng(0).standard_normal((8, 4))
     model.backward(np.ones_like(model.forward(x, training=True)))
     assert [p.shape for p in model.parameters()] == [g.shape for g in model.gradients()]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_params_and_grads_are_views_tiling_one_vector_per_dtype(dtype):
+    model = build(CONV_SPECS, input_shape=(1, 8, 8), dtype=dtype)
+    for arrays in (model.parameters(), model.gradients()):
+        base = arrays[0].base
+        assert base.shape == (model.num_parameters,) and base.dtype == dtype
+        offsets = [(a.ctypes.data - base.ctypes.data) // base.itemsize for a in arrays]
+        assert offsets == np.cumsum([0, *(a.size for a in arrays[:-1])]).tolist()
+        assert all(a.base is base and a.flags.c_contiguous for a in arrays)
+    dense = model.layers[-1]
+    assert dense.weight is dense.params["weight"] and dense.bias is dense.params["bias"]
+
+
+def test_an_optimizer_trains_a_model_as_one_vector():
+    from engine import optimizers
+
+    model = build()
+    optimizer = optimizers.get({"name": "adam", "lr": 0.01})
+    x = np.random.default_rng(1).standard_normal((8, 4))
+    before = model.predict(x)
+    for _ in range(3):
+        model.backward(model.forward(x, True))
+        optimizer.step(model.parameters(), model.gradients())
+    assert len(optimizer._groups) == 1 and optimizer._groups[0].flat_params.base is model.parameters()[0].base
+    assert not np.allclose(model.predict(x), before)

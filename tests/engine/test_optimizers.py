@@ -222,3 +222,31 @@ def test_defaults_follow_torch():
 def test_bad_specs_raise_value_errors_naming_the_problem(spec, message):
     with pytest.raises(ValueError, match=message):
         optimizers.get(spec)
+
+
+def _tiled(arrays):
+    """Copies of arrays as views tiling one contiguous vector, as a built Model keeps its params."""
+    flat = np.concatenate([a.ravel() for a in arrays])
+    bounds = np.cumsum([0, *(a.size for a in arrays)])
+    return [flat[lo:hi].reshape(a.shape) for lo, hi, a in zip(bounds, bounds[1:], arrays, strict=False)]
+
+
+@pytest.mark.parametrize("name, hyper", CASES, ids=[f"{n}-{h}" for n, h in CASES])
+def test_params_tiling_one_vector_update_as_that_vector_with_the_same_bits(name, hyper):
+    params, coefs = _problem()
+    tiled = _tiled(params)
+    grads = _tiled(_grads(tiled, coefs))
+    separate, flat = optimizers.get({"name": name, **hyper}), optimizers.get({"name": name, **hyper})
+    for t in range(10):
+        for g, new in zip(grads, _grads(tiled, coefs), strict=True):
+            g[...] = new
+        if t == 5:
+            grads[1] = grads[1].copy()
+        flat.step(tiled, grads)
+        separate.step(params, _grads(params, coefs))
+    assert [group.flat_params is not None for group in flat._groups] == [True]
+    for p, q in zip(tiled, params, strict=True):
+        np.testing.assert_array_equal(p, q)
+    for a, b in zip(flat.state, separate.state, strict=True):
+        for key in b:
+            np.testing.assert_array_equal(a[key], b[key])

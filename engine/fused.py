@@ -1,0 +1,223 @@
+"""Training steps: a dense or conv2d layer with the activation after it, forward and backward as one call.
+
+A step runs the same numpy operations as its layers one by one (so the same bits) into buffers it keeps
+per batch size, so a training batch allocates only its output; it leaves the caches the layers would
+(`layer.x`, `layer.cols`, `activation.x`, `activation.y`) and backward reads them, so an eval forward
+through the layers can be followed by a backward through the steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from engine import activations
+from engine.layers import Conv2d, Dense, Layer
+
+MAX_BATCH_SIZES = 4
+
+
+def _tanh(z, y):
+    return np.tanh(z, out=y)
+
+
+def _tanh_grad(grad, z, y, out):
+    """grad * (1 - y^2)."""
+    np.multiply(y, y, out=out)
+    np.subtract(1, out, out=out)
+    return np.multiply(grad, out, out=out)
+
+
+def _sigmoid(z, y):
+    return expit(z, out=y)
+
+
+def _sigmoid_grad(grad, z, y, out):
+    """grad * (y (1 - y))."""
+    np.subtract(1, y, out=out)
+    np.multiply(y, out, out=out)
+    return np.multiply(grad, out, out=out)
+
+
+def _relu(z, y):
+    return np.maximum(z, 0, out=y)
+
+
+def _relu_grad(grad, z, y, out):
+    """grad * (z > 0)."""
+    np.greater(z, 0, out=out)
+    return np.multiply(grad, out, out=out)
+
+
+IN_PLACE = {
+    activations.Tanh: (_tanh, _tanh_grad),
+    activations.Sigmoid: (_sigmoid, _sigmoid_grad),
+    activations.ReLU: (_relu, _relu_grad),
+}
+
+
+class LayerStep:
+    """A layer on its own: its forward and backward."""
+
+    def __init__(self, layer: Layer):
+        self.layer = layer
+
+    def forward(self, x: np.ndarray, fresh: bool) -> np.ndarray:
+        return self.layer.forward(x, True)
+
+    def backward(self, grad: np.ndarray, input_grad: bool, fresh: bool) -> np.ndarray | None:
+        return self.layer.backward(grad)
+
+
+class _WeightedStep:
+    """A dense or conv2d layer and the activation after it (or none); buffers per batch size."""
+
+    def __init__(self, layer, activation: activations.Activation | None):
+        self.layer, self.activation = layer, activation
+        self.in_place = IN_PLACE.get(type(activation)) if activation is not None else None
+        self.dtype = layer.weight.dtype
+        self._buffers: dict[int, dict[str, np.ndarray]] = {}
+
+    def buffers(self, n: int) -> dict[str, np.ndarray]:
+        """This batch size's buffers (allocated on first use; at most MAX_BATCH_SIZES sizes kept)."""
+        found = self._buffers.get(n)
+        if found is None:
+            if len(self._buffers) >= MAX_BATCH_SIZES:
+                self._buffers.clear()
+            found = self._buffers[n] = {k: np.empty(shape, self.dtype) for k, shape in self.shapes(n).items()}
+        return found
+
+    def shapes(self, n: int) -> dict[str, tuple[int, ...]]:
+        raise NotImplementedError
+
+
+class DenseStep(_WeightedStep):
+    """Dense then activation: z = x @ W.T + b, y = f(z); backward d = grad f'(z), dW = d.T @ x, dx = d @ W."""
+
+    def shapes(self, n):
+        units, features = self.layer.weight.shape
+        return {"z": (n, units), "y": (n, units), "d": (n, units), "dx": (n, features)}
+
+    def forward(self, x, fresh):
+        dense, act = self.layer, self.activation
+        if x.dtype != self.dtype:
+            x = dense.forward(x, True)
+            return x if act is None else act.forward(x, True)
+        buffers = self.buffers(len(x))
+        dense.x = x
+        if fresh and act is None:
+            z = np.dot(x, dense.weight.T)
+        else:
+            z = np.dot(x, dense.weight.T, out=buffers["z"])
+        if dense.bias is not None:
+            np.add(z, dense.bias, out=z)
+        if act is None:
+            return z
+        if self.in_place is None:
+            return act.forward(z, True)
+        y = self.in_place[0](z, np.empty_like(z) if fresh else buffers["y"])
+        act.x, act.y = z, y
+        return y
+
+    def backward(self, grad, input_grad, fresh):
+        dense, act = self.layer, self.activation
+        x = dense.x
+        if x.dtype != self.dtype or grad.dtype != self.dtype:
+            return dense.backward(grad if act is None else act.backward(grad))
+        buffers = self.buffers(len(grad))
+        if act is None:
+            d = grad
+        elif self.in_place is None:
+            d = act.backward(grad)
+        else:
+            d = self.in_place[1](grad, act.x, act.y, buffers["d"])
+        np.dot(d.T, x, out=dense.grads["weight"])
+        if dense.bias is not None:
+            np.add.reduce(d, 0, out=dense.grads["bias"])
+        if not input_grad:
+            return None
+        return np.dot(d, dense.weight) if fresh else np.dot(d, dense.weight, out=buffers["dx"])
+
+
+class ConvStep(_WeightedStep):
+    """Conv2d then activation, each one GEMM over the im2col rows (batch * H_out * W_out, C * kh * kw)."""
+
+    def shapes(self, n):
+        conv = self.layer
+        rows, depth = n * conv.out_hw[0] * conv.out_hw[1], conv.weight[0].size
+        return {
+            "padded": (n, *conv.padded_shape),
+            "cols": (rows, depth),
+            "z": (rows, conv.filters),
+            "y": (rows, conv.filters),
+            "d": (rows, conv.filters),
+            "dcols": (depth, rows),
+            "dx": (conv.padded_shape[0], n, *conv.padded_shape[1:]),
+        }
+
+    def forward(self, x, fresh):
+        conv, act = self.layer, self.activation
+        if x.dtype != self.dtype:
+            x = conv.forward(x, True)
+            return x if act is None else act.forward(x, True)
+        n = len(x)
+        buffers = self.buffers(n)
+        if any(conv.padding) and not buffers.get("zeroed"):
+            buffers["padded"].fill(0)
+            buffers["zeroed"] = True
+        conv.cols = conv.im2col(x, buffers["cols"], buffers["padded"])
+        z = np.dot(conv.cols, conv.weight.reshape(conv.filters, -1).T, out=buffers["z"])
+        if conv.bias is not None:
+            np.add(z, conv.bias, out=z)
+
+        def shaped(a):
+            return a.reshape(n, *conv.out_hw, conv.filters).transpose(0, 3, 1, 2)
+
+        if act is None:
+            return shaped(z.copy() if fresh else z)
+        if self.in_place is None:
+            return act.forward(shaped(z), True)
+        y = self.in_place[0](z, np.empty_like(z) if fresh else buffers["y"])
+        act.x, act.y = shaped(z), shaped(y)
+        return act.y
+
+    def backward(self, grad, input_grad, fresh):
+        conv, act = self.layer, self.activation
+        if conv.cols.dtype != self.dtype or grad.dtype != self.dtype:
+            return conv.backward(grad if act is None else act.backward(grad))
+        n = len(grad)
+        buffers = self.buffers(n)
+        d = buffers["d"]
+        shaped = d.reshape(n, *conv.out_hw, conv.filters).transpose(0, 3, 1, 2)
+        if act is None:
+            np.copyto(shaped, grad)
+        elif self.in_place is None:
+            np.copyto(shaped, act.backward(grad))
+        else:
+            self.in_place[1](grad, act.x, act.y, shaped)
+        weight = conv.weight.reshape(conv.filters, -1)
+        np.dot(d.T, conv.cols, out=conv.grads["weight"].reshape(conv.filters, -1))
+        if conv.bias is not None:
+            np.add.reduce(d, 0, out=conv.grads["bias"])
+        if not input_grad:
+            return None
+        dcols = np.dot(weight.T, d.T, out=buffers["dcols"])
+        return conv.col2im(dcols, None if fresh else buffers["dx"])
+
+
+def steps(layers: list[Layer]) -> list:
+    """The layers as training steps: each dense or conv2d takes the activation layer right after it."""
+    result = []
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        step_type = {Dense: DenseStep, Conv2d: ConvStep}.get(type(layer))
+        if step_type is None:
+            result.append(LayerStep(layer))
+            i += 1
+            continue
+        following = layers[i + 1] if i + 1 < len(layers) else None
+        activation = following if isinstance(following, activations.Activation) else None
+        result.append(step_type(layer, activation))
+        i += 2 if activation is not None else 1
+    return result
