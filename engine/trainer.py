@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from engine import losses, optimizers, penalties, schedules
+from engine import checkpoint, losses, optimizers, penalties, schedules
 from engine import telemetry as tm
 from engine.config import RunConfig
 from engine.datasets import ArrayDataset, expand_features, validation_split
@@ -74,6 +74,7 @@ class Trainer:
         self.x_val, self.y_val = self._hold_out_validation(cfg.data.validation, data)
         self.input_shape = self.x_train.shape[1:]
         self.model = self._build_model(model_rng)
+        self._model_rng = model_rng
         self._has_batchnorm = any(layer.type == "batchnorm" for layer in self.plan.layers)
         self.optimizer = optimizers.get(cfg.optimizer.model_dump())
         self.schedule = schedules.get(cfg.schedule.model_dump())
@@ -85,6 +86,7 @@ class Trainer:
         self._stop_reason: str | None = None
         self._probe = self.x_train[: cfg.telemetry.probe_size]
         self.epoch = 0
+        self.early_state: tuple[float, int, dict | None] = (float("inf"), 0, None)
         self._grids: dict[int, tuple] = {}
         self._layer_labels = [layer.label for layer in self.plan.layers]
 
@@ -136,6 +138,27 @@ class Trainer:
     def stop(self, reason: str = "stopped by the user") -> None:
         self._stop_reason = reason
 
+    def state(self) -> dict[str, Any]:
+        """Everything later epochs depend on, at an epoch boundary (see engine.checkpoint)."""
+        return checkpoint.capture(self)
+
+    def load_state(self, state: dict[str, Any] | bytes) -> None:
+        """Continue from `state()` (or its `checkpoint.to_bytes` form) as if never interrupted."""
+        checkpoint.apply(self, checkpoint.from_bytes(state) if isinstance(state, bytes) else state)
+
+    @classmethod
+    def restore(
+        cls,
+        config: RunConfig | dict,
+        state: dict[str, Any] | bytes,
+        data: ArrayDataset | None = None,
+        csv_text: str | None = None,
+    ) -> Trainer:
+        """A Trainer for `config` continuing from `state`."""
+        trainer = cls(config, data, csv_text)
+        trainer.load_state(state)
+        return trainer
+
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         """(loss, accuracy or R^2) of the model in eval mode on (x, y)."""
         if len(x) == 0:
@@ -169,7 +192,7 @@ class Trainer:
         cfg = self.config
         started = time.perf_counter()
         early = cfg.training.early_stopping
-        best, best_epoch, best_state = float("inf"), 0, None
+        best, best_epoch, best_state = self.early_state
         with np.errstate(all="ignore"):
             while self.epoch < cfg.training.epochs:
                 if self._stop_reason is not None:
@@ -231,6 +254,7 @@ class Trainer:
                     message=self.message,
                     **fields,
                 )
+                self.early_state = best, best_epoch, best_state
                 yield record
                 if self.status != "running":
                     return
