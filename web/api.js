@@ -29,7 +29,10 @@ export class ApiError extends Error {
   static describe(status, detail) {
     if (typeof detail === "string") return detail;
     if (Array.isArray(detail)) {
-      return detail.map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`).join("; ");
+      return detail.map((d) => {
+        const where = (d.loc || []).filter((p) => p !== "body").join(".");
+        return where ? `${where}: ${d.msg}` : d.msg;
+      }).join("; ");
     }
     if (detail && typeof detail === "object") return detail.message || JSON.stringify(detail);
     return `request failed with status ${status}`;

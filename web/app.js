@@ -13,6 +13,14 @@ import { torchSnippet } from "./torch.js";
 const $ = (id) => document.getElementById(id);
 const LIVE = { "optimizer.lr": "lr", "regularization.rate": "regularization_rate" };
 const MAX_HISTORY = 300;
+const IMAGE_LAYERS = new Set(["conv2d", "maxpool2d", "avgpool2d", "flatten"]);
+const SMALL_CNN = [
+  { type: "conv2d", filters: 8, kernel_size: 3, padding: 1, activation: "relu" },
+  { type: "maxpool2d" },
+  { type: "flatten" },
+];
+
+const randomSeed = () => Math.floor(Math.random() * 2 ** 31);
 
 function formatNumber(value, digits = 4) {
   if (typeof value !== "number" || !Number.isFinite(value)) return "–";
@@ -88,6 +96,7 @@ class App {
     this.catalog = await api.catalog();
     this.state = new State(this.catalog);
     if (location.hash.length > 1) this.state.fromHash(location.hash);
+    const fitted = this.fitNetwork();
     this.scheduler = new FrameScheduler();
     this.info = null;
     this.csvInfo = null;
@@ -98,11 +107,14 @@ class App {
     this.bindControls();
     this.state.addEventListener("change", (event) => this.onChange(event.detail.path));
     window.addEventListener("hashchange", () => {
-      if (location.hash.slice(1) !== this.hash) this.state.fromHash(location.hash);
+      if (location.hash.slice(1) === this.hash) return;
+      this.state.fromHash(location.hash);
+      this.reportLinkProblems();
     });
     this.clearRunView();
     this.renderAll();
     this.writeHash();
+    this.reportLinkProblems(fitted ? [this.fitMessage] : []);
     await this.refreshPreview();
     document.body.dataset.ready = "true";
   }
@@ -145,9 +157,10 @@ class App {
     this.builder = new ModelBuilder($("layer-editor"), $("model-summary"), this.state);
     this.dataPanel = new DataPanel($("data-fields"), $("data-extra"), this.state, {
       onUpload: (file) => this.uploadCsv(file),
-      onRegenerate: () => this.state.set("seed", Math.floor(Math.random() * 2 ** 31)),
+      onRegenerate: () => this.state.update({ "data.seed": null, seed: randomSeed() }),
     });
-    this.trainingPanel = new TrainingPanel($("training-fields"), $("telemetry-fields"), this.state);
+    this.trainingPanel = new TrainingPanel($("training-fields"), $("telemetry-fields"), this.state,
+      { onNotice: (message) => this.toast(message) });
     const penalty = $("live-penalty");
     for (const name of Object.keys(this.catalog.penalties)) penalty.append(new Option(name === "none" ? "none" : name.toUpperCase(), name));
   }
@@ -162,7 +175,7 @@ class App {
       this.catalog.optimizers[this.state.config.optimizer.name].params.lr));
     $("live-rate").addEventListener("change", (event) => this.setLive("regularization.rate", event.target,
       this.catalog.sections.regularization.rate));
-    $("live-penalty").addEventListener("change", (event) => this.state.set("regularization.penalty", event.target.value));
+    $("live-penalty").addEventListener("change", (event) => this.changePenalty(event.target));
     $("show-test").addEventListener("change", (event) => this.state.setUi("showTest", event.target.checked));
     $("discretize").addEventListener("change", (event) => this.state.setUi("discretize", event.target.checked));
     $("log-loss").addEventListener("change", (event) => this.state.setUi("logLoss", event.target.checked));
@@ -229,6 +242,58 @@ class App {
     }
   }
 
+  changePenalty(select) {
+    const penalty = select.value;
+    const run = this.run;
+    if (!run || isFinished(run.status) || this.lastEpoch === 0) {
+      this.state.set("regularization.penalty", penalty);
+      return;
+    }
+    select.value = this.state.config.regularization.penalty;
+    const name = select.querySelector(`option[value="${penalty}"]`).textContent;
+    const running = ["running", "queued", "resuming"].includes(run.status);
+    this.ask(`Switching the penalty to ${name} restarts training from epoch 0 with new weights; the rate beside it applies live.`,
+      `Restart with ${name}`, async () => {
+        this.state.set("regularization.penalty", penalty);
+        if (running) await this.startRun(false);
+      });
+  }
+
+  ask(text, actionText, onAction) {
+    $("banner-text").textContent = text;
+    const action = $("banner-action");
+    action.textContent = actionText;
+    action.hidden = false;
+    action.onclick = () => {
+      $("banner").hidden = true;
+      onAction();
+    };
+    $("banner").hidden = false;
+  }
+
+  reportLinkProblems(notes = []) {
+    const problems = this.state.problems;
+    const messages = problems.length ? [`The link had settings nnplay cannot use: ${problems.join("; ")}.`, ...notes] : notes;
+    if (messages.length) this.toast(messages.join(" "));
+  }
+
+  fitNetwork() {
+    const config = this.state.config;
+    const layers = config.model.layers;
+    const imageInput = datasetKind(config, this.catalog) === "image" && config.data.images;
+    const imageNet = layers.some((layer) => IMAGE_LAYERS.has(layer.type));
+    if (imageInput === imageNet || expand(config, this.catalog, null).errors.length === 0) return false;
+    if (imageInput) {
+      this.flatLayers = layers;
+      config.model.layers = SMALL_CNN.map((layer) => this.state.expandLayer(layer));
+      this.fitMessage = "Digits are 8×8 images: the network is now a small CNN (conv2d 8 filters, relu → maxpool → flatten).";
+    } else {
+      config.model.layers = this.flatLayers ?? structuredClone(this.state.defaults.model.layers);
+      this.fitMessage = "This data is not images: the network is back to dense layers.";
+    }
+    return true;
+  }
+
   setLive(path, input, param) {
     const result = parseNumber(input.value, param);
     $("live-error").textContent = result.error ? `${path === "optimizer.lr" ? "Learning rate" : "Rate"} ${result.error}` : "";
@@ -247,6 +312,10 @@ class App {
       this.trainingPanel.render(this.info);
       this.sendLive(path);
       return;
+    }
+    if (["", "data", "data.dataset", "data.images"].includes(path) && this.fitNetwork()) {
+      this.toast(this.fitMessage);
+      this.writeHash();
     }
     if (this.run) this.discardRun();
     this.renderAll();
@@ -269,13 +338,24 @@ class App {
 
   syncLive() {
     const config = this.state.config;
-    for (const [id, value] of [["live-lr", config.optimizer.lr], ["live-rate", config.regularization.rate]]) {
+    const errors = [];
+    const live = [
+      ["live-lr", "Learning rate", config.optimizer.lr, this.catalog.optimizers[config.optimizer.name].params.lr],
+      ["live-rate", "Rate", config.regularization.rate, this.catalog.sections.regularization.rate],
+    ];
+    for (const [id, label, value, param] of live) {
       const input = $(id);
       if (document.activeElement !== input) input.value = String(value);
-      input.removeAttribute("aria-invalid");
+      const error = parseNumber(String(value ?? ""), param).error;
+      input.toggleAttribute("aria-invalid", Boolean(error));
+      if (error) errors.push(`${label} ${error}`);
     }
-    $("live-penalty").value = config.regularization.penalty;
-    $("live-error").textContent = "";
+    const penalty = $("live-penalty");
+    const known = config.regularization.penalty in this.catalog.penalties;
+    penalty.value = known ? config.regularization.penalty : "";
+    penalty.toggleAttribute("aria-invalid", !known);
+    if (!known) errors.push(`Regularization must be one of ${Object.keys(this.catalog.penalties).join(", ")}`);
+    $("live-error").textContent = errors.join("; ");
   }
 
   applyUi() {
@@ -301,7 +381,8 @@ class App {
     $("hidden-count").textContent = `${hidden} hidden layer${hidden === 1 ? "" : "s"}`;
     $("remove-hidden").disabled = hidden === 0;
     $("add-hidden").disabled = hidden >= (this.catalog.limits.max_layers ?? Infinity);
-    $("boundary-note").textContent = kind === "2d" ? "" : "The decision boundary is drawn for 2-D datasets; this one has more inputs.";
+    this.boundaryNote = kind === "2d" ? "" : "The decision boundary is drawn for 2-D datasets; this one has more inputs.";
+    $("boundary-note").textContent = this.boundaryNote;
     $("boundary-chart").hidden = kind !== "2d";
     $("output-toggles").hidden = kind !== "2d";
     const conv = this.spec.modules.some((module) => module.type === "conv2d");
@@ -318,7 +399,7 @@ class App {
       noise: data.noise,
       train_ratio: data.train_ratio,
       classes: data.classes,
-      seed: config.seed,
+      seed: data.seed ?? config.seed,
     }];
   }
 
@@ -381,7 +462,9 @@ class App {
       this.dataPanel.setUploadMessage(`Loaded ${file.name}: ${uploaded.rows} rows, columns ${uploaded.columns.join(", ")}; ${target}.`);
       this.state.set("data", { ...this.state.config.data, dataset: "csv", csv_id: uploaded.id, target: null, task: "auto" });
     } catch (error) {
-      this.dataPanel.setUploadMessage(`Could not use ${file.name}: ${error.message}`, true);
+      const reasons = error instanceof ApiError && error.fieldErrors.length
+        ? error.fieldErrors.map((detail) => detail.msg.replace(/^the CSV cannot be used: /, "")).join("; ") : error.message;
+      this.dataPanel.setUploadMessage(`Could not use ${file.name}: ${reasons}.`, true);
     }
   }
 
@@ -426,6 +509,7 @@ class App {
       return invalid.querySelector(".field-error").textContent || "A setting is invalid.";
     }
     if (this.state.config.data.dataset === "csv" && !this.state.config.data.csv_id) return "Upload a CSV file first.";
+    if ($("live-error").textContent) return $("live-error").textContent;
     if (this.spec.errors.length) {
       $("layers-section").open = true;
       return `The network does not fit together: ${this.spec.errors[0].message}.`;
@@ -454,7 +538,8 @@ class App {
   }
 
   reset() {
-    this.state.set("seed", Math.floor(Math.random() * 2 ** 31));
+    const config = this.state.config;
+    this.state.update({ "data.seed": config.data.seed ?? config.seed, seed: randomSeed() });
   }
 
   async startRun(paused) {
@@ -635,7 +720,7 @@ class App {
     const domain = this.info?.domain;
     if (!neuron || !domain) {
       this.boundary.setHighlight(null);
-      $("boundary-note").textContent = "";
+      $("boundary-note").textContent = this.boundaryNote;
       return;
     }
     const n = neuron.z.length;
@@ -786,7 +871,7 @@ class App {
       const link = $(id);
       if (run) {
         link.href = api.modelUrl(run.id, format);
-        link.setAttribute("download", `nnplay-${run.id.slice(0, 8)}.${format ?? "json"}`);
+        link.setAttribute("download", `nnplay-${run.id}.${format ?? "json"}`);
         link.removeAttribute("aria-disabled");
       } else {
         link.removeAttribute("href");

@@ -26,8 +26,18 @@ export class ModelBuilder {
 
   addLayer(type, at = this.layers.length) {
     const layers = [...this.layers];
-    layers.splice(at, 0, this.state.layerDefaults(type));
+    const layer = this.state.layerDefaults(type);
+    if (type === "dense") layer.activation = this.activationBefore(at);
+    layers.splice(at, 0, layer);
     this.setLayers(layers);
+  }
+
+  activationBefore(at) {
+    for (const layer of this.layers.slice(0, at).reverse()) {
+      if (layer.type === "activation") return Object.keys(layer.params ?? {}).length ? { name: layer.name, ...layer.params } : layer.name;
+      if (layer.activation) return layer.activation;
+    }
+    return "relu";
   }
 
   addHidden() {
@@ -62,6 +72,7 @@ export class ModelBuilder {
   changeType(index, type) {
     const layers = [...this.layers];
     layers[index] = this.state.layerDefaults(type);
+    if (type === "dense") layers[index].activation = this.activationBefore(index);
     this.setLayers(layers);
   }
 

@@ -110,6 +110,8 @@ function textField(path, labelText, param, value, onChange, parse, display) {
     autocomplete: "off",
   });
   const wrapper = wrap(path, labelText, input, { title: param.description });
+  const initial = parse(display(value), param);
+  if (initial.error) setFieldError(wrapper, `${labelText} ${initial.error}`);
   input.addEventListener("change", () => {
     const result = parse(input.value, param);
     setFieldError(wrapper, result.error && `${labelText} ${result.error}`);
@@ -119,20 +121,29 @@ function textField(path, labelText, param, value, onChange, parse, display) {
 }
 
 export function selectField(path, labelText, options, value, onChange, title) {
+  const known = options.some(([optionValue]) => optionValue === value);
+  const choices = known ? options : [[String(value), `${value} (unknown)`], ...options];
   const select = h(
     "select",
     { id: uid() },
-    options.map(([optionValue, text]) => h("option", { value: optionValue, selected: optionValue === value }, text)),
+    choices.map(([optionValue, text]) => h("option", { value: optionValue, selected: optionValue === value }, text)),
   );
-  select.value = value;
+  select.value = String(value);
   select.addEventListener("change", () => onChange(select.value));
-  return wrap(path, labelText, select, { title });
+  const wrapper = wrap(path, labelText, select, { title });
+  if (!known) setFieldError(wrapper, `${labelText} must be one of ${options.map(([, text]) => text).join(", ")}`);
+  return wrapper;
 }
 
 export function checkboxField(path, labelText, value, onChange, title) {
   const input = h("input", { id: uid(), type: "checkbox", checked: Boolean(value) });
-  input.addEventListener("change", () => onChange(input.checked));
-  return wrap(path, labelText, input, { inline: true, title });
+  input.addEventListener("change", () => {
+    setFieldError(wrapper, null);
+    onChange(input.checked);
+  });
+  const wrapper = wrap(path, labelText, input, { inline: true, title });
+  if (typeof value !== "boolean") setFieldError(wrapper, `${labelText} must be true or false, not ${JSON.stringify(value)}`);
+  return wrapper;
 }
 
 function specField(ctx, path, labelText, param, value, onChange) {
@@ -185,7 +196,7 @@ export function createField(ctx, { path, label, param, value, onChange }) {
     case "initializer":
       return specField(ctx, path, labelText, param, value, onChange);
     case "array":
-      return textField(path, labelText, param, value, onChange, parseArray, (v) => v.join(", "));
+      return textField(path, labelText, param, value, onChange, parseArray, (v) => (Array.isArray(v) ? v.join(", ") : String(v ?? "")));
     case "spec":
       return textField(path, labelText, param, value, onChange, parseSpec, (v) => (v === null || v === undefined ? "" : String(v)));
     case "integer":

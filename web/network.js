@@ -7,6 +7,7 @@ const NODE_MIN = 34;
 const NODE_MAX = 52;
 const HEADER = 58;
 const WEIGHTED = new Set(["dense", "maxout", "conv2d"]);
+const SHORT = { dense: "D", maxout: "M", conv2d: "C" };
 
 const FEATURES = {
   x1: (x) => x,
@@ -77,7 +78,15 @@ export class NetworkView extends View {
 
   setRecord(record) {
     this.record = record;
+    if (!record) this.forgetHover();
     this.invalidate();
+  }
+
+  forgetHover() {
+    this.hideTip();
+    if (!this.hovered) return;
+    this.hovered = false;
+    this.onNeuron(null);
   }
 
   layoutAgain() {
@@ -94,6 +103,7 @@ export class NetworkView extends View {
   }
 
   build() {
+    this.forgetHover();
     this.header.replaceChildren();
     this.nodes.replaceChildren();
     this.svg.replaceChildren();
@@ -112,9 +122,11 @@ export class NetworkView extends View {
     const size = Math.max(Math.min(nodeSize, pitch - 6), 14);
     this.columns.forEach((column, c) => {
       const x = margin + c * gap;
+      const center = x + nodeSize / 2;
       column.x = x;
       column.nodes = [];
-      this.header.append(this.columnHeader(column, x));
+      const room = Math.min(120, count > 1 ? gap - 6 : width, 2 * center, 2 * (width - center));
+      this.header.append(this.columnHeader(column, center, Math.max(room, 24)));
       if (column.compact) {
         const boxHeight = Math.min(height - 8, 160);
         const node = this.makeNode(column, null, x, HEADER + 4, nodeSize, boxHeight);
@@ -130,10 +142,14 @@ export class NetworkView extends View {
     this.built = true;
   }
 
-  columnHeader(column, x) {
-    const header = h("div", { class: "net-column-head", style: `left:${x + this.nodeSize / 2}px` },
-      h("span", { class: "net-title" }, column.title),
-      h("span", { class: "net-detail" }, column.kind === "input" && !column.compact ? `${column.units} features` : column.detail ?? ""));
+  columnHeader(column, center, room) {
+    const detail = column.kind === "input" && !column.compact ? `${column.units} features` : column.detail ?? "";
+    const tight = room < column.title.length * 7 + 6;
+    const title = tight && column.kind === "hidden" ? `${SHORT[column.module.type] ?? ""}${column.source + 1}` : column.title;
+    const header = h("div", { class: `net-column-head${tight ? " tight" : ""}`, style: `left:${center}px;max-width:${room}px`,
+      title: `${column.title}: ${detail}` },
+    h("span", { class: "net-title" }, title),
+      h("span", { class: "net-detail" }, detail));
     if (column.kind === "hidden" && typeof column.source === "number") {
       const noun = column.module.type === "conv2d" ? "filter" : "neuron";
       header.prepend(h("div", { class: "net-buttons" },
@@ -152,13 +168,11 @@ export class NetworkView extends View {
       style: `left:${x}px;top:${y}px;width:${width}px;height:${height}px` }, canvas,
     label ? h("span", { class: "net-node-label" }, label) : null);
     node.addEventListener("mouseenter", () => {
+      this.hovered = true;
       this.showTip(node, this.nodeText(column, unit));
       this.onNeuron(this.neuronGrid(column, unit));
     });
-    node.addEventListener("mouseleave", () => {
-      this.hideTip();
-      this.onNeuron(null);
-    });
+    node.addEventListener("mouseleave", () => this.forgetHover());
     this.nodes.append(node);
     return { el: node, canvas, unit, x, y, width, height };
   }
@@ -181,7 +195,7 @@ export class NetworkView extends View {
       path.setAttribute("d", `M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}`);
       path.setAttribute("class", dense ? "link" : "link bundle");
       this.svg.append(path);
-      const link = { path, to, in: a.unit, out: b.unit, dense };
+      const link = { path, from, to, in: a.unit, out: b.unit, dense };
       path.addEventListener("mouseenter", () => this.showTip(path, this.linkText(link), { x: mid, y: (y0 + y1) / 2 }));
       path.addEventListener("mouseleave", () => this.hideTip());
       this.links.push(link);
@@ -280,7 +294,7 @@ export class NetworkView extends View {
   linkText(link) {
     if (!link.dense) return `${link.to.title}: ${link.to.detail}`;
     const w = this.weight(link);
-    const from = this.columns[this.columns.indexOf(link.to) - 1];
+    const from = link.from;
     const source = from.kind === "input" ? from.labels[link.in] : `${from.title} unit ${link.in + 1}`;
     return `Weight ${source} → ${link.to.title} unit ${link.out + 1}: ${typeof w === "number" ? w.toFixed(4) : "not trained yet"}`;
   }

@@ -63,6 +63,7 @@ export class DataPanel {
       samples,
       field("noise", "Noise %"),
       field("train_ratio", "Train ratio"),
+      field("seed", "Data seed"),
     ];
     if (["spiral", "blobs"].includes(data.dataset)) rows.push(field("classes", "Classes"));
     if (dataset.input === "image") rows.push(field("images", "As images (1×8×8)"));
@@ -80,7 +81,7 @@ export class DataPanel {
   extraRows(data, dataset) {
     const rows = [
       h("div", { class: "button-row" },
-        h("button", { type: "button", id: "regenerate-btn", onclick: this.onRegenerate, title: "New random seed for data and weights" },
+        h("button", { type: "button", id: "regenerate-btn", onclick: this.onRegenerate, title: "New data and new weights: a new random seed for both" },
           "Regenerate")),
     ];
     if (dataset.input === "2d") rows.push(this.featureChecks(data.features));
@@ -120,10 +121,30 @@ export class DataPanel {
 }
 
 export class TrainingPanel {
-  constructor(fields, telemetry, state) {
+  constructor(fields, telemetry, state, { onNotice }) {
     this.fields = fields;
     this.telemetry = telemetry;
     this.state = state;
+    this.onNotice = onNotice;
+  }
+
+  chooseOptimizer(name) {
+    const before = this.state.config.optimizer.lr;
+    const next = this.state.optimizerDefaults(name);
+    this.state.set("optimizer", next);
+    if (next.lr !== before) this.onNotice(`${name} starts from its usual learning rate ${next.lr} (it was ${before}).`);
+  }
+
+  chooseSchedule(name) {
+    const next = this.state.scheduleDefaults(name);
+    if ("t_max" in next) next.t_max = this.state.config.training.epochs;
+    this.state.set("schedule", next);
+  }
+
+  setEpochs(epochs) {
+    const { schedule, training } = this.state.config;
+    const follows = schedule.name === "cosine" && schedule.t_max === training.epochs;
+    this.state.update({ "training.epochs": epochs, ...(follows ? { "schedule.t_max": epochs } : {}) });
   }
 
   render(info) {
@@ -141,16 +162,16 @@ export class TrainingPanel {
       selectField("loss", "Loss", [["auto", `auto (${auto})`], ...losses], config.loss, (value) => this.state.set("loss", value),
         catalog.losses[config.loss]?.doc),
       selectField("optimizer.name", "Optimizer", Object.keys(catalog.optimizers).map((name) => [name, name]), optimizer.name,
-        (name) => this.state.set("optimizer", this.state.optimizerDefaults(name)), catalog.optimizers[optimizer.name]?.doc),
+        (name) => this.chooseOptimizer(name), catalog.optimizers[optimizer.name]?.doc),
       ...fieldGroup(ctx, "optimizer", catalog.optimizers[optimizer.name].params, optimizer,
         (name, value) => this.state.set(`optimizer.${name}`, value)),
       selectField("schedule.name", "LR schedule", Object.keys(catalog.schedules).map((name) => [name, name]), schedule.name,
-        (name) => this.state.set("schedule", this.state.scheduleDefaults(name)), catalog.schedules[schedule.name]?.doc),
+        (name) => this.chooseSchedule(name), catalog.schedules[schedule.name]?.doc),
       ...fieldGroup(ctx, "schedule", catalog.schedules[schedule.name].params, schedule,
         (name, value) => this.state.set(`schedule.${name}`, value)),
       ...this.batchFields(training.batch_size, sections.training.batch_size),
       createField(ctx, { path: "training.epochs", label: "Epochs", param: sections.training.epochs, value: training.epochs,
-        onChange: (value) => this.state.set("training.epochs", value) }),
+        onChange: (value) => this.setEpochs(value) }),
       checkboxField("training.shuffle", "Shuffle every epoch", training.shuffle, (value) => this.state.set("training.shuffle", value)),
       checkboxField("training.early_stopping", "Early stopping", training.early_stopping !== null, (on) =>
         this.state.set("training.early_stopping", on ? Object.fromEntries(

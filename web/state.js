@@ -87,6 +87,7 @@ export class State extends EventTarget {
     this.defaults = clone(catalog.defaults);
     this.config = clone(this.defaults);
     this.ui = { ...UI_DEFAULTS };
+    this.problems = [];
   }
 
   get(path) {
@@ -97,6 +98,12 @@ export class State extends EventTarget {
     if (deepEqual(this.get(path), value)) return;
     setPath(this.config, path, clone(value));
     this.emit(path);
+  }
+
+  update(changes) {
+    const changed = Object.entries(changes).filter(([path, value]) => !deepEqual(this.get(path), value));
+    for (const [path, value] of changed) setPath(this.config, path, clone(value));
+    if (changed.length) this.emit(changed.length === 1 ? changed[0][0] : "");
   }
 
   setUi(key, value) {
@@ -128,10 +135,31 @@ export class State extends EventTarget {
 
   normalize(config) {
     const merged = clone(this.defaults);
+    this.problems = [];
     for (const [key, value] of Object.entries(flatten(config, "", {}))) {
       if (getPath(this.defaults, key) !== undefined) setPath(merged, key, clone(value));
+      else this.problems.push(`${key} is not a setting`);
     }
-    merged.model.layers = (config.model?.layers ?? merged.model.layers).map((layer) => this.expandLayer(layer));
+    const known = (path, registry) => {
+      const name = getPath(merged, path);
+      if (typeof name === "string" && name in registry) return;
+      this.problems.push(`${path} ${JSON.stringify(name)} is not one of ${Object.keys(registry).join(", ")}`);
+      setPath(merged, path, clone(getPath(this.defaults, path)));
+    };
+    if (!isObject(merged.optimizer)) merged.optimizer = clone(this.defaults.optimizer);
+    if (!isObject(merged.schedule)) merged.schedule = clone(this.defaults.schedule);
+    known("data.dataset", this.catalog.datasets);
+    known("optimizer.name", this.catalog.optimizers);
+    known("schedule.name", this.catalog.schedules);
+    const layers = config.model?.layers ?? merged.model.layers;
+    merged.model.layers = (Array.isArray(layers) ? layers : []).filter((layer, i) => {
+      if (isObject(layer) && layer.type in this.catalog.layers) return true;
+      this.problems.push(`model.layers.${i} has no known type (${Object.keys(this.catalog.layers).join(", ")})`);
+      return false;
+    }).map((layer) => this.expandLayer(layer));
+    if (isObject(merged.training.early_stopping)) {
+      merged.training.early_stopping = { ...paramDefaults(this.catalog.sections.early_stopping), ...merged.training.early_stopping };
+    }
     merged.optimizer = { ...this.optimizerDefaults(merged.optimizer.name), ...merged.optimizer };
     merged.schedule = { ...this.scheduleDefaults(merged.schedule.name), ...merged.schedule };
     return merged;
@@ -165,6 +193,7 @@ export class State extends EventTarget {
   fromHash(hash) {
     const config = clone(this.defaults);
     const ui = { ...UI_DEFAULTS };
+    const unknown = [];
     for (const part of hash.replace(/^#/, "").split("&")) {
       const cut = part.indexOf("=");
       if (cut <= 0) continue;
@@ -175,9 +204,12 @@ export class State extends EventTarget {
         if (name in UI_DEFAULTS) ui[name] = value;
       } else if (getPath(this.defaults, key) !== undefined) {
         setPath(config, key, value);
+      } else {
+        unknown.push(`${key} is not a setting`);
       }
     }
     this.config = this.normalize(config);
+    this.problems.unshift(...unknown);
     this.ui = ui;
     this.emit("");
   }
