@@ -135,30 +135,6 @@ class Optimizer:
         """Restore what `state_arrays` gave, for these params (the same list `step` is called with)."""
         if self._groups is None:
             self._build(params, grads)
-        expected = {f"{i}.{name}": value for i, state in enumerate(self.state) for name, value in state.items()}
-        given = set(arrays) - {"t"}
-        if given != expected.keys():
-            raise ValueError(f"optimizer state keys differ: expected {sorted(expected)}, got {sorted(given)}")
-        for key, target in expected.items():
-            value = np.asarray(arrays[key])
-            if value.shape != target.shape:
-                raise ValueError(f"optimizer state {key!r} has shape {value.shape}, expected {target.shape}")
-            target[...] = value
-        self.t = int(arrays["t"])
-
-    def state_arrays(self) -> dict[str, np.ndarray]:
-        """Copies of the step count ("t") and every state vector, keyed "{param index}.{slot}"."""
-        arrays = {"t": np.array(self.t, dtype=np.int64)}
-        for i, state in enumerate(self.state):
-            arrays.update({f"{i}.{name}": value.copy() for name, value in state.items()})
-        return arrays
-
-    def load_state_arrays(
-        self, arrays: Mapping[str, np.ndarray], params: list[np.ndarray], grads: list[np.ndarray]
-    ) -> None:
-        """Restore what `state_arrays` gave, for these params (the same list `step` is called with)."""
-        if self._groups is None:
-            self._build(params, grads)
         expected = {f"{i}.{name}": v for i, state in enumerate(self.state) for name, v in state.items()}
         given = set(arrays) - {"t"}
         if given != expected.keys():
