@@ -6,6 +6,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.server.conftest import small_config
@@ -19,8 +20,8 @@ STRING_CLASSES_CSV = "a,b,kind\n" + "".join(
 )
 
 
-def rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_bytes(pid: str | int = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError("no VmRSS in /proc/self/status")
@@ -109,3 +110,17 @@ def test_a_full_batch_conv_run_is_refused_naming_the_batch_size(client):
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["body", "training", "batch_size"]
     assert "NNPLAY_MAX_RUN_MEMORY_MB" in response.json()["message"]
+
+
+def test_the_real_server_refuses_the_huge_conv_without_growing(live_server):
+    server = live_server()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        client.post("/api/plan", json=HUGE_CONV)
+        before = rss_bytes(server.process.pid)
+        started = time.perf_counter()
+        for path in ("/api/runs", "/api/plan", "/api/runs"):
+            response = client.post(path, json=HUGE_CONV)
+            assert response.status_code in (200, 422) and "NNPLAY_MAX_PARAMETERS" in response.text
+        elapsed = time.perf_counter() - started
+        grown = rss_bytes(server.process.pid) - before
+    assert elapsed < 5 and grown < 50 * 2**20, (elapsed, grown)
