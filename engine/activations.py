@@ -108,6 +108,28 @@ class Hardsigmoid(Activation):
         return np.where((x > -3) & (x < 3), x.dtype.type(1 / 6), x.dtype.type(0))
 
 
+class HardLogistic(Activation):
+    """The course notes' hard logistic, sigmoid's tangent at 0 clipped: y = clip(x / 4 + 1/2, 0, 1).
+
+    PyTorch has no such layer: its hardsigmoid is clip(x / 6 + 1/2, 0, 1).
+    """
+
+    kind = "saturating"
+    torch_definition = """class HardLogistic(nn.Module):
+    def forward(self, x):
+        return nn.functional.hardtanh(0.25 * x + 0.5, 0.0, 1.0)
+"""
+
+    def torch(self, input_shape):
+        return "HardLogistic()"
+
+    def f(self, x):
+        return np.clip(0.25 * x + 0.5, 0, 1)
+
+    def df(self, x, y):
+        return np.where((x > -2) & (x < 2), x.dtype.type(0.25), x.dtype.type(0))
+
+
 class Tanh(Activation):
     """Hyperbolic tangent: y = tanh(x)."""
 
@@ -383,6 +405,7 @@ ACTIVATIONS = {
     "step": Step,
     "sigmoid": Sigmoid,
     "hardsigmoid": Hardsigmoid,
+    "hard_logistic": HardLogistic,
     "tanh": Tanh,
     "hardtanh": Hardtanh,
     "relu": ReLU,

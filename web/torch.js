@@ -15,6 +15,9 @@ const CUSTOM = {
   Step: `class Step(nn.Module):
     def forward(self, x):
         return (x > 0).to(x.dtype)`,
+  HardLogistic: `class HardLogistic(nn.Module):
+    def forward(self, x):
+        return nn.functional.hardtanh(0.25 * x + 0.5, 0.0, 1.0)`,
   Swish: `class Swish(nn.Module):
     def __init__(self, beta):
         super().__init__()
@@ -40,6 +43,7 @@ function activation(name, params, used) {
     case "step": used.add("Step"); return "Step()";
     case "sigmoid": return "nn.Sigmoid()";
     case "hardsigmoid": return "nn.Hardsigmoid()";
+    case "hard_logistic": used.add("HardLogistic"); return "HardLogistic()";
     case "tanh": return "nn.Tanh()";
     case "hardtanh": return `nn.Hardtanh(${kwargs(params, { min_val: -1.0, max_val: 1.0 })})`;
     case "relu": return "nn.ReLU()";

@@ -20,7 +20,7 @@ SPECS = [
     {"name": "swish", "beta": 1.7},
     {"name": "softplus", "beta": 2.0, "threshold": 5.0},
 ]
-KINKS = np.array([-3.0, -1.0, -0.5, 0.0, 1.0, 2.0, 2.5, 3.0])
+KINKS = np.array([-3.0, -2.0, -1.0, -0.5, 0.0, 1.0, 2.0, 2.5, 3.0])
 EDGES = np.array([0.0, -1.0, 1.0, -3.0, 3.0, -0.5, 2.0, 2.5, 20.0, -20.0, 25.0, -30.0])
 
 
@@ -61,6 +61,7 @@ def reference(spec, x):
         "step": lambda v: float(v > 0),
         "sigmoid": sigmoid,
         "hardsigmoid": lambda v: min(max(v + 3, 0), 6) / 6,
+        "hard_logistic": lambda v: min(max(0.25 * v + 0.5, 0), 1),
         "tanh": math.tanh,
         "hardtanh": lambda v: min(max(v, p.get("min_val", -1.0)), p.get("max_val", 1.0)),
         "relu": lambda v: max(v, 0.0),
@@ -169,6 +170,7 @@ def test_float32_stays_float32(spec, training):
     + [
         ("tanh", "saturating"),
         ("hardsigmoid", "saturating"),
+        ("hard_logistic", "saturating"),
         ("hardtanh", "saturating"),
         ("step", "saturating"),
     ]
@@ -239,6 +241,8 @@ def torch_module(torch, spec):
     if name == "swish":
         beta = params.get("beta", 1.0)
         return lambda x: x * torch.sigmoid(beta * x)
+    if name == "hard_logistic":
+        return lambda x: nn.functional.hardtanh(0.25 * x + 0.5, 0.0, 1.0)
     modules = {
         "identity": nn.Identity,
         "sigmoid": nn.Sigmoid,
