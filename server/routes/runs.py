@@ -26,6 +26,14 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 NOT_FOUND = {404: {"model": ErrorPublic, "description": "no such run"}}
 ENDED = {409: {"model": ErrorPublic, "description": "the run is not in a state for this"}}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
+TOO_MANY_CONTROLS = {
+    429: {
+        "model": ErrorPublic,
+        "description": "more controls than NNPLAY_MAX_CONTROLS_PER_SECOND; retry after Retry-After seconds",
+        "headers": RETRY_AFTER,
+    }
+}
 JSON_LIST = {
     200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}
 }
@@ -36,7 +44,13 @@ NPZ = {200: {"content": {"application/json": {}, "application/octet-stream": {}}
     "",
     status_code=201,
     response_model=RunPublic,
-    responses={429: {"model": ErrorPublic, "description": "too many runs waiting"}},
+    responses={
+        429: {
+            "model": ErrorPublic,
+            "description": "NNPLAY_MAX_QUEUED runs already wait for a worker; retry after Retry-After",
+            "headers": RETRY_AFTER,
+        }
+    },
 )
 async def create_run(body: RunCreate, manager: ManagerDep) -> Any:
     """Queue a run; it starts when a worker is free (paused: it waits for step or resume)."""
@@ -66,9 +80,15 @@ async def delete_run(run_id: str, manager: ManagerDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{run_id}/control", response_model=ControlPublic, responses={**NOT_FOUND, **ENDED})
+@router.post(
+    "/{run_id}/control", response_model=ControlPublic, responses={**NOT_FOUND, **ENDED, **TOO_MANY_CONTROLS}
+)
 async def control_run(run_id: str, body: ControlRequest, manager: ManagerDep) -> Any:
-    """pause, resume, step, stop or set (lr, regularization_rate); the run acts before its next epoch."""
+    """pause, resume, step, stop or set (lr, regularization_rate); the run acts before its next epoch.
+
+    At most NNPLAY_MAX_CONTROLS_PER_SECOND controls a second per run (bursts of twice that); beyond, a 429
+    with Retry-After. Stop is always accepted.
+    """
     run = await manager.control(run_id, body.action, body.payload())
     return {"run": run, "accepted": body.action}
 
