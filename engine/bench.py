@@ -1,7 +1,11 @@
 """Benchmark: the engine's seconds per epoch beside PyTorch CPU, interleaved in blocks in one process.
 
-Run as `python -m engine.bench [--quick]`. Each round alternates blocks of epochs of every variant and of
-PyTorch; a round's figure is each side's median epoch, the printed figure the median of the rounds.
+Run as `python -m engine.bench [--quick] [--threads N]`. Each round alternates blocks of epochs of every
+variant and of PyTorch; a round's figure is each side's median epoch, the printed figure the median of the
+rounds. Both sides get the same BLAS/OpenMP threads (default 1, as the server runs one run per core: two
+thread pools spinning against each other on a shared machine measure the machine, not the engines), and
+the clock is the process's CPU time by default (`--clock wall` for wall time), which other programs on
+a busy machine do not inflate.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from engine.config import MAX_EPOCHS, RunConfig
 from engine.datasets import ArrayDataset
@@ -119,12 +124,13 @@ def torch_net(model, torch):
     return net
 
 
-def torch_epoch(config: dict, data) -> Callable[[], None] | None:
-    """One epoch of the same training in PyTorch (CPU, float32) per call, or None without torch."""
+def torch_epoch(config: dict, data, threads: int = 1) -> Callable[[], None] | None:
+    """One epoch of the same training in PyTorch (CPU, float32, `threads`) per call, or None without torch."""
     try:
         import torch
     except ImportError:
         return None
+    torch.set_num_threads(threads)
     trainer = Trainer(RunConfig.model_validate(config), data=data)
     x_train, y_train = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
     x_test, y_test = torch.from_numpy(trainer.x_test), torch.from_numpy(trainer.y_test)
@@ -159,12 +165,16 @@ def torch_epoch(config: dict, data) -> Callable[[], None] | None:
     return epoch
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCKS["cpu"]
+
+
 def timed(epoch: Callable[[], None], count: int) -> list[float]:
     times = []
     for _ in range(count):
-        start = time.perf_counter()
+        start = clock()
         epoch()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return times
 
 
@@ -181,7 +191,7 @@ def interleaved(sides: dict[str, Callable[[], None]], block: int, blocks: int) -
     return rounds
 
 
-def run_case(title: str, factory, samples: int, block: int, blocks: int) -> None:
+def run_case(title: str, factory, samples: int, block: int, blocks: int, threads: int = 1) -> None:
     config, data = factory()
     bare = engine_epoch(config, data, NO_HEAVY)
     per_second = 1 / statistics.median(timed(bare, 2 * block))
@@ -191,7 +201,7 @@ def run_case(title: str, factory, samples: int, block: int, blocks: int) -> None
         "nnplay, live view": engine_epoch(config, data, {"every": live_every}),
         "nnplay, heavy every": engine_epoch(config, data, {"every": 1}),
     }
-    torch_side = torch_epoch(config, data)
+    torch_side = torch_epoch(config, data, threads)
     if torch_side is not None:
         sides["pytorch cpu"] = torch_side
     rounds = interleaved(sides, block, blocks)
@@ -226,15 +236,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short blocks (a smoke run)")
     parser.add_argument("--case", choices=["a", "b", "c"], action="append", help="only these cases")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads of both sides (1)")
+    parser.add_argument("--clock", choices=list(CLOCKS), default="cpu", help="process CPU time or wall time")
     args = parser.parse_args(argv)
-    print(f"{'case':42s} {'variant':20s} {'ms/epoch':>10s} {'samples/s':>12s}")
-    for title, factory, samples, block, blocks in CASES:
-        if args.case and title[1] not in args.case:
-            continue
-        if args.quick:
-            block, blocks = max(1, block // 4), 1
-        with np.errstate(all="ignore"):
-            run_case(title, factory, samples, block, blocks)
+    global clock
+    clock = CLOCKS[args.clock]
+    print(
+        f"{'case':42s} {'variant':20s} {'ms/epoch':>10s} {'samples/s':>12s}   "
+        f"threads: {args.threads}, clock: {args.clock}"
+    )
+    with threadpool_limits(args.threads), np.errstate(all="ignore"):
+        for title, factory, samples, block, blocks in CASES:
+            if args.case and title[1] not in args.case:
+                continue
+            if args.quick:
+                block, blocks = max(1, block // 4), 1
+            run_case(title, factory, samples, block, blocks, args.threads)
 
 
 if __name__ == "__main__":

@@ -140,17 +140,17 @@ class DenseStep(_WeightedStep):
 
 
 class ConvStep(_WeightedStep):
-    """Conv2d then activation, each one GEMM over the im2col rows (batch * H_out * W_out, C * kh * kw)."""
+    """Conv2d then activation, each one GEMM over the im2col columns (C * kh * kw, batch * H_out * W_out)."""
 
     def shapes(self, n):
         conv = self.layer
         rows, depth = n * conv.out_hw[0] * conv.out_hw[1], conv.weight[0].size
         return {
             "padded": (n, *conv.padded_shape),
-            "cols": (rows, depth),
-            "z": (rows, conv.filters),
-            "y": (rows, conv.filters),
-            "d": (rows, conv.filters),
+            "cols": (depth, rows),
+            "z": (conv.filters, rows),
+            "y": (conv.filters, rows),
+            "d": (conv.filters, rows),
             "dcols": (depth, rows),
             "dx": (conv.padded_shape[0], n, *conv.padded_shape[1:]),
         }
@@ -166,12 +166,12 @@ class ConvStep(_WeightedStep):
             buffers["padded"].fill(0)
             buffers["zeroed"] = True
         conv.cols = conv.im2col(x, buffers["cols"], buffers["padded"])
-        z = np.dot(conv.cols, conv.weight.reshape(conv.filters, -1).T, out=buffers["z"])
+        z = np.dot(conv.weight.reshape(conv.filters, -1), conv.cols, out=buffers["z"])
         if conv.bias is not None:
-            np.add(z, conv.bias, out=z)
+            np.add(z, conv.bias[:, None], out=z)
 
         def shaped(a):
-            return a.reshape(n, *conv.out_hw, conv.filters).transpose(0, 3, 1, 2)
+            return a.reshape(conv.filters, n, *conv.out_hw).transpose(1, 0, 2, 3)
 
         if act is None:
             return shaped(z.copy() if fresh else z)
@@ -188,7 +188,7 @@ class ConvStep(_WeightedStep):
         n = len(grad)
         buffers = self.buffers(n)
         d = buffers["d"]
-        shaped = d.reshape(n, *conv.out_hw, conv.filters).transpose(0, 3, 1, 2)
+        shaped = d.reshape(conv.filters, n, *conv.out_hw).transpose(1, 0, 2, 3)
         if act is None:
             np.copyto(shaped, grad)
         elif self.in_place is None:
@@ -196,12 +196,12 @@ class ConvStep(_WeightedStep):
         else:
             self.in_place[1](grad, act.x, act.y, shaped)
         weight = conv.weight.reshape(conv.filters, -1)
-        np.dot(d.T, conv.cols, out=conv.grads["weight"].reshape(conv.filters, -1))
+        np.dot(d, conv.cols.T, out=conv.grads["weight"].reshape(conv.filters, -1))
         if conv.bias is not None:
-            np.add.reduce(d, 0, out=conv.grads["bias"])
+            np.add.reduce(d, 1, out=conv.grads["bias"])
         if not input_grad:
             return None
-        dcols = np.dot(weight.T, d.T, out=buffers["dcols"])
+        dcols = np.dot(weight.T, d, out=buffers["dcols"])
         return conv.col2im(dcols, None if fresh else buffers["dx"])
 
 

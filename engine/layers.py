@@ -358,7 +358,7 @@ class Conv2d(_Weighted):
         )
 
     def im2col(self, x, cols=None, padded=None):
-        """Every window as a row: (batch, C, H, W) -> (batch * H_out * W_out, C * kh * kw), one copy."""
+        """Every window as a column: (batch, C, H, W) -> (C * kh * kw, batch * H_out * W_out), one copy."""
         n = x.shape[0]
         if any(self.padding):
             if padded is None:
@@ -367,14 +367,14 @@ class Conv2d(_Weighted):
             x = padded
         sh, sw = self.stride
         windows = sliding_window_view(x, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
-        windows = windows.transpose(0, 2, 3, 1, 4, 5)
+        windows = windows.transpose(1, 4, 5, 0, 2, 3)
         if cols is None:
-            return windows.reshape(n * self.out_hw[0] * self.out_hw[1], -1)
+            return windows.reshape(-1, n * self.out_hw[0] * self.out_hw[1])
         np.copyto(cols.reshape(windows.shape), windows)
         return cols
 
     def col2im(self, dcols, out=None):
-        """Input gradient from the rows' gradient (C * kh * kw, batch * H_out * W_out): windows added back."""
+        """Input gradient from the columns' gradient (C * kh * kw, batch * H_out * W_out), summed back."""
         c, hp, wp = self.padded_shape
         dcols = dcols.reshape(c, len(self.slices), -1, *self.out_hw)
         if out is None:
@@ -388,17 +388,17 @@ class Conv2d(_Weighted):
 
     def forward(self, x, training):
         self.cols = self.im2col(x)
-        y = self.cols @ self.weight.reshape(self.filters, -1).T
+        y = np.dot(self.weight.reshape(self.filters, -1), self.cols)
         if self.bias is not None:
-            y += self.bias
-        return y.reshape(x.shape[0], *self.out_hw, self.filters).transpose(0, 3, 1, 2)
+            np.add(y, self.bias[:, None], out=y)
+        return y.reshape(self.filters, x.shape[0], *self.out_hw).transpose(1, 0, 2, 3)
 
     def backward(self, grad):
-        g = grad.transpose(0, 2, 3, 1).reshape(-1, self.filters).T
-        np.matmul(g, self.cols, out=self.grads["weight"].reshape(self.filters, -1))
+        g = grad.transpose(1, 0, 2, 3).reshape(self.filters, -1)
+        np.dot(g, self.cols.T, out=self.grads["weight"].reshape(self.filters, -1))
         if self.bias is not None:
-            g.sum(1, out=self.grads["bias"])
-        return self.col2im(self.weight.reshape(self.filters, -1).T @ g)
+            np.add.reduce(g, 1, out=self.grads["bias"])
+        return self.col2im(np.dot(self.weight.reshape(self.filters, -1).T, g))
 
     def __repr__(self):
         return (
@@ -446,15 +446,27 @@ class MaxPool2d(_Pool2d):
     """
 
     def forward(self, x, training):
-        self.x_shape = x.shape
-        cols = self.windows(x).reshape(*x.shape[:2], *self.out_hw, -1)
-        self.argmax = cols.argmax(-1)
-        return np.take_along_axis(cols, self.argmax[..., None], -1)[..., 0]
+        self.x = x
+        self.y = x[self.slices[0]].copy()
+        for window in self.slices[1:]:
+            np.maximum(self.y, x[window], out=self.y)
+        return self.y
 
     def backward(self, grad):
-        dx = np.zeros(self.x_shape, grad.dtype)
-        for k, window in enumerate(self.slices):
-            dx[window] += grad * (self.argmax == k)
+        x, y = self.x, self.y
+        nan = bool(np.isnan(y).any())
+        dx = np.zeros(x.shape, grad.dtype)
+        free = None
+        for window in self.slices:
+            hit = x[window] == y
+            if nan:
+                hit |= np.isnan(x[window])
+            if free is None:
+                free = ~hit
+            else:
+                hit &= free
+                free &= ~hit
+            dx[window] += grad * hit
         return dx
 
 

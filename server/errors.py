@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -77,11 +79,16 @@ async def _api_error(request: Request, error: ApiError) -> JSONResponse:
     return JSONResponse(error.content(), status_code=error.status, headers=error.headers)
 
 
-def allowed_methods(request: Request) -> list[str]:
+@cache
+def _pattern(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods the OpenAPI schema offers on this path (Starlette's 405 names one route's at most)."""
     methods: set[str] = set()
-    for template, operations in request.app.openapi().get("paths", {}).items():
-        if compile_path(template)[0].match(request.url.path):
+    for template, operations in app.openapi().get("paths", {}).items():
+        if _pattern(template).match(path):
             methods |= {method.upper() for method in operations if method.upper() in METHODS}
     return sorted(methods)
 
@@ -89,7 +96,7 @@ def allowed_methods(request: Request) -> list[str]:
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     cause = error.__cause__
     if error.status_code in (404, 405):
-        methods = allowed_methods(request)
+        methods = allowed_methods(request.app, request.url.path)
         api = request.url.path.startswith("/api/")
         if error.status_code == 405 or (api and methods and request.method not in methods):
             if api and not methods:
@@ -115,7 +122,58 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"internal error: {type(error).__name__}"}, status_code=500)
 
 
+ERROR_BODY = {
+    "type": "object",
+    "properties": {"detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]}},
+    "required": ["detail"],
+}
+BODY_ERRORS = {
+    "400": "the body is not UTF-8 or its JSON is nested too deeply",
+    "408": "the body did not arrive in time (NNPLAY_BODY_TIMEOUT_SECONDS)",
+    "413": "the body is too large (NNPLAY_MAX_REQUEST_BYTES, NNPLAY_MAX_UPLOAD_BYTES)",
+    "415": "the body is not of a type the operation takes",
+    "422": "a field is invalid; detail names it",
+}
+CROSS_SITE_ERROR = {"403": "refused as a request a page from another site could send"}
+TOKEN_ERROR = {"401": "the API token (NNPLAY_TOKEN) is missing or wrong"}
+
+
+def _documented_errors(app: FastAPI):
+    """app.openapi with the 4xx answers every operation can give (bodies, middleware) documented.
+
+    A POST, PUT or PATCH body is required: the API takes them as JSON only (`{}` when empty).
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        settings = getattr(app.state, "settings", None)
+        token = settings is not None and settings.token is not None
+        for path, operations in schema.get("paths", {}).items():
+            guarded = token and path.startswith("/api/") and path != "/api/health"
+            for method, operation in operations.items():
+                errors = dict(TOKEN_ERROR) if guarded else {}
+                if method in ("post", "put", "patch", "delete"):
+                    errors |= CROSS_SITE_ERROR
+                if "requestBody" in operation:
+                    errors |= BODY_ERRORS
+                    if method != "delete":
+                        operation["requestBody"]["required"] = True
+                responses = operation.setdefault("responses", {})
+                for status, description in errors.items():
+                    responses.setdefault(
+                        status,
+                        {"description": description, "content": {"application/json": {"schema": ERROR_BODY}}},
+                    )
+        return schema
+
+    return openapi
+
+
 def install(app: FastAPI) -> None:
+    app.openapi = _documented_errors(app)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -12,6 +12,8 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.errors import allowed_methods
+
 TOKEN_COOKIE = "nnplay_token"
 TOKEN_SUBPROTOCOL = "token."
 UPLOAD_PATH = "/api/datasets"
@@ -80,6 +82,8 @@ class CrossSiteMiddleware:
     def _request_refusal(self, scope: Scope, headers: Headers) -> tuple[int, str] | None:
         method, path = scope["method"], scope["path"]
         if method not in STATE_CHANGING or not path.startswith("/api/"):
+            return None
+        if "app" in scope and method not in allowed_methods(scope["app"], path):
             return None
         media_type = _media_type(headers)
         if media_type == "application/json" or (method == "DELETE" and not media_type):

@@ -74,13 +74,13 @@ async def read_dataset(
 
 
 @router.delete(
-    "/{dataset_id}",
+    "/{name}",
     status_code=204,
     responses={404: {"model": ErrorPublic}, 409: {"model": ErrorPublic, "description": "a run uses it"}},
 )
-async def delete_dataset(dataset_id: str, manager: ManagerDep) -> Response:
+async def delete_dataset(name: str, manager: ManagerDep) -> Response:
     """Delete an uploaded CSV; ended runs that used it keep their records, but predict and the lab need it."""
-    await manager.delete_dataset(dataset_id)
+    await manager.delete_dataset(name)
     return Response(status_code=204)
 
 

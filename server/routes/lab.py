@@ -22,7 +22,7 @@ from server.schemas import ErrorPublic
 router = APIRouter(prefix="/api/lab", tags=["lab"])
 
 SurfaceName = Literal["quadratic", "rosenbrock", "saddle", "himmelblau", "beale"]
-Coordinate = Annotated[float, Field(ge=-1000, le=1000)]
+Coordinate = Annotated[float, Field(ge=-1000, le=1000, strict=True)]
 Spec = str | dict[str, Any]
 MAX_LANDSCAPE_POINTS = 2000
 LANDSCAPE_BUDGET = 2e10
@@ -32,7 +32,7 @@ LAB_RETRY_SECONDS = 2
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class RaceRequest(Strict):
@@ -43,7 +43,7 @@ class RaceRequest(Strict):
         None, min_length=1, max_length=8
     )
     steps: int = Field(300, ge=1, le=2000)
-    start: tuple[Coordinate, Coordinate] | None = None
+    start: tuple[Coordinate, Coordinate] | None = Field(None, strict=False, description="a JSON array (x, y)")
     schedule: ScheduleConfig = Field(default_factory=ConstantLR)
     grid: int = Field(81, ge=10, le=201, description="contour grid points per side")
 

@@ -236,6 +236,15 @@ def test_maxpool_ties_route_the_gradient_to_the_first_maximum():
     np.testing.assert_array_equal(dx, [[[[3.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 0.0]]]])
 
 
+
+def test_maxpool_passes_nan_on_and_routes_its_gradient_to_one_nan():
+    layer = built(MaxPool2d(2), (1, 2, 4))
+    x = np.array([[[[1.0, np.nan, 0.0, 2.0], [np.nan, 0.0, 2.0, 2.0]]]])
+    y = layer.forward(x, True)
+    assert np.isnan(y[0, 0, 0, 0]) and y[0, 0, 0, 1] == 2.0
+    dx = layer.backward(np.array([[[[3.0, 5.0]]]]))
+    np.testing.assert_array_equal(dx, [[[[0.0, 3.0, 0.0, 5.0], [0.0, 0.0, 0.0, 0.0]]]])
+
 def test_maxout_matches_reference():
     units, pieces = 3, 4
     layer = built(Maxout(units, pieces=pieces), (5,))

@@ -63,3 +63,26 @@ def test_a_config_integer_sent_as_another_type_is_a_422_naming_the_field(client,
     assert response.status_code == 422
     (detail,) = response.json()["detail"]
     assert detail["loc"][-1] == "units" and detail["type"] == kind
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/api/runs/some-id", "DELETE, GET"),
+        ("POST", "/api/health", "GET"),
+        ("PATCH", "/api/datasets", "GET, POST"),
+    ],
+)
+def test_a_method_a_path_does_not_take_is_405_before_the_json_only_rule(client, method, path, allow):
+    response = client.request(method, path, content="x", headers={"content-type": "text/plain"})
+    assert response.status_code == 405 and response.headers["Allow"] == allow
+
+
+def test_the_schema_documents_body_errors_and_requires_bodies(client):
+    schema = client.get("/openapi.json").json()
+    create = schema["paths"]["/api/runs"]["post"]
+    assert {"400", "403", "408", "413", "415", "422"} <= set(create["responses"])
+    assert create["requestBody"]["required"] is True
+    assert "403" not in schema["paths"]["/api/runs"]["get"]["responses"]
+    run = schema["paths"]["/api/lab/experiments/{name}/run"]["post"]
+    assert run["requestBody"]["required"] is True
