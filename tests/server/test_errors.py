@@ -86,3 +86,17 @@ def test_the_schema_documents_body_errors_and_requires_bodies(client):
     assert "403" not in schema["paths"]["/api/runs"]["get"]["responses"]
     run = schema["paths"]["/api/lab/experiments/{name}/run"]["post"]
     assert run["requestBody"]["required"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/lab/init", {"seed": False}, "seed"),
+        ("/api/lab/init", {"depth": "3"}, "depth"),
+        ("/api/lab/race", {"start": [0.0, False]}, "start"),
+        ("/api/lab/race", {"steps": 10.0}, "steps"),
+    ],
+)
+def test_lab_requests_take_no_conversions_either(client, path, body, field):
+    response = client.post(path, json=body)
+    assert response.status_code == 422 and field in response.json()["detail"][0]["loc"]
