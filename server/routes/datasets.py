@@ -66,7 +66,7 @@ async def read_dataset(
         raise ApiError(
             404, f"unknown dataset {name!r}; valid: {', '.join(GENERATED)} or an uploaded dataset id"
         )
-    head = csv_head(upload["csv"], HEAD_ROWS)
+    head = await asyncio.to_thread(csv_head, upload["csv"], HEAD_ROWS)
     return {key: upload[key] for key in ("id", "name", "columns", "rows", "task")} | {
         "input": "table",
         "head": head,
