@@ -114,6 +114,8 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
         )
     if isinstance(cause, RecursionError):
         return JSONResponse({"detail": "the JSON body is nested too deeply"}, status_code=400)
+    if isinstance(cause, ValueError) and error.status_code == 400:
+        return JSONResponse({"detail": f"the JSON body cannot be read: {cause}"}, status_code=400)
     return await http_exception_handler(request, error)
 
 

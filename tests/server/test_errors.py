@@ -100,3 +100,10 @@ def test_the_schema_documents_body_errors_and_requires_bodies(client):
 def test_lab_requests_take_no_conversions_either(client, path, body, field):
     response = client.post(path, json=body)
     assert response.status_code == 422 and field in response.json()["detail"][0]["loc"]
+
+
+def test_a_json_integer_too_long_to_read_is_a_400_that_says_why(client):
+    body = '{"seed": 1' + "0" * 5000 + "}"
+    response = client.post("/api/runs", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("the JSON body cannot be read: Exceeds the limit (4300")
