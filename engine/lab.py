@@ -14,6 +14,19 @@ from engine.registry import lookup
 
 SATURATION_LEVEL = tm.SATURATION_LEVEL
 
+NOTES_VS_TORCH = {
+    "hard_logistic": "The notes' hard logistic is clip(0.25x + 0.5, 0, 1), sigmoid's tangent at 0: it is "
+    "here as hard_logistic. PyTorch's Hardsigmoid, which the engine's hardsigmoid follows, is "
+    "clip(x/6 + 0.5, 0, 1).",
+    "l2": "The notes write the L2 penalty as λΣw² (and elsewhere as (λ/2)‖W‖²). The engine adds (λ/2)Σw², "
+    "whose gradient λw is PyTorch's weight_decay = λ; the notes' λΣw² is the engine's rate 2λ.",
+    "momentum": "The notes write momentum as an exponential moving average, v ← βv + (1−β)g, w ← w − ηv. The "
+    "engine follows PyTorch's SGD, v ← μv + g, w ← w − lr·v, whose steps are 1/(1−β) times larger: "
+    "lr = η(1−β) gives the same path (and the notes' v ← αv − ηg, w ← w + v is PyTorch's with lr = η).",
+    "adagrad": "The notes divide by √(Σg² + ε) or √(Σg²) + ε with ε ≈ 1e-8. The engine follows PyTorch's "
+    "AdaGrad: w ← w − lr·g / (√(Σg²) + ε) with ε = 1e-10, added after the square root.",
+}
+
 
 def _floats(values) -> list:
     """A JSON-safe nested list: non-finite numbers become None."""
@@ -43,7 +56,7 @@ def _label(spec) -> str:
 MAXOUT_PIECES = {"slopes": [-1.0, 0.25, 1.5], "intercepts": [-1.0, 0.0, -0.5]}
 
 ACTIVATION_GROUPS = {
-    "hard vs smooth": ["sigmoid", "hardsigmoid", "tanh", "hardtanh"],
+    "hard vs smooth": ["sigmoid", "hardsigmoid", "tanh", "hardtanh", "hard_logistic"],
     "gelu and its approximations": [
         "gelu",
         {"name": "gelu", "approximate": "tanh"},
@@ -430,6 +443,39 @@ def _assign(params: Sequence[np.ndarray], flat: np.ndarray) -> None:
         offset += p.size
 
 
+def pca_directions(
+    params: Sequence[np.ndarray], path: np.ndarray, center: np.ndarray, count: int = 2
+) -> list[np.ndarray]:
+    """The trajectory's principal directions (Li et al. 2018, section 7), scaled to the weights' norm.
+
+    The top `count` right singular vectors v of the displacements (path - center), shape (steps, n_params),
+    each scaled to ||W|| (the norm of the >= 2-D params): the norm a filter-normalised random direction has,
+    so a = 1 means as far in both bases. Scaling filter by filter would tilt the plane off the path.
+    """
+    displacements = path - center
+    if not np.any(displacements):
+        raise ValueError("the training path must move to have principal directions")
+    components = np.linalg.svd(displacements, full_matrices=False)[2][:count]
+    scale = float(np.sqrt(sum(np.sum(np.asarray(w, dtype=np.float64) ** 2) for w in params if w.ndim >= 2)))
+    return [component * scale for component in components]
+
+
+def captured_fraction(basis: np.ndarray, displacements: np.ndarray) -> tuple[float, np.ndarray]:
+    """How much of a path's motion a plane holds: sum |P d|^2 / sum |d|^2, and each step's off-plane share.
+
+    d = path - center per step, P the orthogonal projection on the columns of basis; a step's off-plane share
+    is |d - P d| / |d| (0 on the plane, 1 orthogonal to it; 0 for the centre itself).
+    """
+    q = np.linalg.qr(basis)[0]
+    projected = displacements @ q @ q.T
+    total = float(np.sum(displacements**2))
+    fraction = float(np.sum(projected**2)) / total if total > 0 else 1.0
+    lengths = np.linalg.norm(displacements, axis=1)
+    residual = np.linalg.norm(displacements - projected, axis=1)
+    off = np.divide(residual, lengths, out=np.zeros_like(lengths), where=lengths > 0)
+    return fraction, off
+
+
 def loss_landscape(
     source,
     data=None,
@@ -439,15 +485,20 @@ def loss_landscape(
     span: float = 1.0,
     seed: int = 0,
     path: Sequence[np.ndarray] | None = None,
+    basis: str = "random",
 ) -> dict:
-    """The loss on a 1-D or 2-D slice through the current weights along filter-normalised random directions.
+    """The loss on a 1-D or 2-D slice through the current weights along filter-normalised directions.
 
     L(a, b) = loss(model(theta + a d1 + b d2)(x), y), a, b in [-span, span] (eval mode). source is a Trainer
-    (its model, loss and training data) or a Model with data = (x, y) and a loss. A training path (flattened
-    weight snapshots, ordered as model.parameters()) is projected by least squares onto (d1, d2).
+    (its model, loss and training data) or a Model with data = (x, y) and a loss. The directions are random
+    (basis "random") or the training path's principal directions (basis "pca", Li et al. 2018); a path
+    (flattened weight snapshots, ordered as model.parameters()) is projected on them by least squares, with
+    the fraction of its motion the slice captures, its own loss and the loss where its projection lands.
     """
     if directions not in (1, 2):
         raise ValueError(f"directions must be 1 or 2, got {directions!r}")
+    if basis not in ("random", "pca"):
+        raise ValueError(f"basis must be 'random' or 'pca', got {basis!r}")
     if isinstance(source, Model):
         model, (x, y) = source, data
         if loss is None:
@@ -457,8 +508,15 @@ def loss_landscape(
         x, y = (source.x_train, source.y_train) if data is None else data
     params = model.parameters()
     theta = _flat(params)
-    rng = np.random.default_rng(seed)
-    basis = np.column_stack([_flat(filter_normalized_direction(params, rng)) for _ in range(directions)])
+    steps = None if path is None else np.asarray(path, dtype=np.float64).reshape(len(path), -1)
+    if basis == "pca":
+        if steps is None or len(steps) < 2:
+            raise ValueError("basis 'pca' needs a training path of at least 2 recorded epochs")
+        columns = pca_directions(params, steps, theta, directions)
+    else:
+        rng = np.random.default_rng(seed)
+        columns = [_flat(filter_normalized_direction(params, rng)) for _ in range(directions)]
+    matrix = np.column_stack(columns)
     a = np.linspace(-span, span, n)
     b = a if directions == 2 else np.zeros(1)
 
@@ -468,20 +526,24 @@ def loss_landscape(
 
     try:
         with np.errstate(all="ignore"):
-            z = np.array([[at(theta + basis @ np.array([ai, bi][:directions])) for ai in a] for bi in b])
+            z = np.array([[at(theta + matrix @ np.array([ai, bi][:directions])) for ai in a] for bi in b])
             result = {
+                "basis": basis,
                 "x": a.tolist(),
                 "y": b.tolist() if directions == 2 else None,
                 "z": _floats(z if directions == 2 else z[0]),
                 "center": at(theta),
             }
-            if path is not None:
-                steps = np.asarray(path, dtype=np.float64).reshape(len(path), -1)
-                coords = np.linalg.lstsq(basis, (steps - theta).T, rcond=None)[0]
+            if steps is not None:
+                coords = np.linalg.lstsq(matrix, (steps - theta).T, rcond=None)[0]
+                fraction, off = captured_fraction(matrix, steps - theta)
                 result["path"] = {
                     "x": _floats(coords[0]),
                     "y": _floats(coords[1]) if directions == 2 else None,
                     "loss": _floats([at(step) for step in steps]),
+                    "plane_loss": _floats([at(theta + matrix @ c) for c in coords.T]),
+                    "off_plane": _floats(off),
+                    "captured": fraction,
                 }
     finally:
         _assign(params, theta.astype(model.dtype))

@@ -158,8 +158,9 @@ class ActivationExplorer extends Explorer {
     this.controls.append(h("div", { class: "lab-row" }, field("Compare", group), field("x from", this.xMin), field("to", this.xMax),
       h("div", { class: "lab-field" }, add)), this.curves);
     this.regions = h("ul", { class: "lab-regions" });
+    this.notes = h("div", { class: "lab-notes" });
     this.body.append(h("div", { class: "lab-grid two" }, this.plot("f", "Activation values f(x)"), this.plot("df", "Derivatives f'(x)")),
-      this.regions);
+      this.regions, this.notes);
     this.renderCurves();
   }
 
@@ -228,6 +229,8 @@ class ActivationExplorer extends Explorer {
         h("strong", { text: curve.label }),
         ` zero gradient: ${intervals(curve.zero_gradient)}; saturating: ${intervals(curve.saturating)}`,
         i > 0 ? `; max |f − ${result.curves[0].label}| = ${fmt(curve.max_deviation)}` : "")));
+      const hard = result.curves.some((curve) => ["hardsigmoid", "hard_logistic"].includes(curve.name));
+      this.notes.replaceChildren(...(hard ? [note(this.lab.index.notes_vs_torch.hard_logistic)] : []));
     });
   }
 }
@@ -260,7 +263,8 @@ class RaceExplorer extends Explorer {
     const race = h("button", { type: "button", class: "primary", text: "Race", onclick: () => this.refresh() });
     const replay = h("button", { type: "button", text: "Replay", onclick: () => this.animate(0) });
     this.controls.append(h("div", { class: "lab-row" }, field("Surface", this.surface), field("Steps", this.steps),
-      field("Schedule", this.schedule), this.scheduleFields, race, replay), this.racers);
+      field("Schedule", this.schedule), this.scheduleFields, race, replay), this.racers,
+    note(this.lab.index.notes_vs_torch.momentum), note(this.lab.index.notes_vs_torch.adagrad));
     this.table = h("table", { class: "lab-table" });
     this.body.append(h("div", { class: "lab-grid race" }, this.plot("contour", "Contour with trajectories"),
       this.plot("loss", "Loss per step")), h("div", { class: "lab-row" }, this.scrub, this.counter), this.table);
@@ -427,12 +431,26 @@ class InitExplorer extends Explorer {
   }
 }
 
+const OFF_PLANE = 0.5;
+const BOTTOM_LEGEND = { orientation: "h", x: 0, xanchor: "left", yref: "container", y: 0.01, yanchor: "bottom", font: { size: 10 } };
+
+function titled(text, extra = {}) {
+  return layout({ title: { text, font: { size: 12 }, x: 0.01, xanchor: "left", y: 0.98, yanchor: "top", yref: "container" },
+    margin: { l: 52, r: 12, t: 34, b: 96 }, legend: BOTTOM_LEGEND, ...extra });
+}
+
+function note(text) {
+  return h("p", { class: "hint lab-note", text: `Notes vs PyTorch: ${text}` });
+}
+
 class LandscapeExplorer extends Explorer {
   constructor(lab) {
     super(lab, "landscape", "Loss landscape",
-      "The training loss around a run's weights along two random directions, each filter (weight row) scaled to the norm "
-      + "of the weights it perturbs (Li et al., 2018); biases and batch-norm parameters stay put. The line is the training "
-      + "path, from the weights recorded each epoch, projected on the two directions.");
+      "The training loss around a run's weights on a plane through them. Principal directions (PCA) are the two directions "
+      + "along which the recorded training path moved most (Li et al., 2018, §7), scaled to the weights' norm; random "
+      + "directions are filter-normalised (each weight row scaled to the norm of the row it perturbs) and usually miss most of "
+      + "the path. The share of the path's motion the plane holds is shown; hollow markers are epochs mostly off the plane, "
+      + "where the contour under the path is not the loss the path had (the lower chart compares the two).");
   }
 
   build() {
@@ -441,12 +459,15 @@ class LandscapeExplorer extends Explorer {
     this.span = number(1, { min: 0.05, max: 10 });
     this.seed = number(0, { min: 0, step: 1 });
     this.dims = select([["2", "2-D slice"], ["1", "1-D line"]], "2");
+    this.basis = select([["auto", "PCA of the path (if recorded)"], ["pca", "PCA of the path"], ["random", "random, filter-normalised"]],
+      "auto");
+    this.basis.id = "lab-landscape-basis";
     const compute = h("button", { type: "button", class: "primary", text: "Compute", onclick: () => this.refresh() });
     const reload = h("button", { type: "button", text: "Refresh runs", onclick: () => this.loadRuns() });
-    this.controls.append(h("div", { class: "lab-row" }, field("Run", this.runSelect), reload, field("Grid", this.n),
-      field("Span", this.span), field("Seed", this.seed), field("Slice", this.dims), compute));
+    this.controls.append(h("div", { class: "lab-row" }, field("Run", this.runSelect), reload, field("Directions", this.basis),
+      field("Grid", this.n), field("Span", this.span), field("Seed", this.seed), field("Slice", this.dims), compute));
     this.body.append(h("div", { class: "lab-grid two" }, this.plot("contour", "Loss contour with the training path"),
-      this.plot("surface", "Loss surface")));
+      this.plot("surface", "Loss surface")), h("div", { class: "lab-grid" }, this.plot("path", "Loss along the training path")));
   }
 
   async loadRuns() {
@@ -457,6 +478,23 @@ class LandscapeExplorer extends Explorer {
     return runs.length;
   }
 
+  pathTraces(result, y) {
+    const path = result.path;
+    const part = (off) => path.x.map((_, i) => ((path.off_plane[i] > OFF_PLANE) === off ? i : null)).filter((i) => i !== null);
+    const on = part(false);
+    const off = part(true);
+    const pick = (list, index) => index.map((i) => list[i]);
+    const text = result.epochs.map((e, i) => `epoch ${e}: ${(100 * (1 - path.off_plane[i])).toFixed(0)}% on the plane`);
+    return [
+      { type: "scatter", mode: "lines", name: "training path", x: path.x, y: y(path), line: { color: COLORS.negative, width: 2 },
+        hoverinfo: "skip" },
+      { type: "scatter", mode: "markers", name: "on the plane", x: pick(path.x, on), y: pick(y(path), on), text: pick(text, on),
+        marker: { size: 6, color: COLORS.negative } },
+      { type: "scatter", mode: "markers", name: "off the plane", x: pick(path.x, off), y: pick(y(path), off), text: pick(text, off),
+        marker: { size: 7, color: "rgba(0,0,0,0)", line: { color: COLORS.negative, width: 1.5 } } },
+    ];
+  }
+
   refresh() {
     return this.run(async () => {
       if (!this.runSelect.options.length && !(await this.loadRuns())) {
@@ -465,33 +503,53 @@ class LandscapeExplorer extends Explorer {
       }
       const directions = Number(this.dims.value);
       const result = await request("POST", "/api/lab/landscape", { run_id: this.runSelect.value, n: Number(this.n.value),
-        span: Number(this.span.value), seed: Number(this.seed.value), directions });
+        span: Number(this.span.value), seed: Number(this.seed.value), directions, basis: this.basis.value });
       const contour = this.body.querySelector("#lab-landscape-contour");
       const surface = this.body.querySelector("#lab-landscape-surface");
+      const along = this.body.querySelector("#lab-landscape-path");
       const path = result.path;
-      const pathText = path ? result.epochs.map((e) => `epoch ${e}`) : [];
+      const basis = result.basis === "pca" ? "PCA directions" : "random directions";
+      const captured = path ? `; the plane holds ${(100 * path.captured).toFixed(0)}% of the path's motion` : "";
       if (directions === 1) {
-        await draw(contour, [{ type: "scatter", mode: "lines", name: "loss", x: result.x, y: result.z, line: { color: COLORS.positive, width: 2 } },
-          ...(path ? [{ type: "scatter", mode: "markers+lines", name: "path", x: path.x, y: path.loss, text: pathText,
-            marker: { color: COLORS.negative, size: 5 }, line: { color: COLORS.negative, width: 1 } }] : [])],
-        layout({ xTitle: "α (direction 1)", yTitle: "loss", title: { text: "1-D slice", font: { size: 12 } } }));
+        await draw(contour, [{ type: "scatter", mode: "lines", name: "loss on the line", x: result.x, y: result.z,
+          line: { color: COLORS.positive, width: 2 } }, ...(path ? this.pathTraces(result, (p) => p.plane_loss) : [])],
+        titled(`1-D slice along ${basis}`, { xaxis: { title: { text: "α" }, gridcolor: COLORS.grid, zeroline: false, automargin: true },
+          yaxis: { title: { text: "loss" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } }));
         Plotly.purge(surface);
         surface.replaceChildren(h("p", { class: "hint", text: "The 3-D surface needs the 2-D slice." }));
       } else {
-        const trace = path ? [{ type: "scatter", mode: "lines+markers", name: "training path", x: path.x, y: path.y, text: pathText,
-          line: { color: COLORS.negative, width: 2 }, marker: { size: 4, color: COLORS.negative } }] : [];
-        await draw(contour, [{ type: "contour", x: result.x, y: result.y, z: result.z, ncontours: 24, colorscale: "Viridis",
-          colorbar: { thickness: 10, len: 0.8 }, contours: { coloring: "heatmap" } }, ...trace,
-        { type: "scatter", mode: "markers", name: "current weights", x: [0], y: [0], marker: { symbol: "x", size: 10, color: "#fff" } }],
-        layout({ xTitle: "α", yTitle: "β", title: { text: `loss (centre ${fmt(result.center)})`, font: { size: 12 } } }));
+        await draw(contour, [{ type: "contour", x: result.x, y: result.y, z: result.z, ncontours: 24, colorscale: "Viridis", name: "loss",
+          showlegend: false, colorbar: { thickness: 10, len: 0.8 }, contours: { coloring: "heatmap" } },
+        ...(path ? this.pathTraces(result, (p) => p.y) : []),
+        { type: "scatter", mode: "markers", name: "current weights", x: [0], y: [0], marker: { symbol: "x", size: 10, color: "#fff",
+          line: { color: "#000", width: 1 } } }],
+        titled(`loss on ${basis} (centre ${fmt(result.center)})`, {
+          xaxis: { title: { text: "α" }, gridcolor: COLORS.grid, zeroline: false, automargin: true },
+          yaxis: { title: { text: "β" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } }));
         if (!surface.data) surface.replaceChildren();
-        const path3d = path ? [{ type: "scatter3d", mode: "lines+markers", name: "training path", x: path.x, y: path.y, z: path.loss,
-          line: { color: COLORS.negative, width: 5 }, marker: { size: 2, color: COLORS.negative } }] : [];
+        const path3d = path ? [{ type: "scatter3d", mode: "lines+markers", name: "training path (its projection's loss)", x: path.x,
+          y: path.y, z: path.plane_loss, line: { color: COLORS.negative, width: 5 }, marker: { size: 2, color: COLORS.negative } }] : [];
         await draw(surface, [{ type: "surface", x: result.x, y: result.y, z: result.z, colorscale: "Viridis", showscale: false,
-          opacity: 0.92 }, ...path3d], layout({ margin: { l: 0, r: 0, t: 10, b: 0 },
+          opacity: 0.92, name: "loss" }, ...path3d], layout({ margin: { l: 0, r: 0, t: 10, b: 0 }, showlegend: false,
           scene: { xaxis: { title: { text: "α" } }, yaxis: { title: { text: "β" } }, zaxis: { title: { text: "loss" } } } }));
       }
-      this.status.textContent = `${result.points} training points; ${path ? `path of ${path.x.length} recorded epochs` : "no recorded weights for a path"}.`;
+      if (path) {
+        if (!along.data) along.replaceChildren();
+        await draw(along, [
+          { type: "scatter", mode: "lines+markers", name: "the path's own loss", x: result.epochs, y: path.loss,
+            line: { color: COLORS.negative, width: 2 }, marker: { size: 4 } },
+          { type: "scatter", mode: "lines", name: "loss where it lands on the plane", x: result.epochs, y: path.plane_loss,
+            line: { color: COLORS.positive, width: 2, dash: "dot" } },
+        ], titled(`loss along the training path${captured}`, {
+          xaxis: { title: { text: "epoch" }, gridcolor: COLORS.grid, zeroline: false, automargin: true },
+          yaxis: { title: { text: "loss" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } }));
+        along.dataset.captured = String(path.captured);
+      } else {
+        Plotly.purge(along);
+        along.replaceChildren(h("p", { class: "hint", text: "No recorded weights: no path to draw." }));
+      }
+      this.status.textContent = `${result.points} training points; ${basis}${path ? `; path of ${path.x.length} recorded epochs${captured}`
+        : "; no recorded weights for a path"}.`;
     });
   }
 }
@@ -520,12 +578,13 @@ class ExperimentList extends Explorer {
     const chart = h("div", { class: "lab-plot lab-plot-experiment", id: `lab-experiment-${experiment.name}` });
     const loads = Object.entries(experiment.configs).map(([label, config]) => h("button", { type: "button",
       text: `Load “${label}”`, onclick: () => this.lab.load(config) }));
+    const seed = number(0, { min: 0, step: 1, "aria-label": `${experiment.name} seed`, class: "lab-seed" });
     const check = h("button", { type: "button", class: "primary", text: "Run the check", onclick: async () => {
       check.disabled = true;
       verdict.textContent = "training…";
       verdict.className = "lab-verdict";
       try {
-        const result = await request("POST", `/api/lab/experiments/${experiment.name}/run`, {});
+        const result = await request("POST", `/api/lab/experiments/${experiment.name}/run`, { seed: Number(seed.value) || 0 });
         verdict.textContent = `${result.verdict.passed ? "✓ reproduced" : "✗ not reproduced"}: ${result.verdict.summary}`;
         verdict.classList.add(result.verdict.passed ? "passed" : "failed");
         await this.drawRuns(chart, result.runs);
@@ -537,22 +596,26 @@ class ExperimentList extends Explorer {
       }
     } });
     return h("article", { class: "lab-experiment", "data-name": experiment.name }, h("h3", { text: experiment.title }),
-      h("p", { text: experiment.claim }), h("div", { class: "button-row" }, ...loads, check), verdict, chart);
+      h("p", { text: experiment.claim }), ...(experiment.notes_vs_torch ?? []).map(note),
+      h("div", { class: "button-row" }, ...loads, h("label", { class: "hint", text: "seed " }, seed), check), verdict, chart);
   }
 
   drawRuns(node, runs) {
     const labels = Object.keys(runs);
     const extra = Object.keys(runs[labels[0]].series).find((key) => !["epoch", "lr", "train_loss", "test_loss", "train_metric",
-      "test_metric"].includes(key));
+      "test_metric", "val_loss", "val_metric"].includes(key));
     const key = extra ?? "train_loss";
+    const validation = !extra && labels.some((label) => runs[label].series.val_loss);
     const traces = labels.flatMap((label, i) => [
       { type: "scatter", mode: "lines", name: label, x: runs[label].series.epoch, y: runs[label].series[key], line: { color: color(i), width: 2 } },
       ...(extra ? [] : [{ type: "scatter", mode: "lines", name: `${label} (test)`, x: runs[label].series.epoch,
         y: runs[label].series.test_loss, line: { color: color(i), width: 1, dash: "dot" }, showlegend: false }]),
+      ...(validation && runs[label].series.val_loss ? [{ type: "scatter", mode: "lines", name: `${label} (validation)`,
+        x: runs[label].series.epoch, y: runs[label].series.val_loss, line: { color: color(i), width: 1, dash: "dash" }, showlegend: false }] : []),
     ]);
     node.classList.add("drawn");
-    return draw(node, traces, layout({ xTitle: "epoch", yTitle: extra ? key.replace("_", " ") : "loss (dotted: test)", logY: true,
-      height: 220 }));
+    const yTitle = extra ? key.replace("_", " ") : `loss (dotted: test${validation ? ", dashed: validation" : ""})`;
+    return draw(node, traces, layout({ xTitle: "epoch", yTitle, logY: key !== "dead_fraction", height: 220 }));
   }
 }
 

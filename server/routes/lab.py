@@ -82,10 +82,14 @@ class LandscapeRequest(Strict):
     span: float = Field(1.0, gt=0, le=10)
     seed: int = Field(0, ge=0, le=2**32 - 1)
     path: bool = Field(True, description="project the recorded weights of every heavy epoch")
+    basis: Literal["auto", "pca", "random"] = Field(
+        "auto", description="pca: the path's main directions; random: filter-normalised; auto: pca if a path"
+    )
 
 
 class ExperimentRun(Strict):
     epochs: int | None = Field(None, ge=1, le=500)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
 
 
 @router.get("")
@@ -108,6 +112,7 @@ def read_lab() -> dict[str, Any]:
         "maxout": lab.MAXOUT_PIECES,
         "surfaces": surfaces,
         "init_presets": lab.INIT_PRESETS,
+        "notes_vs_torch": lab.NOTES_VS_TORCH,
     }
 
 
@@ -177,7 +182,13 @@ async def create_init(body: InitRequest, request: Request) -> dict[str, Any]:
 def read_experiments() -> list[dict[str, Any]]:
     """Every experiment with its claim and the run configs to load into the playground or POST /api/runs."""
     return [
-        {"name": name, "title": e["title"], "claim": e["claim"], "configs": e["configs"]}
+        {
+            "name": name,
+            "title": e["title"],
+            "claim": e["claim"],
+            "configs": e["configs"],
+            "notes_vs_torch": [lab.NOTES_VS_TORCH[key] for key in e.get("notes_vs_torch", ())],
+        }
         for name, e in experiments.EXPERIMENTS.items()
     ]
 
@@ -187,13 +198,14 @@ async def run_experiment(name: str, request: Request, body: ExperimentRun | None
     """Train the experiment's configs here and check its claim: the verdict and each run's curves."""
     if name not in experiments.EXPERIMENTS:
         raise not_found("experiment", name)
-    epochs = None if body is None else body.epochs
-    result = await _compute(request, experiments.run_experiment, name, epochs)
+    body = body or ExperimentRun()
+    result = await _compute(request, experiments.run_experiment, name, body.epochs, body.seed)
     runs = {label: experiments.history(run) for label, run in result["runs"].items()}
     return {
         "name": name,
         "title": result["title"],
         "claim": result["claim"],
+        "seed": result["seed"],
         "verdict": result["verdict"],
         "runs": runs,
     }
@@ -224,9 +236,25 @@ def _landscape(
     points = int(np.clip(LANDSCAPE_BUDGET // (grid * trainer.model.num_parameters), 64, MAX_LANDSCAPE_POINTS))
     data = trainer.x_train[:points], trainer.y_train[:points]
     epochs, path = _path(trainer.model, records)
-    result = lab.loss_landscape(
-        trainer, data, directions=body.directions, n=body.n, span=body.span, seed=body.seed, path=path or None
-    )
+    basis = body.basis
+    if basis == "auto":
+        basis = "pca" if len(path) >= 2 else "random"
+    elif basis == "pca" and len(path) < 2:
+        message = "basis 'pca' needs the weights of at least 2 recorded epochs"
+        raise ApiError(422, message, loc=["body", "basis"])
+    try:
+        result = lab.loss_landscape(
+            trainer,
+            data,
+            directions=body.directions,
+            n=body.n,
+            span=body.span,
+            seed=body.seed,
+            path=path or None,
+            basis=basis,
+        )
+    except ValueError as error:
+        raise ApiError(422, str(error), loc=["body", "basis"]) from None
     return {**result, "epochs": epochs, "points": len(data[0])}
 
 

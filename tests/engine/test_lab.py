@@ -228,3 +228,66 @@ def test_a_path_projects_onto_the_two_directions():
     np.testing.assert_allclose(result["path"]["x"], [0.3, 0.0], atol=1e-9)
     np.testing.assert_allclose(result["path"]["y"], [-0.2, 0.0], atol=1e-9)
     assert result["path"]["loss"][1] == pytest.approx(result["center"])
+
+
+def test_hard_logistic_is_the_notes_tangent_line_and_hardsigmoid_is_torch():
+    result = lab.activation_curves(lab.ACTIVATION_GROUPS["hard vs smooth"], n=241)
+    hard_logistic = next(c for c in result["curves"] if c["name"] == "hard_logistic")
+    assert hard_logistic["zero_gradient"] == [[-6.0, -2.0], [2.0, 6.0]] and max(hard_logistic["dy"]) == 0.25
+    note = lab.NOTES_VS_TORCH["hard_logistic"]
+    assert "0.25x + 0.5" in note and "x/6" in note
+    assert set(lab.NOTES_VS_TORCH) == {"hard_logistic", "l2", "momentum", "adagrad"}
+
+
+def test_captured_fraction_of_a_path_in_and_off_the_plane():
+    basis = np.eye(4)[:, :2] * 3.0
+    inside = np.array([[1.0, 2.0, 0, 0], [0.5, 0.0, 0, 0], [0, 0, 0, 0]])
+    fraction, off = lab.captured_fraction(basis, inside)
+    assert fraction == pytest.approx(1.0) and np.allclose(off, 0)
+    outside = np.array([[0, 0, 1.0, 0], [1.0, 0, 1.0, 0]])
+    fraction, off = lab.captured_fraction(basis, outside)
+    assert fraction == pytest.approx(1 / 3) and off == pytest.approx([1.0, np.sqrt(0.5)])
+
+
+def trained_path(seed=0):
+    from engine.trainer import Trainer
+
+    config = {
+        "data": {"dataset": "spiral", "n_samples": 200},
+        "model": {"layers": [{"type": "dense", "units": 8, "activation": "tanh"}] * 2},
+        "optimizer": {"name": "adam", "lr": 0.02},
+        "training": {"epochs": 40},
+        "telemetry": {"every": 10_000},
+        "seed": seed,
+    }
+    trainer = Trainer(config)
+    path = [lab._flat(trainer.model.parameters())]
+    for _ in trainer.epochs():
+        path.append(lab._flat(trainer.model.parameters()))
+    return trainer, path
+
+
+def test_the_paths_principal_plane_holds_its_motion_and_a_random_plane_does_not():
+    trainer, path = trained_path()
+    pca = lab.loss_landscape(trainer, n=5, path=path, basis="pca")
+    random = lab.loss_landscape(trainer, n=5, path=path, basis="random")
+    assert pca["basis"] == "pca" and pca["path"]["captured"] > 0.9
+    assert random["path"]["captured"] < 0.5 * pca["path"]["captured"]
+    own, plane = np.array(pca["path"]["loss"]), np.array(pca["path"]["plane_loss"])
+    assert own[-1] == pytest.approx(pca["center"]) and plane[-1] == pytest.approx(pca["center"])
+    assert pca["path"]["off_plane"][-1] == 0 and len(pca["path"]["off_plane"]) == len(path)
+    assert np.max(random["path"]["off_plane"]) > 0.9
+    weights = np.sqrt(sum(np.sum(w**2) for w in trainer.model.parameters() if w.ndim == 2))
+    params = trainer.model.parameters()
+    d1 = lab.pca_directions(params, np.array(path), lab._flat(params))[0]
+    assert np.linalg.norm(d1) == pytest.approx(weights)
+
+
+def test_pca_needs_a_moving_path_and_basis_is_checked():
+    trainer, path = trained_path()
+    with pytest.raises(ValueError, match="basis 'pca' needs a training path"):
+        lab.loss_landscape(trainer, n=5, basis="pca")
+    with pytest.raises(ValueError, match="must move"):
+        lab.loss_landscape(trainer, n=5, basis="pca", path=[path[-1], path[-1]])
+    with pytest.raises(ValueError, match="basis"):
+        lab.loss_landscape(trainer, n=5, basis="eigen")

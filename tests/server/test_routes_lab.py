@@ -23,6 +23,7 @@ def test_index_lists_groups_surfaces_and_presets(client):
     assert index["surfaces"]["rosenbrock"]["minima"] == [[1.0, 1.0]]
     assert list(index["surfaces"]["beale"]["racers"]) == RACERS
     assert "xavier" in index["init_presets"]
+    assert "x/6" in index["notes_vs_torch"]["hard_logistic"] and "hard_logistic" in index["activations"]
 
 
 def test_activations_with_parameters(client):
@@ -131,8 +132,10 @@ def test_experiments_list_loads_as_runs(client):
     names = [e["name"] for e in listed]
     assert "vanishing_gradients" in names and "overfitting" in names
     xor = next(e for e in listed if e["name"] == "xor")
-    assert xor["claim"] and set(xor["configs"]) == {"no hidden layer", "hidden layer", "x1x2 feature"}
-    config = {**xor["configs"]["hidden layer"], "training": {"epochs": 2, "batch_size": 10}}
+    assert xor["claim"] and len(xor["configs"]) == 4 and xor["notes_vs_torch"] == []
+    adagrad = next(e for e in listed if e["name"] == "adagrad_vs_rmsprop")
+    assert "1e-10" in adagrad["notes_vs_torch"][0]
+    config = {**xor["configs"]["hidden layer, tanh"], "training": {"epochs": 2, "batch_size": 10}}
     response = client.post("/api/runs", json=config)
     assert response.status_code == 201, response.text
     wait_status(client, response.json()["id"], "completed")
@@ -145,11 +148,14 @@ def test_run_an_experiment_and_get_its_verdict(client):
     assert result["verdict"]["passed"], result["verdict"]["summary"]
     assert set(result["runs"]) == {"step", "sigmoid"}
     series = result["runs"]["step"]["series"]
-    assert series["epoch"] == list(range(1, 31)) and len(series["test_metric"]) == 30
+    assert series["epoch"] == list(range(1, 61)) and len(series["test_metric"]) == 60
     short = client.post("/api/lab/experiments/xor/run", json={"epochs": 2}).json()
     assert all(len(run["series"]["epoch"]) == 2 for run in short["runs"].values())
     assert client.post("/api/lab/experiments/nope/run", json={}).status_code == 404
     assert client.post("/api/lab/experiments/xor/run", json={"epochs": 0}).status_code == 422
+    seeded = client.post("/api/lab/experiments/xor/run", json={"epochs": 2, "seed": 7}).json()
+    feature = "x1x2 feature"
+    assert seeded["seed"] == 7 and seeded["runs"][feature]["series"] != short["runs"][feature]["series"]
 
 
 def test_landscape_of_a_finished_run_with_its_path(client):
@@ -163,9 +169,18 @@ def test_landscape_of_a_finished_run_with_its_path(client):
     assert result["center"] == pytest.approx(run_loss(client, run["id"]), rel=1e-4)
     assert result["epochs"] == list(range(1, 7)) and len(result["path"]["x"]) == 6
     assert result["path"]["loss"][-1] == pytest.approx(result["center"], rel=1e-5)
+    assert result["basis"] == "pca" and result["path"]["captured"] > 0.9
+    assert len(result["path"]["plane_loss"]) == len(result["path"]["off_plane"]) == 6
+    body = {"run_id": run["id"], "n": 5, "basis": "random"}
+    random = client.post("/api/lab/landscape", json=body).json()
+    assert random["basis"] == "random" and random["path"]["captured"] < result["path"]["captured"]
     body = {"run_id": run["id"], "directions": 1, "n": 5, "path": False}
     line = client.post("/api/lab/landscape", json=body)
     assert line.status_code == 200 and line.json()["y"] is None and "path" not in line.json()
+    assert line.json()["basis"] == "random"
+    pca_without_path = client.post("/api/lab/landscape", json={**body, "basis": "pca"})
+    assert pca_without_path.status_code == 422
+    assert pca_without_path.json()["detail"][0]["loc"] == ["body", "basis"]
 
 
 def run_loss(client, run_id):

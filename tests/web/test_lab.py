@@ -38,9 +38,10 @@ def plot(page, element_id: str):
 def test_activation_explorer_draws_curves_derivatives_and_regions(page):
     open_lab(page, "activations")
     curves = plot(page, "lab-activations-f")
-    assert [t["name"] for t in curves] == ["sigmoid", "hardsigmoid", "tanh", "hardtanh"]
+    assert [t["name"] for t in curves] == ["sigmoid", "hardsigmoid", "tanh", "hardtanh", "hard_logistic"]
     assert all(t["x"] == t["y"] == 401 for t in curves)
-    assert len(plot(page, "lab-activations-df")) == 4
+    assert len(plot(page, "lab-activations-df")) == 5
+    assert "x/6 + 0.5" in page.inner_text("#lab-activations .lab-notes")
     shapes = page.evaluate("document.getElementById('lab-activations-df').layout.shapes.length")
     assert shapes >= 4
     assert "saturating: [-6, -4.38] [4.38, 6]" in page.inner_text("#lab-activations .lab-regions")
@@ -60,6 +61,8 @@ def test_activation_explorer_draws_curves_derivatives_and_regions(page):
 
 def test_optimizer_race_animates_every_trajectory_on_the_contour(page):
     open_lab(page, "race")
+    notes = page.inner_text("#lab-race .lab-controls")
+    assert "v ← μv + g" in notes and "1e-10" in notes
     page.wait_for_function("document.getElementById('lab-race').dataset.frame === '300'", timeout=30_000)
     traces = plot(page, "lab-race-contour")
     assert traces[0]["type"] == "contour" and traces[0]["z"] == 81
@@ -116,9 +119,47 @@ def test_loss_landscape_of_a_run_with_its_training_path(page):
     assert contour[0]["type"] == "contour" and contour[0]["z"] == 21
     path = next(t for t in contour if t["name"] == "training path")
     assert path["x"] == 5
+    on, off = (next(t for t in contour if t["name"] == name) for name in ("on the plane", "off the plane"))
+    assert on["x"] + off["x"] == 5
     surface = plot(page, "lab-landscape-surface")
     assert surface[0]["type"] == "surface" and surface[0]["z"] == 21
     assert surface[1]["type"] == "scatter3d"
+    along = plot(page, "lab-landscape-path")
+    assert [t["name"] for t in along] == ["the path's own loss", "loss where it lands on the plane"]
+    assert all(t["x"] == 5 for t in along)
+    captured = float(page.get_attribute("#lab-landscape-path", "data-captured"))
+    assert 0.9 < captured <= 1
+    title = page.evaluate("document.getElementById('lab-landscape-path').layout.title.text")
+    assert f"holds {100 * captured:.0f}% of the path" in title
+    assert "PCA directions" in page.inner_text("#lab-landscape .lab-status")
+    for element_id in ("lab-landscape-contour", "lab-landscape-path"):
+        assert_no_overlap(page, element_id)
+
+    page.select_option("#lab-landscape-basis", "random")
+    page.click('#lab-landscape button:has-text("Compute")')
+    page.wait_for_function(
+        "document.querySelector('#lab-landscape .lab-status').textContent.includes('random directions')",
+        timeout=60_000,
+    )
+    assert float(page.get_attribute("#lab-landscape-path", "data-captured")) < captured
+
+
+def assert_no_overlap(page, element_id):
+    """The plot's title, legend and axis titles are drawn and no two of their boxes intersect."""
+    boxes = page.evaluate(
+        """(id) => ['.gtitle', '.legend', '.xtitle', '.ytitle'].map((selector) => {
+            const node = document.getElementById(id).querySelector(selector);
+            if (!node) return null;
+            const r = node.getBoundingClientRect();
+            return [selector, r.left, r.top, r.right, r.bottom];
+        }).filter((box) => box && box[3] > box[1])""",
+        element_id,
+    )
+    assert {box[0] for box in boxes} >= {".gtitle", ".legend", ".xtitle"}, boxes
+    for i, (name, left, top, right, bottom) in enumerate(boxes):
+        for other, left2, top2, right2, bottom2 in boxes[i + 1 :]:
+            apart = right <= left2 or right2 <= left or bottom <= top2 or bottom2 <= top
+            assert apart, f"{element_id}: {name} overlaps {other}"
 
 
 def test_experiments_run_their_check_and_load_into_the_playground(page):
@@ -128,9 +169,16 @@ def test_experiments_run_their_check_and_load_into_the_playground(page):
     card = page.locator('[data-name="step_cannot_learn"]')
     card.locator('button:has-text("Run the check")').click()
     page.wait_for_selector('[data-name="step_cannot_learn"] .lab-verdict.passed', timeout=60_000)
-    assert "chance" in card.locator(".lab-verdict").inner_text()
+    assert "with a sigmoid" in card.locator(".lab-verdict").inner_text()
     traces = plot(page, "lab-experiment-step_cannot_learn")
-    assert len(traces) == 4 and all(t["x"] == 30 for t in traces)
+    assert len(traces) == 4 and all(t["x"] == 60 for t in traces)
+    adagrad = page.locator('[data-name="adagrad_vs_rmsprop"]')
+    assert "1e-10" in adagrad.inner_text()
+    adagrad.locator('input[aria-label="adagrad_vs_rmsprop seed"]').fill("3")
+    with page.expect_request(lambda r: r.url.endswith("/adagrad_vs_rmsprop/run")) as sent:
+        adagrad.locator('button:has-text("Run the check")').click()
+    assert sent.value.post_data_json == {"seed": 3}
+    page.wait_for_selector('[data-name="adagrad_vs_rmsprop"] .lab-verdict.passed', timeout=60_000)
 
     card.locator('button:has-text("Load “sigmoid”")').click()
     page.wait_for_function("document.getElementById('tab-play-btn').getAttribute('aria-selected') === 'true'")
