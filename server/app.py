@@ -16,7 +16,7 @@ from server import __version__, errors, static
 from server.manager import RunManager
 from server.middleware import BodyLimitMiddleware, CrossSiteMiddleware, TokenMiddleware
 from server.pool import ProcessExecutor
-from server.routes import catalog, datasets, health, lab, plan, runs, stream
+from server.routes import catalog, continuation, datasets, health, lab, plan, runs, stream
 from server.settings import Settings
 from server.store import Store
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lab_limiter = anyio.CapacityLimiter(settings.lab_concurrency)
     app.state.csv_limiter = anyio.CapacityLimiter(settings.csv_concurrency)
     errors.install(app)
-    for module in (runs, stream, datasets, catalog, health, lab, plan):
+    for module in (runs, continuation, stream, datasets, catalog, health, lab, plan):
         app.include_router(module.router)
     static.install(app, settings.web_dir)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)

@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Action = Literal["pause", "resume", "step", "stop", "set", "snapshot"]
-EventKind = Literal["started", "status", "epoch", "done", "snapshot"]
+EventKind = Literal["started", "status", "epoch", "done", "snapshot", "checkpoint"]
 
 
 @dataclass
 class Job:
-    """One run to execute: a validated RunConfig as a dict, the CSV it names, and its limits."""
+    """One run to execute: a validated RunConfig as a dict, the CSV it names, and its limits.
+
+    checkpoint: Trainer state bytes (engine.checkpoint) to continue from; checkpoint_seconds: how often
+    the job reports its state (0: after every epoch).
+    """
 
     run_id: str
     config: dict[str, Any]
@@ -21,17 +25,22 @@ class Job:
     steps: int = 0
     deadline: float = 3600.0
     settings: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint: bytes | None = None
+    checkpoint_seconds: float = 10.0
 
 
 @dataclass
 class Event:
     """What an executor reports about a run.
 
-    started:  status ("running" | "paused"), num_parameters, summary, train_samples
-    status:   status ("running" | "paused"), message
-    epoch:    scalars (dict), scalars_json, record_json (full record JSON, or None without heavy telemetry)
-    done:     status (completed | stopped | diverged | failed), message, weights (npz bytes or None)
-    snapshot: request, weights (npz bytes of the current model, or None), message
+    started:    status ("running" | "paused"), num_parameters, summary, train_samples, resumed_from (epoch)
+    status:     status ("running" | "paused"), message
+    epoch:      scalars (dict), scalars_json, record_json (full record JSON, or None without heavy telemetry)
+    checkpoint: epoch, state (engine.checkpoint bytes), sent on the job's cadence
+    done:       status (completed | stopped | diverged | failed), message, weights (npz bytes or None),
+                checkpoint (the final {epoch, state}, or None), lost (True when the worker died: the run
+                may resume from its last checkpoint)
+    snapshot:   request, weights (npz bytes of the current model, or None), message
     """
 
     kind: EventKind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import time
@@ -10,6 +11,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import ValidationError
 
 from engine.config import RunConfig
 from server.envelopes import envelope, history_envelope
@@ -49,6 +52,8 @@ class ActiveRun:
     touched: float = field(default_factory=time.monotonic)
     controls: TokenBucket | None = None
     storage: str | None = None
+    checkpoint: tuple[int, bytes] | None = None
+    retries: int = 0
 
     @property
     def finished(self) -> bool:
@@ -91,11 +96,14 @@ class RunManager:
         self._closing = False
 
     async def start(self) -> None:
+        self.store.resume_in_flight = True
         interrupted = await asyncio.to_thread(self.store.open)
         if interrupted:
             log.info("marked %d runs interrupted by the last shutdown", interrupted)
         await self.executor.start()
         self._pump = asyncio.create_task(self._consume())
+        for stored in await asyncio.to_thread(self.store.resumable):
+            await self._resume_stored(stored, "the server restarted")
         self._sweeper = asyncio.create_task(self._stop_forgotten_paused_runs())
 
     async def close(self) -> None:
@@ -134,10 +142,110 @@ class RunManager:
         self._check_queue()
         self.active[run.id] = run
         self.store.insert_run({key: value for key, value in run.public().items() if key != "epochs"})
-        job = Job(run.id, run.config, csv_text, paused=paused, deadline=settings.run_deadline_seconds)
-        self.executor.submit(job)
+        self.executor.submit(self._job(run, csv_text, paused))
         await self.store.aflush()
         return run.public()
+
+    def _job(self, run: ActiveRun, csv_text: str | None, paused: bool) -> Job:
+        checkpoint = run.checkpoint[1] if run.checkpoint is not None else None
+        return Job(
+            run.id,
+            run.config,
+            csv_text,
+            paused=paused,
+            deadline=self.settings.run_deadline_seconds,
+            checkpoint=checkpoint,
+            checkpoint_seconds=self.settings.checkpoint_seconds,
+        )
+
+    async def _resume_stored(self, stored: dict[str, Any], why: str) -> ActiveRun | None:
+        """Put a stored run back in flight from its checkpoint, dropping its epochs after the checkpoint."""
+        saved = await asyncio.to_thread(self.store.get_checkpoint, stored["id"])
+        if saved is None:
+            return None
+        epoch = saved[0]
+        self.store.truncate_epochs(stored["id"], epoch)
+        await self.store.aflush()
+        scalars = await asyncio.to_thread(self.store.get_epochs, stored["id"], False)
+        latest = await asyncio.to_thread(self.store.latest_record, stored["id"])
+        run = ActiveRun(
+            id=stored["id"],
+            config=stored["config"],
+            created_at=stored["created_at"],
+            name=stored["name"],
+            started_at=stored["started_at"],
+            num_parameters=stored["num_parameters"],
+            summary=stored["summary"],
+            scalars=scalars,
+            last=json.loads(scalars[-1]) if scalars else None,
+            latest=latest,
+            checkpoint=saved,
+            message=f"{why}; resuming from the checkpoint after epoch {epoch}",
+        )
+        paused = stored["status"] == "paused"
+        self.active[run.id] = run
+        self.store.update_run(run.id, status="queued", message=run.message, finished_at=None)
+        try:
+            csv_text = await dataset_text(RunConfig.model_validate(run.config), self.store)
+        except ApiError as error:
+            self._finish(run, "failed", f"could not resume: {error}", None, time.time())
+            return None
+        self.executor.submit(self._job(run, csv_text, paused))
+        return run
+
+    async def continue_run(self, run_id: str, epochs: int) -> dict[str, Any]:
+        """Train an ended run (completed, stopped, interrupted) for `epochs` more from its last checkpoint."""
+        if self._get_active(run_id) is not None:
+            raise ApiError(409, f"run {run_id!r} is still in flight; only an ended run can continue")
+        stored = await self.read(run_id)
+        if stored["status"] not in ("completed", "stopped", "interrupted"):
+            raise ApiError(409, f"run {run_id!r} ended {stored['status']}; it cannot continue")
+        saved = await asyncio.to_thread(self.store.get_checkpoint, run_id)
+        if saved is None:
+            raise ApiError(409, f"run {run_id!r} has no checkpoint to continue from")
+        self._check_queue()
+        config = RunConfig.model_validate(stored["config"]).model_dump(mode="json")
+        config["training"]["epochs"] = saved[0] + epochs
+        try:
+            validated = RunConfig.model_validate(config)
+        except ValidationError as error:
+            raise ApiError(422, f"epochs: {error.errors()[0]['msg']}", loc=["body", "epochs"]) from None
+        csv_text = await dataset_text(validated, self.store)
+        await asyncio.to_thread(preflight, validated, csv_text, self.settings)
+        self.store.update_run(run_id, config=validated.model_dump(mode="json"))
+        why = f"continuing for {epochs} more epochs"
+        run = await self._resume_stored({**stored, "config": validated.model_dump(mode="json")}, why)
+        if run is None:
+            raise ApiError(409, f"run {run_id!r} has no checkpoint to continue from")
+        await self.store.aflush()
+        return run.public()
+
+    def _recover(self, run: ActiveRun, reason: str) -> None:
+        """Resubmit a run whose worker was lost, from its last checkpoint (or from the start)."""
+        run.retries += 1
+        epoch = run.checkpoint[0] if run.checkpoint is not None else 0
+        del run.scalars[epoch:]
+        run.last = json.loads(run.scalars[-1]) if run.scalars else None
+        run.latest = None
+        run.message = (
+            f"{reason}; resuming from epoch {epoch} (retry {run.retries} of {self.settings.max_retries})"
+        )
+        paused, run.status = run.status == "paused", "queued"
+        self.store.truncate_epochs(run.id, epoch)
+        self.store.update_run(run.id, status=run.status, message=run.message)
+        run.broadcast(envelope("status", status=run.status, message=run.message, rewind=epoch))
+        task = asyncio.create_task(self._resubmit(run, paused))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _resubmit(self, run: ActiveRun, paused: bool) -> None:
+        try:
+            csv_text = await dataset_text(RunConfig.model_validate(run.config), self.store)
+        except ApiError as error:
+            self._finish(run, "failed", f"could not resume: {error}", None, time.time())
+            return
+        if not self._closing and not run.deleted:
+            self.executor.submit(self._job(run, csv_text, paused))
 
     def _check_queue(self) -> None:
         """429 when NNPLAY_MAX_QUEUED runs already wait for a worker and every worker is busy."""
@@ -370,6 +478,13 @@ class RunManager:
         if run is None or run.finished:
             return
         data = event.data
+        saved = data if event.kind == "checkpoint" else data.get("checkpoint")
+        if saved and event.kind in ("checkpoint", "done"):
+            run.checkpoint = saved["epoch"], saved["state"]
+            if not run.deleted:
+                self.store.put_checkpoint(run.id, saved["epoch"], saved["state"])
+        if event.kind == "checkpoint":
+            return
         if event.kind == "started":
             run.started_at = time.time()
             run.status = data["status"]
@@ -395,6 +510,9 @@ class RunManager:
             status, message = data["status"], data["message"]
             if self._closing:
                 status, message = "interrupted", "the server stopped while the run was in flight"
+            elif data.get("lost") and not run.deleted and run.retries < self.settings.max_retries:
+                self._recover(run, message)
+                return
             self._finish(run, status, message, data.get("weights"), time.time())
 
     def _on_epoch(self, run: ActiveRun, data: dict[str, Any]) -> None:

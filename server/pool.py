@@ -287,7 +287,8 @@ class ProcessExecutor:
                 or f"the worker process exited unexpectedly (exit code {worker.process.returncode})"
             )
             status = "stopped" if worker.killed else "failed"
-            self._emit([Event("done", job.run_id, {"status": status, "message": message, "weights": None})])
+            data = {"status": status, "message": message, "weights": None, "lost": not worker.killed}
+            self._emit([Event("done", job.run_id, data)])
         self._dispatch()
 
     def _emit(self, events: list[Event]) -> None:

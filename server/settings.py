@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         30.0, gt=0, description="a request body must arrive within this; slower is a 408"
     )
     write_interval: float = Field(0.2, gt=0, description="seconds between batched database writes")
+    checkpoint_seconds: float = Field(
+        10.0, ge=0, description="a running run saves its trainer state this often (0: every epoch)"
+    )
+    max_retries: int = Field(
+        2, ge=0, le=100, description="times a run whose worker died resumes from its last checkpoint"
+    )
     max_storage_mb: float = Field(
         4096.0, gt=0, description="database size at which heavy records stop being stored (scalars still are)"
     )

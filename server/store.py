@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS weights (
     run_id TEXT PRIMARY KEY,
     npz BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL,
+    state BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS datasets (
     id TEXT PRIMARY KEY,
     name TEXT,
@@ -153,12 +158,14 @@ class Store:
         self._database_bytes = 0
         self._page_size = 4096
         self._vacuuming = False
+        self.resume_in_flight = False
 
     def open(self) -> int:
         """Create the schema, mark runs left in flight as interrupted (returns how many), start the writer.
 
         A run's epochs and last scalars are written to its row when it ends; for runs left in flight
-        they are recovered here from the epochs table.
+        they are recovered here from the epochs table. Runs left in flight with a checkpoint stay in flight
+        when `resume_in_flight` is set: `resumable()` lists them.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = _connect(self.path)
@@ -172,7 +179,8 @@ class Store:
                 "UPDATE runs SET status='interrupted', message=?, finished_at=?, "
                 "epochs=(SELECT COUNT(*) FROM epochs WHERE run_id=runs.id), "
                 "last=(SELECT scalars FROM epochs WHERE run_id=runs.id ORDER BY epoch DESC LIMIT 1) "
-                f"WHERE status IN ({marks})",
+                f"WHERE status IN ({marks})"
+                + (" AND id NOT IN (SELECT run_id FROM checkpoints)" if self.resume_in_flight else ""),
                 ("the server stopped while the run was in flight", time.time(), *IN_FLIGHT),
             ).rowcount
         self._reader = db
@@ -201,6 +209,33 @@ class Store:
 
     def put_weights(self, run_id: str, npz: bytes) -> None:
         self._queue.put(("weights", run_id, npz))
+
+    def put_checkpoint(self, run_id: str, epoch: int, state: bytes) -> None:
+        """Keep `state` (engine.checkpoint bytes after `epoch`) as the run's latest checkpoint."""
+        self._queue.put(("checkpoint", run_id, epoch, state))
+
+    def truncate_epochs(self, run_id: str, epoch: int) -> None:
+        """Forget the run's epochs after `epoch` (they will be trained again from a checkpoint)."""
+        self._queue.put(("truncate", run_id, epoch))
+
+    def get_checkpoint(self, run_id: str) -> tuple[int, bytes] | None:
+        """(epoch, state) of the run's latest checkpoint, or None."""
+        row = self._read(
+            lambda db: db.execute("SELECT epoch, state FROM checkpoints WHERE run_id=?", (run_id,)).fetchone()
+        )
+        return (row[0], bytes(row[1])) if row else None
+
+    def resumable(self) -> list[dict[str, Any]]:
+        """Runs left in flight with a checkpoint (see `open`), oldest first."""
+        marks = ",".join("?" * len(IN_FLIGHT))
+        rows = self._read(
+            lambda db: db.execute(
+                f"SELECT {','.join(RUN_COLUMNS)} FROM runs WHERE status IN ({marks}) "
+                "AND id IN (SELECT run_id FROM checkpoints) ORDER BY seq",
+                IN_FLIGHT,
+            ).fetchall()
+        )
+        return [_decode_run(row) for row in rows]
 
     def delete_run(self, run_id: str) -> None:
         self._queue.put(("delete", run_id))
@@ -292,8 +327,18 @@ class Store:
                     )
                 elif kind == "weights":
                     db.execute("INSERT OR REPLACE INTO weights (run_id, npz) VALUES (?, ?)", (op[1], op[2]))
+                elif kind == "checkpoint":
+                    db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", op[1:])
+                elif kind == "truncate":
+                    db.execute("DELETE FROM epochs WHERE run_id=? AND epoch>?", op[1:])
+                    self._usage.pop(op[1], None)
                 elif kind == "delete":
-                    for table, key in (("epochs", "run_id"), ("weights", "run_id"), ("runs", "id")):
+                    for table, key in (
+                        ("epochs", "run_id"),
+                        ("weights", "run_id"),
+                        ("checkpoints", "run_id"),
+                        ("runs", "id"),
+                    ):
                         db.execute(f"DELETE FROM {table} WHERE {key}=?", (op[1],))
                     self._usage.pop(op[1], None)
                     self._notes.pop(op[1], None)

@@ -73,6 +73,7 @@ class JobRunner:
         self.stopping = False
         self.shutdown = False
         self.deadline = time.monotonic() + job.deadline
+        self.checkpointed = time.monotonic()
 
     def send(self, kind: str, data: dict[str, Any], hold: bool = False) -> None:
         self.events.send((kind, self.job.run_id, data), hold)
@@ -82,7 +83,11 @@ class JobRunner:
         try:
             from engine.trainer import Trainer
 
-            self.trainer = Trainer(self.job.config, csv_text=self.job.csv_text)
+            job = self.job
+            if job.checkpoint is not None:
+                self.trainer = Trainer.restore(job.config, job.checkpoint, csv_text=job.csv_text)
+            else:
+                self.trainer = Trainer(job.config, csv_text=job.csv_text)
         except Exception as error:
             self.send(
                 "done", {"status": "failed", "message": f"could not build the run: {error}", "weights": None}
@@ -97,6 +102,7 @@ class JobRunner:
                 "num_parameters": int(trainer.num_parameters),
                 "summary": trainer.model.summary(),
                 "train_samples": len(trainer.x_train),
+                "resumed_from": trainer.epoch if self.job.checkpoint is not None else None,
             },
         )
         for payload in self.job.settings:
@@ -109,12 +115,14 @@ class JobRunner:
                 "done", {"status": "failed", "message": f"{type(error).__name__}: {error}", "weights": None}
             )
             return not self.shutdown
+        final = self.checkpoint() if trainer.status != "diverged" else None
         self.send(
             "done",
             {
                 "status": trainer.status,
                 "message": trainer.message,
                 "weights": weights_npz(trainer.model.state_dict()),
+                "checkpoint": final,
             },
         )
         return not self.shutdown
@@ -137,6 +145,18 @@ class JobRunner:
             if self.steps:
                 self.steps -= 1
             self.report(record)
+            due = time.monotonic() - self.checkpointed >= self.job.checkpoint_seconds
+            if due and record.status == "running":
+                self.send_checkpoint()
+
+    def checkpoint(self) -> dict[str, Any]:
+        from engine import checkpoint
+
+        self.checkpointed = time.monotonic()
+        return {"epoch": self.trainer.epoch, "state": checkpoint.to_bytes(self.trainer.state())}
+
+    def send_checkpoint(self) -> None:
+        self.send("checkpoint", self.checkpoint())
 
     def stop(self, reason: str) -> None:
         if not self.stopping:
