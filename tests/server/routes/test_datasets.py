@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.server.conftest import small_config, wait_status
+from server.app import create_app
+from tests.server.conftest import CLIENT_HEADERS, make_settings, small_config, wait_status
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -163,3 +165,15 @@ def test_delete_an_upload(client):
     assert predict.status_code == 409 and "no longer exists" in predict.json()["detail"]
     assert client.delete(f"/api/datasets/{dataset['id']}").status_code == 404
     assert client.delete("/api/datasets/circle").status_code == 404
+
+
+def test_a_20k_column_upload_under_a_raised_limit_is_read_in_linear_time(tmp_path):
+    columns = 20_000
+    header = ",".join(f"c{j}" for j in range(columns))
+    body = header + "\n" + "".join(",".join(["1"] * (columns - 1) + [str(k % 2)]) + "\n" for k in range(3))
+    app = create_app(make_settings(tmp_path, max_csv_columns=columns))
+    with TestClient(app, headers=CLIENT_HEADERS) as client:
+        start = time.perf_counter()
+        response = client.post("/api/datasets", content=body, headers=CSV_HEADERS)
+        assert time.perf_counter() - start < 2
+    assert response.status_code == 201 and len(response.json()["columns"]) == columns
