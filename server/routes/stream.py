@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/api/runs", tags=["stream"])
 
 MESSAGE_TYPES = ("control", "ping")
 SUBPROTOCOL = "nnplay"
+RATE_LIMITED_REPLY_SECONDS = 1.0
 
 
 @router.websocket("/{run_id}/stream")
@@ -57,6 +59,8 @@ async def _send(websocket: WebSocket, subscriber: Subscriber) -> None:
 async def _receive(
     websocket: WebSocket, manager: RunManager, run_id: str, subscriber: Subscriber, limit: int
 ) -> None:
+    """Answer each message in turn, yielding to the loop between two; a rate-limit error once a second."""
+    quiet_until = 0.0
     while True:
         try:
             message = await websocket.receive()
@@ -64,6 +68,7 @@ async def _receive(
             return
         if message["type"] == "websocket.disconnect":
             return
+        await asyncio.sleep(0)
         text = message.get("text")
         raw = text.encode() if text is not None else message.get("bytes") or b""
         if len(raw) > limit:
@@ -75,7 +80,14 @@ async def _receive(
                 )
             )
             continue
-        reply = await _handle(raw, manager, run_id)
+        try:
+            reply = await _handle(raw, manager, run_id)
+        except ApiError as error:
+            if error.status == 429 and time.monotonic() < quiet_until:
+                continue
+            if error.status == 429:
+                quiet_until = time.monotonic() + RATE_LIMITED_REPLY_SECONDS
+            reply = envelope("error", detail=error.msg)
         if reply is not None:
             subscriber.put(reply)
 
@@ -97,8 +109,5 @@ async def _handle(raw: bytes, manager: RunManager, run_id: str) -> str | None:
     except ValidationError as error:
         details = readable(error.errors(include_url=False, include_input=False, include_context=False))
         return envelope("error", detail=summary(details), errors=details)
-    try:
-        await manager.control(run_id, control.action, control.payload())
-    except ApiError as error:
-        return envelope("error", detail=error.msg)
+    await manager.control(run_id, control.action, control.payload())
     return None

@@ -75,6 +75,16 @@ def test_a_flood_of_set_controls_on_one_socket_leaves_every_endpoint_answering(l
             while json.loads(websocket.recv(timeout=60))["type"] != "pong":
                 pass
             assert_answers_quickly(client)
+            stop = threading.Event()
+            flooding = threading.Thread(target=flood, args=(websocket, stop))
+            flooding.start()
+            try:
+                for _ in range(3):
+                    time.sleep(0.5)
+                    assert_answers_quickly(client)
+            finally:
+                stop.set()
+                flooding.join(10)
             assert_stops(client, run_id)
 
 
@@ -129,9 +139,10 @@ def test_sigterm_during_a_flood_ends_the_server_and_its_workers_within_seconds(l
     assert not [pid for pid in workers if alive(pid)]
 
 
-def flood(websocket: ws_client.ClientConnection) -> None:
+def flood(websocket: ws_client.ClientConnection, stop: threading.Event | None = None) -> None:
+    """Send set controls as fast as the socket takes them, until `stop` is set or the socket closes."""
     try:
-        while True:
+        while stop is None or not stop.is_set():
             websocket.send(SET_LR)
     except Exception:
         return
