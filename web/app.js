@@ -252,7 +252,7 @@ class App {
     select.value = this.state.config.regularization.penalty;
     const name = select.querySelector(`option[value="${penalty}"]`).textContent;
     const running = ["running", "queued", "resuming"].includes(run.status);
-    this.ask(`Switching the penalty to ${name} restarts training from epoch 0 with new weights; the rate beside it applies live.`,
+    this.ask(`Switching the penalty to ${name} restarts training from epoch 0 (same data and starting weights); the rate beside it applies live.`,
       `Restart with ${name}`, async () => {
         this.state.set("regularization.penalty", penalty);
         if (running) await this.startRun(false);

@@ -125,7 +125,7 @@ export class NetworkView extends View {
       const center = x + nodeSize / 2;
       column.x = x;
       column.nodes = [];
-      const room = Math.min(120, count > 1 ? gap - 6 : width, 2 * center, 2 * (width - center));
+      const room = Math.min(200, count > 1 ? gap - 6 : width, 2 * center, 2 * (width - center));
       this.header.append(this.columnHeader(column, center, Math.max(room, 24)));
       if (column.compact) {
         const boxHeight = Math.min(height - 8, 160);

@@ -242,3 +242,33 @@ def test_choosing_adam_says_it_changes_the_learning_rate(page):
     page.select_option('.field[data-path="optimizer.name"] select', "adam")
     wait_text(page, "toast", "adam starts from its usual learning rate 0.001 (it was 0.03)")
     assert page.input_value("#live-lr") == "0.001"
+
+
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@pytest.mark.parametrize("size", [(800, 800), (390, 844)], ids=["800px", "phone-portrait"])
+def test_narrow_windows_do_not_scroll_sideways(page, size):
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    open_app(page)
+    assert page.evaluate(NO_SIDEWAYS_SCROLL), page.evaluate("document.documentElement.scrollWidth")
+    for selector in ("#play-btn", "#boundary-chart", "#network"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, selector
+    page.click("#play-btn")
+    page.locator("#boundary-chart").scroll_into_view_if_needed()
+    page.wait_for_function("(document.getElementById('boundary-chart').layout?.images?.length ?? 0) > 0")
+    page.click("#play-btn")
+    wait_status(page, "paused", "completed")
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_the_play_controls_stay_in_view_below_the_fold(page):
+    open_app(page)
+    page.locator(".histograms").scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 300
+    box = page.locator("#play-btn").bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 60
+    page.click("#play-btn")
+    wait_status(page, "running", "queued", "completed")
