@@ -65,6 +65,9 @@ class LayerStep:
     def forward(self, x: np.ndarray, fresh: bool) -> np.ndarray:
         return self.layer.forward(x, True)
 
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        return self.layer.forward(x, False)
+
     def backward(self, grad: np.ndarray, input_grad: bool, fresh: bool) -> np.ndarray | None:
         return self.layer.backward(grad)
 
@@ -89,6 +92,20 @@ class _WeightedStep:
 
     def shapes(self, n: int) -> dict[str, tuple[int, ...]]:
         raise NotImplementedError
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        """Eval-mode output as a new array: the layer's, then the activation in place on it.
+
+        An in-place activation leaves activation.x = activation.y, from which its derivative is the same.
+        """
+        y = self.layer.forward(x, False)
+        act = self.activation
+        if act is None:
+            return y
+        if self.in_place is None:
+            return act.forward(y, False)
+        act.x = act.y = self.in_place[0](y, y)
+        return y
 
 
 class DenseStep(_WeightedStep):

@@ -136,7 +136,10 @@ class BCEWithLogits(Loss):
         return float(np.mean(np.maximum(pred, 0) - pred * self.target + np.log1p(np.exp(-np.abs(pred)))))
 
     def backward(self):
-        return (expit(self.pred) - self.target) / self.pred.size
+        grad = expit(self.pred)
+        grad -= self.target
+        grad /= self.pred.size
+        return grad
 
     def gradient(self, pred, target):
         self.pred = pred
@@ -156,18 +159,26 @@ class CrossEntropy(Loss):
     task = "classification"
 
     def forward(self, pred, target):
+        self._log_probs(pred, target)
+        return float(-np.mean(self.log_probs[np.arange(len(pred)), self.target]))
+
+    def backward(self):
+        grad = np.exp(self.log_probs)
+        grad[np.arange(len(grad)), self.target] -= 1
+        grad /= len(grad)
+        return grad
+
+    def gradient(self, pred, target):
+        self._log_probs(pred, target)
+        return self.backward()
+
+    def _log_probs(self, pred, target):
         t = self.target = np.asarray(target).reshape(-1).astype(np.intp)
         n, classes = pred.shape
         if t.shape != (n,) or t.min() < 0 or t.max() >= classes:
             raise ValueError(f"cross_entropy needs {n} class indices in [0, {classes}), got {target!r:.200}")
         shifted = pred - np.max(pred, axis=1, keepdims=True)
         self.log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
-        return float(-np.mean(self.log_probs[np.arange(n), self.target]))
-
-    def backward(self):
-        grad = np.exp(self.log_probs)
-        grad[np.arange(len(grad)), self.target] -= 1
-        return grad / len(grad)
 
     def output(self, pred):
         e = np.exp(pred - np.max(pred, axis=1, keepdims=True))

@@ -68,6 +68,9 @@ class Model:
             self.output_shapes.append(shape)
         self._flatten_parameters()
         self.steps = fused.steps(self.layers)
+        last = len(self.steps) - 1
+        self._forward_steps = [(step.forward, i == last) for i, step in enumerate(self.steps)]
+        self._backward_steps = [(step.backward, i == 0) for i, step in reversed(list(enumerate(self.steps)))]
         return self
 
     def _flatten_parameters(self) -> None:
@@ -102,11 +105,14 @@ class Model:
         return sum(p.size for layer in self.layers for p in layer.params.values())
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The output for x; training runs the fused steps (over their buffers) and returns a new array."""
+        """The output for x as a new array, through the fused steps (in training, over their buffers)."""
         if training and self.steps:
-            last = len(self.steps) - 1
-            for index, step in enumerate(self.steps):
-                x = step.forward(x, index == last)
+            for forward, fresh in self._forward_steps:
+                x = forward(x, fresh)
+            return x
+        if self.steps:
+            for step in self.steps:
+                x = step.evaluate(x)
             return x
         for layer in self.layers:
             x = layer.forward(x, training)
@@ -125,8 +131,8 @@ class Model:
             for layer in reversed(self.layers):
                 grad = layer.backward(grad)
             return grad
-        for index in range(len(self.steps) - 1, -1, -1):
-            grad = self.steps[index].backward(grad, input_grad or index > 0, index == 0)
+        for backward, first in self._backward_steps:
+            grad = backward(grad, input_grad or not first, first)
         return grad if input_grad else None
 
     def predict(self, x, batch_size: int = PREDICT_BATCH) -> np.ndarray:
@@ -140,6 +146,8 @@ class Model:
             raise ValueError("inputs must be finite numbers")
         if len(x) == 0:
             return np.zeros((0, *self.output_shape), dtype=self.dtype)
+        if len(x) <= batch_size:
+            return self.forward(x)
         return np.concatenate([self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def parameters(self) -> list[np.ndarray]:

@@ -190,3 +190,30 @@ def test_a_training_step_matches_torch(specs, input_shape):
     np.testing.assert_allclose(model.backward(upstream), tx.grad.numpy(), rtol=1e-10, atol=1e-10)
     for grad, param in zip(model.gradients(), net.parameters(), strict=True):
         np.testing.assert_allclose(grad, param.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("specs, input_shape", CASES)
+def test_eval_through_the_steps_gives_the_bits_of_the_layers_and_new_arrays(specs, input_shape, dtype):
+    rng = np.random.default_rng(8)
+    model, plain = build(specs, input_shape, dtype), build(specs, input_shape, dtype)
+    x = rng.standard_normal((7, *input_shape)).astype(dtype)
+    expected = x
+    for layer in plain.layers:
+        expected = layer.forward(expected, False)
+    first = model.forward(x)
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(model.predict(x), expected)
+    model.forward(rng.standard_normal((7, *input_shape)).astype(dtype))
+    np.testing.assert_array_equal(first, expected)
+    upstream = rng.standard_normal(first.shape).astype(dtype)
+    model.forward(x)
+    for layer in plain.layers:
+        x = layer.forward(x, False)
+    np.testing.assert_array_equal(model.backward(upstream), layer_by_layer_backward(plain, upstream))
+
+
+def layer_by_layer_backward(model, grad):
+    for layer in reversed(model.layers):
+        grad = layer.backward(grad)
+    return grad
