@@ -84,6 +84,10 @@ class Readout extends View {
     $("metric-name").textContent = r2 ? "R² test" : "Accuracy test";
     $("metric-value").textContent = record?.test_metric === null || record?.test_metric === undefined
       ? "–" : r2 ? formatNumber(record.test_metric, 3) : `${(record.test_metric * 100).toFixed(1)}%`;
+    const at = record ? ` At epoch ${record.epoch}: train ${formatNumber(record.train_loss)}, test ${formatNumber(record.test_loss)}.` : "";
+    $("loss-chart").setAttribute("aria-label", `Train and test loss per epoch.${at}`);
+    const metric = record ? ` At epoch ${record.epoch}: test ${$("metric-value").textContent}.` : "";
+    $("metric-chart").setAttribute("aria-label", `Train and test ${r2 ? "R²" : "accuracy"} per epoch.${metric}`);
     const running = ["running", "queued", "resuming"].includes(this.status);
     const play = $("play-btn");
     play.classList.toggle("running", running);

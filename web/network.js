@@ -64,7 +64,7 @@ export class NetworkView extends View {
     this.svg = document.createElementNS(SVG, "svg");
     this.svg.classList.add("net-links");
     this.nodes = h("div", { class: "net-nodes" });
-    this.tooltip = h("div", { class: "net-tooltip", role: "tooltip", hidden: true });
+    this.tooltip = h("div", { class: "net-tooltip", role: "tooltip", id: "net-tooltip", hidden: true });
     el.append(this.header, this.svg, this.nodes, this.tooltip);
     new ResizeObserver(() => this.layoutAgain()).observe(el);
   }
@@ -164,15 +164,20 @@ export class NetworkView extends View {
   makeNode(column, unit, x, y, width, height) {
     const canvas = h("canvas", { width: 20, height: 20 });
     const label = unit === null ? `${column.units}` : column.kind === "input" ? column.labels[unit] : "";
-    const node = h("div", { class: `net-node ${column.kind}${unit === null ? " compact" : ""}`,
+    const name = unit === null ? column.title : column.kind === "input" ? `feature ${column.labels[unit]}` : `${column.title} unit ${unit + 1}`;
+    const node = h("div", { class: `net-node ${column.kind}${unit === null ? " compact" : ""}`, tabindex: "0", role: "img",
+      "aria-label": name, "aria-describedby": this.tooltip.id,
       style: `left:${x}px;top:${y}px;width:${width}px;height:${height}px` }, canvas,
-    label ? h("span", { class: "net-node-label" }, label) : null);
-    node.addEventListener("mouseenter", () => {
+    label ? h("span", { class: "net-node-label", "aria-hidden": "true" }, label) : null);
+    const enter = () => {
       this.hovered = true;
       this.showTip(node, this.nodeText(column, unit));
       this.onNeuron(this.neuronGrid(column, unit));
-    });
+    };
+    node.addEventListener("mouseenter", enter);
+    node.addEventListener("focus", enter);
     node.addEventListener("mouseleave", () => this.forgetHover());
+    node.addEventListener("blur", () => this.forgetHover());
     this.nodes.append(node);
     return { el: node, canvas, unit, x, y, width, height };
   }

@@ -272,3 +272,25 @@ def test_the_play_controls_stay_in_view_below_the_fold(page):
     assert 0 <= box["y"] and box["y"] + box["height"] <= 60
     page.click("#play-btn")
     wait_status(page, "running", "queued", "completed")
+
+
+def test_neurons_are_reachable_by_keyboard_and_charts_have_text(page):
+    open_app(page)
+    page.focus(".net-node.input >> nth=0")
+    wait_text(page, "boundary-note", "Showing feature x1")
+    assert page.is_visible(".net-tooltip")
+    page.keyboard.press("Tab")
+    wait_text(page, "boundary-note", "Showing feature x2")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "feature x2"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "dense 1 unit 1"
+    page.evaluate("document.activeElement.blur()")
+    page.wait_for_function("document.getElementById('boundary-note').textContent === ''")
+    assert page.is_hidden(".net-tooltip")
+
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot, [id$="-chart"]')]
+        .filter((chart) => chart.getAttribute('role') !== 'img' || !chart.getAttribute('aria-label'))
+        .map((chart) => chart.id)""")
+    assert unlabelled == []
+    step_once(page)
+    page.wait_for_function("document.getElementById('loss-chart').ariaLabel.includes('At epoch 1')")
