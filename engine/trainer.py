@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -22,6 +22,10 @@ Status = Literal["running", "completed", "stopped", "diverged"]
 
 class EpochRecord(BaseModel):
     """What one epoch of training produced: scalars always, heavy telemetry when asked."""
+
+    HEAVY_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"layers", "boundary", "neurons", "weights", "feature_maps"}
+    )
 
     epoch: int
     lr: float
@@ -44,6 +48,10 @@ class EpochRecord(BaseModel):
     neurons: list[dict[str, Any]] | None = None
     weights: dict[str, Any] | None = None
     feature_maps: dict[str, Any] | None = None
+
+    def scalars(self) -> dict[str, Any]:
+        """The record as JSON-ready values without its heavy fields."""
+        return self.model_dump(mode="json", exclude=self.HEAVY_FIELDS)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from engine.trainer import EpochRecord
+
 BANDS = (
     (0, 8, "rgba(31,119,180,0.15)"),
     (1, 7, "rgba(31,119,180,0.25)"),
@@ -20,7 +22,7 @@ BANDS = (
 
 def slim(record: dict[str, Any]) -> dict[str, Any]:
     """The parts of a record the report uses: scalars, and per-layer weight statistics."""
-    kept = {k: v for k, v in record.items() if k not in ("layers", "boundary", "neurons", "weights")}
+    kept = {k: v for k, v in record.items() if k not in EpochRecord.HEAVY_FIELDS}
     if record.get("layers"):
         kept["layers"] = [
             {"label": layer.get("label"), "weight": layer["weight"]}

@@ -16,7 +16,6 @@ import numpy as np
 from server.executor import Job
 from server.wire import Receiver, Writer
 
-HEAVY_FIELDS = {"layers", "boundary", "neurons", "weights"}
 EPOCH_HOLD_SECONDS = 0.005
 
 
@@ -173,7 +172,7 @@ class JobRunner:
             self.send("status", {"status": status, "message": None})
 
     def report(self, record: Any) -> None:
-        scalars = record.model_dump(mode="json", exclude=HEAVY_FIELDS)
+        scalars = record.scalars()
         self.send(
             "epoch",
             {

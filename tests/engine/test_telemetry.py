@@ -54,3 +54,20 @@ def test_display_rounds_to_short_float_lists():
     values = np.array([[0.123456789, -2.5e-7]], dtype=np.float32)
     assert display(values) == [[0.1235, -0.0]]
     assert type(display(values)[0][0]) is float
+
+
+def test_the_record_declares_every_heavy_field_it_fills():
+    from engine.trainer import EpochRecord, Trainer
+
+    conv = {
+        "data": {"dataset": "digits", "n_samples": 100},
+        "model": {"layers": [{"type": "conv2d", "filters": 2, "activation": "relu"}]},
+        "training": {"epochs": 1, "batch_size": 50},
+    }
+    filled = set()
+    for config in (conv, {"data": {"dataset": "circle"}, "training": {"epochs": 1}}):
+        record = next(Trainer(config).epochs())
+        filled |= {key for key, value in record if value is not None}
+        assert not EpochRecord.HEAVY_FIELDS & record.scalars().keys()
+    scalar_fields = set(EpochRecord.model_fields) - EpochRecord.HEAVY_FIELDS
+    assert filled - scalar_fields == EpochRecord.HEAVY_FIELDS
