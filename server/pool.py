@@ -46,7 +46,7 @@ def coalesce(pending: deque, message: tuple) -> bool:
     A `set` merges into a `set` waiting after the run's last other control; a `stop` joins a `stop`
     already waiting. Pause, resume and step keep their place and their order.
     """
-    kind, run_id, action, payload = message
+    _, run_id, action, payload = message
     for waiting in reversed(pending):
         if waiting[0] != "control" or waiting[1] != run_id:
             continue
@@ -103,8 +103,8 @@ class ProcessExecutor:
                 worker.process.kill()
                 await _exited(worker.process, 2.0)
         for worker in list(self._workers):
-            while worker.events >= 0 and worker.process.poll() is not None:
-                self._readable(worker)
+            if worker.process.poll() is not None:
+                self._drain(worker)
         while self._reaping:
             await asyncio.gather(*self._reaping)
         for worker in list(self._workers):
@@ -254,6 +254,13 @@ class ProcessExecutor:
         task = asyncio.create_task(self._reap(worker))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
+
+    def _drain(self, worker: _Worker) -> None:
+        """Read what an exited worker left in its event pipe, up to the end (which starts its reaping)."""
+        for _ in range(EVENT_PIPE_BYTES // READ_BYTES + 2):
+            if worker.events < 0:
+                return
+            self._readable(worker)
 
     def _stop_reading(self, worker: _Worker) -> None:
         if worker.events >= 0:
