@@ -35,7 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = Store(
             settings.database, settings.write_interval, settings.max_storage_mb, settings.max_run_storage_mb
         )
-        executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds, settings.worker_nice)
+        if settings.executor == "dask":
+            from server.dask_executor import DaskExecutor
+
+            executor = DaskExecutor(settings.max_runs, settings.dask_scheduler, settings.dask_callback_host)
+        else:
+            executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds, settings.worker_nice)
         manager = RunManager(settings, store, executor)
         await manager.start()
         app.state.manager = manager

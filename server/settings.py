@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     max_retries: int = Field(
         2, ge=0, le=100, description="times a run whose worker died resumes from its last checkpoint"
     )
+    executor: Literal["local", "dask"] = Field(
+        "local", description="where runs train: local worker processes, or Dask distributed"
+    )
+    dask_scheduler: str | None = Field(
+        None, description="with executor dask: the scheduler, e.g. tcp://host:8786 (unset: a LocalCluster)"
+    )
+    dask_callback_host: str = Field(
+        "127.0.0.1", description="with executor dask: this server's address as the Dask workers reach it"
+    )
     max_storage_mb: float = Field(
         4096.0, gt=0, description="database size at which heavy records stop being stored (scalars still are)"
     )
