@@ -200,4 +200,3 @@ class Model:
             if not np.all(np.isfinite(value)):
                 raise ValueError(f"state_dict[{key!r}] has non-finite values")
             target[...] = value
-
