@@ -19,11 +19,24 @@ export function datasetLabel(name) {
 }
 
 function focusKeeper(root) {
-  const focused = document.activeElement?.closest?.("[data-path]");
+  const active = document.activeElement;
+  const focused = active?.closest?.("[data-path]");
   const path = root.contains(focused) ? focused.dataset.path : null;
+  const part = active?.classList.contains("slider") ? ".slider" : ".control";
   return () => {
-    if (path) root.querySelector(`[data-path="${CSS.escape(path)}"] .control`)?.focus();
+    if (path) root.querySelector(`[data-path="${CSS.escape(path)}"] ${part}`)?.focus();
   };
+}
+
+function withSlider(wrapper, { min, max, step }, onChange) {
+  const number = wrapper.querySelector(":scope > .control");
+  const value = Number(number.value);
+  const slider = h("input", { type: "range", class: "slider", min, max, step, value: Number.isFinite(value) ? value : min,
+    "aria-label": `${wrapper.dataset.label} slider` });
+  slider.addEventListener("input", () => { number.value = slider.value; });
+  slider.addEventListener("change", () => onChange(Number(slider.value)));
+  wrapper.insertBefore(slider, wrapper.querySelector(":scope > .field-error"));
+  return wrapper;
 }
 
 export class DataPanel {
@@ -61,8 +74,8 @@ export class DataPanel {
     const rows = [
       selectField("data.dataset", "Dataset", options, data.dataset, set("dataset"), dataset.doc),
       samples,
-      field("noise", "Noise %"),
-      field("train_ratio", "Train ratio"),
+      withSlider(field("noise", "Noise %"), { min: 0, max: 50, step: 1 }, set("noise")),
+      withSlider(field("train_ratio", "Train ratio"), { min: 0.1, max: 0.9, step: 0.05 }, set("train_ratio")),
       field("seed", "Data seed"),
     ];
     if (["spiral", "blobs"].includes(data.dataset)) rows.push(field("classes", "Classes"));
@@ -199,13 +212,14 @@ export class TrainingPanel {
         (next) => this.state.set("training.batch_size", next === "full" ? "full" : next === "one" ? 1 : 10)),
     ];
     if (mode === "mini") {
-      rows.push(createField({ catalog: this.state.catalog }, {
+      const set = (value) => this.state.set("training.batch_size", value);
+      rows.push(withSlider(createField({ catalog: this.state.catalog }, {
         path: "training.batch_size.n",
         label: "Batch size",
         param: { type: "integer", minimum: param.minimum ?? 1, maximum: param.maximum },
         value: batch,
-        onChange: (value) => this.state.set("training.batch_size", value),
-      }));
+        onChange: set,
+      }), { min: 1, max: 100, step: 1 }, set));
     }
     return rows;
   }

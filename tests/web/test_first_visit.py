@@ -294,3 +294,21 @@ def test_neurons_are_reachable_by_keyboard_and_charts_have_text(page):
     assert unlabelled == []
     step_once(page)
     page.wait_for_function("document.getElementById('loss-chart').ariaLabel.includes('At epoch 1')")
+
+
+def test_sliders_set_noise_train_ratio_and_batch_size(page):
+    open_app(page, "#data.dataset=spiral")
+    page.wait_for_function("document.getElementById('data-info').textContent.includes('250 train')")
+    field(page, "data.noise").locator(".slider").fill("30")
+    page.wait_for_function("window.nnplay.state.config.data.noise === 30")
+    assert field(page, "data.noise").locator(".control").input_value() == "30"
+    field(page, "data.train_ratio").locator(".slider").fill("0.7")
+    page.wait_for_function("document.getElementById('data-info').textContent.includes('350 train')")
+    field(page, "training.batch_size.n").locator(".slider").fill("25")
+    assert config(page)["training"]["batch_size"] == 25
+    assert "data.noise=30" in page.url and "training.batch_size=25" in page.url
+    slider = field(page, "data.noise").locator(".slider")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("window.nnplay.state.config.data.noise === 31")
+    assert page.evaluate("document.activeElement.classList.contains('slider')")
