@@ -131,7 +131,8 @@ class DenseStep(_WeightedStep):
         if act is None:
             return z
         if self.in_place is None:
-            return act.forward(z, True)
+            y = act.forward(z, True)
+            return y.copy() if fresh and y is z else y
         y = self.in_place[0](z, np.empty_like(z) if fresh else buffers["y"])
         act.x, act.y = z, y
         return y
@@ -193,7 +194,8 @@ class ConvStep(_WeightedStep):
         if act is None:
             return shaped(z.copy() if fresh else z)
         if self.in_place is None:
-            return act.forward(shaped(z), True)
+            y = act.forward(shaped(z), True)
+            return y.copy() if fresh and np.shares_memory(y, z) else y
         y = self.in_place[0](z, np.empty_like(z) if fresh else buffers["y"])
         act.x, act.y = shaped(z), shaped(y)
         return act.y

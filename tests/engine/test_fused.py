@@ -105,7 +105,13 @@ def test_the_gradient_check_catches_a_wrong_fused_derivative(monkeypatch):
     assert relative_error(model.gradients()[0], numeric) > 1e-2
 
 
-@pytest.mark.parametrize("specs, input_shape", CASES)
+IDENTITY_LAST = [
+    ([*DENSE, {"type": "activation", "name": "identity"}], (3,)),
+    ([*CONV[:3], {"type": "conv2d", "filters": 2, "kernel_size": 1, "activation": "identity"}], (2, 8, 8)),
+]
+
+
+@pytest.mark.parametrize("specs, input_shape", CASES + IDENTITY_LAST)
 def test_training_outputs_and_input_gradients_are_new_arrays_and_batch_sizes_may_change(specs, input_shape):
     rng = np.random.default_rng(3)
     model, reference = build(specs, input_shape), build(specs, input_shape)
