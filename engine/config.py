@@ -338,7 +338,13 @@ class TrainingConfig(Strict):
 class TelemetryConfig(Strict):
     """What each EpochRecord carries besides the scalars."""
 
-    every: int = Field(1, ge=1, le=MAX_EPOCHS, description="heavy telemetry every n epochs (and the last)")
+    every: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_EPOCHS,
+        description="heavy telemetry every n epochs (and the first and last); "
+        "default about 200 per run: every max(1, epochs // 200)",
+    )
     histograms: bool = True
     bins: int = Field(30, ge=5, le=100)
     activations: bool = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -18,6 +18,7 @@ from engine.model import Model
 from engine.plan import make_data, plan
 
 Status = Literal["running", "completed", "stopped", "diverged"]
+HEAVY_RECORDS_PER_RUN = 200
 
 
 class EpochRecord(BaseModel):
@@ -97,6 +98,8 @@ class Trainer:
         self.early_state: tuple[float, int, dict | None] = (float("inf"), 0, None)
         self._grids: dict[int, tuple] = {}
         self._layer_labels = [layer.label for layer in self.plan.layers]
+        self._heavy_requested = False
+        self.last_record: EpochRecord | None = None
 
     def _hold_out_validation(self, fraction: float, data: ArrayDataset) -> tuple[np.ndarray, np.ndarray]:
         """Move a fraction of the training samples (per class) to a validation set; return it."""
@@ -195,9 +198,32 @@ class Trainer:
         weights = [layer.params[key] for layer, key in self.model.regularized_weights()]
         return float(self.penalty.value(weights, self.regularization_rate))
 
-    def epochs(self) -> Iterator[EpochRecord]:
-        """Train epoch by epoch, yielding a record after each; ends completed, stopped or diverged."""
-        cfg = self.config
+    @property
+    def heavy_every(self) -> int:
+        """Heavy telemetry is scheduled every `telemetry.every` epochs, by default max(1, epochs // 200)."""
+        every = self.config.telemetry.every
+        return every or max(1, self.config.training.epochs // HEAVY_RECORDS_PER_RUN)
+
+    def request_heavy(self) -> None:
+        """Give the next epoch's record heavy telemetry, whatever the schedule."""
+        self._heavy_requested = True
+
+    def heavy_record(self) -> EpochRecord | None:
+        """The newest epoch's record with heavy telemetry, computed now on the model if it had none."""
+        record = self.last_record
+        if record is None or record.heavy or self.status == "diverged":
+            return record
+        with np.errstate(all="ignore"):
+            self.last_record = record.model_copy(update=self._heavy_fields(None))
+        return self.last_record
+
+    def epochs(self, heavy: Callable[[int], bool] | None = None) -> Iterator[EpochRecord]:
+        """Train epoch by epoch, yielding a record after each; ends completed, stopped or diverged.
+
+        Heavy telemetry on the schedule (`heavy_every`, the first and the last epoch), after
+        `request_heavy()`, and on the epochs for which `heavy(epoch)` is true; never changes the training.
+        """
+        cfg, wanted = self.config, heavy
         started = time.perf_counter()
         early = cfg.training.early_stopping
         best, best_epoch, best_state = self.early_state
@@ -210,7 +236,7 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 lr = self.schedule.lr_at(self.epoch - 1, self.base_lr)
                 self.optimizer.lr = lr
-                heavy = self._heavy(self.epoch)
+                heavy = self._heavy(self.epoch) or (wanted is not None and wanted(self.epoch))
                 before = self._train_one_epoch(keep_last_update=heavy)
                 train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
                 test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
@@ -263,13 +289,15 @@ class Trainer:
                     **fields,
                 )
                 self.early_state = best, best_epoch, best_state
+                self.last_record = record
                 yield record
                 if self.status != "running":
                     return
 
     def _heavy(self, epoch: int) -> bool:
-        t = self.config.telemetry
-        return epoch % t.every == 0 or epoch == self.config.training.epochs or epoch == 1
+        requested, self._heavy_requested = self._heavy_requested, False
+        last = epoch == self.config.training.epochs
+        return requested or epoch % self.heavy_every == 0 or last or epoch == 1
 
     def _train_one_epoch(self, keep_last_update: bool) -> list[np.ndarray] | None:
         n = len(self.x_train)

@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -71,3 +73,79 @@ def test_the_record_declares_every_heavy_field_it_fills():
         assert not EpochRecord.HEAVY_FIELDS & record.scalars().keys()
     scalar_fields = set(EpochRecord.model_fields) - EpochRecord.HEAVY_FIELDS
     assert filled - scalar_fields == EpochRecord.HEAVY_FIELDS
+
+
+def _dropout_run(dtype, **telemetry):
+    from engine.trainer import Trainer
+
+    return Trainer(
+        {
+            "data": {"dataset": "spiral", "n_samples": 120},
+            "model": {
+                "layers": [
+                    {"type": "dense", "units": 6, "activation": "relu"},
+                    {"type": "dropout", "p": 0.3},
+                    {"type": "batchnorm"},
+                    {"type": "dense", "units": 4, "activation": "tanh"},
+                ]
+            },
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "training": {"epochs": 12, "batch_size": 16},
+            "telemetry": telemetry,
+            "dtype": dtype,
+            "seed": 3,
+        }
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_heavy_telemetry_never_changes_the_training_numbers(dtype):
+    every, never = _dropout_run(dtype), _dropout_run(dtype, every=10_000)
+    with_heavy = list(every.epochs(heavy=lambda epoch: True))
+    paused_and_asked = []
+    for record in never.epochs(heavy=lambda epoch: False):
+        paused_and_asked.append(record)
+        if record.epoch in (4, 7):
+            assert never.heavy_record().heavy
+    assert all(record.heavy for record in with_heavy)
+    assert [r.heavy for r in paused_and_asked] == [True] + [False] * 10 + [True]
+    scalars = ("train_loss", "test_loss", "train_metric", "test_metric", "penalty")
+    for a, b in zip(with_heavy, paused_and_asked, strict=True):
+        assert [getattr(a, key) for key in scalars] == [getattr(b, key) for key in scalars]
+    for key, value in every.model.state_dict().items():
+        np.testing.assert_array_equal(value, never.model.state_dict()[key])
+
+
+def test_heavy_records_follow_a_schedule_of_about_200_per_run():
+    from engine.trainer import Trainer
+
+    def heavy_epochs(epochs, **telemetry):
+        config = {"data": {"dataset": "xor", "n_samples": 40}, "training": {"epochs": epochs}}
+        trainer = Trainer({**config, "telemetry": {"bins": 5, "grid_size": 10, **telemetry}})
+        return [record.epoch for record in trainer.epochs() if record.heavy]
+
+    assert heavy_epochs(1000) == [1, *range(5, 1001, 5)]
+    assert heavy_epochs(7) == list(range(1, 8))
+    assert heavy_epochs(450) == [1, *range(2, 451, 2)]
+    assert heavy_epochs(10, every=4) == [1, 4, 8, 10]
+
+
+def test_python_asks_for_heavy_fields_on_any_epoch():
+    from engine.trainer import Trainer
+
+    config = {"data": {"dataset": "xor", "n_samples": 40}, "training": {"epochs": 10}}
+    config["telemetry"] = {"every": 100}
+    trainer = Trainer(config)
+    records = []
+    for record in trainer.epochs(heavy=lambda epoch: epoch == 3):
+        records.append(record)
+        if record.epoch == 5:
+            trainer.request_heavy()
+    assert [r.epoch for r in records if r.heavy] == [1, 3, 6, 10]
+    assert records[2].layers and records[2].boundary and records[3].layers is None
+    late = Trainer(config)
+    assert late.heavy_record() is None
+    first_two = list(itertools.islice(late.epochs(), 2))
+    asked = late.heavy_record()
+    assert asked.epoch == 2 and asked.heavy and asked.boundary and first_two[1].heavy is False
+    assert asked.train_loss == first_two[1].train_loss and late.heavy_record() is asked
