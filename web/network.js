@@ -2,7 +2,7 @@ import { COLORS, View, drawGrid } from "./charts.js";
 import { h } from "./forms.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const MAX_NODES = 10;
+const MAX_NODES = 16;
 const NODE_MIN = 34;
 const NODE_MAX = 52;
 const HEADER = 58;

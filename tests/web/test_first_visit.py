@@ -312,3 +312,17 @@ def test_sliders_set_noise_train_ratio_and_batch_size(page):
     page.keyboard.press("ArrowRight")
     page.wait_for_function("window.nnplay.state.config.data.noise === 31")
     assert page.evaluate("document.activeElement.classList.contains('slider')")
+
+
+def test_layers_up_to_16_units_show_a_picture_per_neuron(page):
+    layers = json.dumps([
+        {"type": "dense", "units": 16, "activation": "tanh"},
+        {"type": "dense", "units": 40},
+    ])
+    open_app(page, "#model.layers=" + layers.replace(" ", ""))
+    page.wait_for_function("document.querySelectorAll('.net-node.hidden').length > 0")
+    assert page.locator(".net-node.hidden:not(.compact)").count() == 16
+    assert page.locator(".net-node.hidden.compact").count() == 1
+    step_once(page)
+    page.hover(".net-node.hidden >> nth=15")
+    wait_text(page, "boundary-note", "Showing dense 1 unit 16")
