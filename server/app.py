@@ -16,9 +16,10 @@ from server import __version__, errors, static
 from server.manager import RunManager
 from server.middleware import BodyLimitMiddleware, CrossSiteMiddleware, TokenMiddleware
 from server.pool import ProcessExecutor
-from server.routes import catalog, continuation, datasets, health, lab, plan, runs, stream
+from server.routes import catalog, continuation, datasets, health, lab, plan, runs, stream, sweeps
 from server.settings import Settings
 from server.store import Store
+from server.sweeps import SweepManager
 
 DESCRIPTION = """Train neural networks with nnplay's NumPy engine and watch them learn.
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         manager = RunManager(settings, store, executor)
         await manager.start()
         app.state.manager = manager
+        app.state.sweeps = SweepManager(manager)
         try:
             yield
         finally:
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lab_limiter = anyio.CapacityLimiter(settings.lab_concurrency)
     app.state.csv_limiter = anyio.CapacityLimiter(settings.csv_concurrency)
     errors.install(app)
-    for module in (runs, continuation, stream, datasets, catalog, health, lab, plan):
+    for module in (runs, continuation, stream, datasets, catalog, health, lab, plan, sweeps):
         app.include_router(module.router)
     static.install(app, settings.web_dir)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
