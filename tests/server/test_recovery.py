@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -90,6 +92,13 @@ def receive_until_done(websocket) -> list[dict]:
     return messages
 
 
+def stored_checkpoint(data_dir: Path, run_id: str) -> int | None:
+    """The epoch of the run's checkpoint committed to the server's database, if any."""
+    with contextlib.closing(sqlite3.connect(f"file:{data_dir / 'nnplay.sqlite3'}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT epoch FROM checkpoints WHERE run_id=?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
 def epochs_done(client: httpx.Client, run_id: str) -> int:
     return client.get(f"/api/runs/{run_id}").json()["epochs"]
 
@@ -135,6 +144,7 @@ def test_a_run_in_flight_when_the_server_is_killed_resumes_on_restart(live_serve
     with httpx.Client(base_url=first.url, timeout=30) as client:
         run_id = client.post("/api/runs", json=cfg).json()["id"]
         wait_for(lambda: epochs_done(client, run_id) >= 30)
+        wait_for(lambda: stored_checkpoint(tmp_path / "data", run_id))
     first.stop(kill=True)
     second = live_server(env=EVERY_EPOCH, data_dir=tmp_path / "data")
     with httpx.Client(base_url=second.url, timeout=30) as client:
