@@ -87,6 +87,7 @@ class _WeightedStep:
         if found is None:
             if len(self._buffers) >= MAX_BATCH_SIZES:
                 self._buffers.clear()
+                self.n = -1
             found = self._buffers[n] = {k: np.empty(shape, self.dtype) for k, shape in self.shapes(n).items()}
         return found
 
@@ -111,21 +112,26 @@ class _WeightedStep:
 class DenseStep(_WeightedStep):
     """Dense then activation: z = x @ W.T + b, y = f(z); backward d = grad f'(z), dW = d.T @ x, dx = d @ W."""
 
+    n = -1
+
     def shapes(self, n):
         units, features = self.layer.weight.shape
         return {"z": (n, units), "y": (n, units), "d": (n, units), "dx": (n, features)}
+
+    def select(self, n: int) -> None:
+        """Point z, y, d and dx at batch size n's buffers."""
+        buffers = self.buffers(n)
+        self.n, self.z, self.y, self.d, self.dx = n, buffers["z"], buffers["y"], buffers["d"], buffers["dx"]
 
     def forward(self, x, fresh):
         dense, act = self.layer, self.activation
         if x.dtype != self.dtype:
             x = dense.forward(x, True)
             return x if act is None else act.forward(x, True)
-        buffers = self.buffers(len(x))
+        if len(x) != self.n:
+            self.select(len(x))
         dense.x = x
-        if fresh and act is None:
-            z = np.dot(x, dense.weight.T)
-        else:
-            z = np.dot(x, dense.weight.T, out=buffers["z"])
+        z = np.dot(x, dense.weight.T) if fresh and act is None else np.dot(x, dense.weight.T, out=self.z)
         if dense.bias is not None:
             np.add(z, dense.bias, out=z)
         if act is None:
@@ -133,7 +139,7 @@ class DenseStep(_WeightedStep):
         if self.in_place is None:
             y = act.forward(z, True)
             return y.copy() if fresh and y is z else y
-        y = self.in_place[0](z, np.empty_like(z) if fresh else buffers["y"])
+        y = self.in_place[0](z, np.empty_like(z) if fresh else self.y)
         act.x, act.y = z, y
         return y
 
@@ -142,19 +148,20 @@ class DenseStep(_WeightedStep):
         x = dense.x
         if x.dtype != self.dtype or grad.dtype != self.dtype:
             return dense.backward(grad if act is None else act.backward(grad))
-        buffers = self.buffers(len(grad))
+        if len(grad) != self.n:
+            self.select(len(grad))
         if act is None:
             d = grad
         elif self.in_place is None:
             d = act.backward(grad)
         else:
-            d = self.in_place[1](grad, act.x, act.y, buffers["d"])
+            d = self.in_place[1](grad, act.x, act.y, self.d)
         np.dot(d.T, x, out=dense.grads["weight"])
         if dense.bias is not None:
             np.add.reduce(d, 0, out=dense.grads["bias"])
         if not input_grad:
             return None
-        return np.dot(d, dense.weight) if fresh else np.dot(d, dense.weight, out=buffers["dx"])
+        return np.dot(d, dense.weight) if fresh else np.dot(d, dense.weight, out=self.dx)
 
 
 class ConvStep(_WeightedStep):
