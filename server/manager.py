@@ -391,14 +391,24 @@ class RunManager:
             )
         run = await self.read(run_id)
         weights = await self.weights(run_id)
-        predictor = self._predictors.get(run_id)
+        predictor = await self._cached_predictor(run)
+        return await asyncio.to_thread(predictor.predict, weights, rows)
+
+    async def scaling(self, run: dict[str, Any]) -> dict[str, list[float]] | None:
+        """The standardisation a CSV run applies to raw rows (x_mean, x_std; y_mean, y_std for regression)."""
+        if run["config"]["data"]["dataset"] != "csv":
+            return None
+        return (await self._cached_predictor(run)).trainer.dataset.scaling
+
+    async def _cached_predictor(self, run: dict[str, Any]) -> Predictor:
+        predictor = self._predictors.get(run["id"])
         if predictor is None:
             predictor = await asyncio.to_thread(self._predictor, run["config"])
-            self._predictors[run_id] = predictor
+            self._predictors[run["id"]] = predictor
             while len(self._predictors) > 4:
                 self._predictors.popitem(last=False)
-        self._predictors.move_to_end(run_id)
-        return await asyncio.to_thread(predictor.predict, weights, rows)
+        self._predictors.move_to_end(run["id"])
+        return predictor
 
     def _predictor(self, config: dict[str, Any]) -> Predictor:
         csv_text = None

@@ -109,10 +109,13 @@ class TensorPublic(BaseModel):
 
 
 class ModelPublic(BaseModel):
-    """The run's config and its torch-compatible state_dict."""
+    """The run's config, its torch-compatible state_dict, and for CSV data the standardisation of raw rows."""
 
     run_id: str
     config: dict[str, Any]
+    scaling: dict[str, list[float]] | None = Field(
+        None, description="CSV runs: inputs = (raw - x_mean) / x_std; regression outputs * y_std + y_mean"
+    )
     state_dict: dict[str, TensorPublic]
 
 

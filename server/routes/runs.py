@@ -121,6 +121,7 @@ async def read_model(run_id: str, manager: ManagerDep, format: Literal["json", "
     return {
         "run_id": run_id,
         "config": run["config"],
+        "scaling": await manager.scaling(run),
         "state_dict": {
             key: {"shape": list(value.shape), "dtype": str(value.dtype), "values": finite_list(value)}
             for key, value in state.items()

@@ -177,3 +177,26 @@ def test_a_20k_column_upload_under_a_raised_limit_is_read_in_linear_time(tmp_pat
         response = client.post("/api/datasets", content=body, headers=CSV_HEADERS)
         assert time.perf_counter() - start < 2
     assert response.status_code == 201 and len(response.json()["columns"]) == columns
+
+
+def test_the_model_of_a_csv_run_carries_the_scaling_of_raw_rows(client):
+    import numpy as np
+
+    from engine.trainer import Trainer
+
+    dataset = client.post("/api/datasets", params={"name": "kinds"}, content=CSV, headers=CSV_HEADERS).json()
+    config = small_config(epochs=3, data={"dataset": "csv", "csv_id": dataset["id"], "n_samples": None})
+    run = client.post("/api/runs", json=config).json()
+    assert wait_status(client, run["id"], "completed", "failed")["status"] == "completed"
+    model = client.get(f"/api/runs/{run['id']}/model").json()
+    scaling = model["scaling"]
+    assert len(scaling["x_mean"]) == len(scaling["x_std"]) == 2 and min(scaling["x_std"]) > 0
+    raw = np.array([[3.0, 5.0], [6.0, 1.0]])
+    trainer = Trainer(model["config"], csv_text=CSV)
+    trainer.model.load_state_dict({k: np.array(v["values"]) for k, v in model["state_dict"].items()})
+    standardised = (raw - np.array(scaling["x_mean"])) / np.array(scaling["x_std"])
+    outputs = client.post(f"/api/runs/{run['id']}/predict", json={"inputs": raw.tolist()}).json()["outputs"]
+    np.testing.assert_allclose(trainer.model.predict(standardised).reshape(len(raw), -1), outputs, rtol=1e-5)
+    circle = client.post("/api/runs", json=small_config(epochs=1)).json()
+    wait_status(client, circle["id"], "completed", "failed")
+    assert client.get(f"/api/runs/{circle['id']}/model").json()["scaling"] is None
