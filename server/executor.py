@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Action = Literal["pause", "resume", "step", "stop", "set", "snapshot"]
+Action = Literal["pause", "resume", "step", "stop", "set", "snapshot", "heavy"]
 EventKind = Literal["started", "status", "epoch", "done", "snapshot", "checkpoint"]
 
 
@@ -35,7 +35,8 @@ class Event:
 
     started:    status ("running" | "paused"), num_parameters, summary, train_samples, resumed_from (epoch)
     status:     status ("running" | "paused"), message
-    epoch:      scalars (dict), scalars_json, record_json (full record JSON, or None without heavy telemetry)
+    epoch:      scalars (dict), scalars_json, record_json (full record JSON, or None without heavy telemetry),
+                again (True: the newest epoch sent again with heavy telemetry, on pause, stop or request)
     checkpoint: epoch, state (engine.checkpoint bytes), sent on the job's cadence
     done:       status (completed | stopped | diverged | failed), message, weights (npz bytes or None),
                 checkpoint (the final {epoch, state}, or None), lost (True when the worker died: the run

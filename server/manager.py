@@ -28,6 +28,7 @@ from server.subscriber import Subscriber
 
 log = logging.getLogger("nnplay.server")
 QUEUE_RETRY_SECONDS = 5
+HEAVY_ANSWER_SECONDS = 1.0
 
 
 @dataclass(eq=False)
@@ -54,6 +55,8 @@ class ActiveRun:
     storage: str | None = None
     checkpoint: tuple[int, bytes] | None = None
     retries: int = 0
+    heavy_asked: float = float("-inf")
+    heavy_pending: bool = False
 
     @property
     def finished(self) -> bool:
@@ -527,10 +530,16 @@ class RunManager:
 
     def _on_epoch(self, run: ActiveRun, data: dict[str, Any]) -> None:
         scalars_json, record_json = data["scalars_json"], data["record_json"]
+        if record_json is not None:
+            run.latest, run.heavy_pending = record_json, False
+        if data.get("again"):
+            if not run.deleted:
+                self.store.add_epoch(run.id, data["scalars"]["epoch"], scalars_json, record_json)
+            for subscriber in run.subscribers:
+                subscriber.put_epoch(record_json, scalars_json)
+            return
         run.scalars.append(scalars_json)
         run.last = data["scalars"]
-        if record_json is not None:
-            run.latest = record_json
         if not run.deleted:
             self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
             storage = self.store.storage_note(run.id)
@@ -540,6 +549,21 @@ class RunManager:
                 run.broadcast(envelope("status", status=run.status, message=storage))
         for subscriber in run.subscribers:
             subscriber.put_epoch(record_json, scalars_json)
+        self._pull_heavy(run)
+
+    def _pull_heavy(self, run: ActiveRun) -> None:
+        """Ask the worker for heavy telemetry at its next epoch when a subscriber is ready for a frame.
+
+        At most NNPLAY_HEAVY_PER_SECOND requests a second per run, one outstanding at a time.
+        """
+        now = time.monotonic()
+        if run.heavy_pending and now - run.heavy_asked < HEAVY_ANSWER_SECONDS:
+            return
+        if now - run.heavy_asked < 1.0 / self.settings.heavy_per_second:
+            return
+        if any(subscriber.ready_for_heavy for subscriber in run.subscribers):
+            if self.executor.control(run.id, "heavy", {}):
+                run.heavy_asked, run.heavy_pending = now, True
 
     def _finish(
         self, run: ActiveRun, status: str, message: str | None, weights: bytes | None, now: float

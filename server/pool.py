@@ -43,14 +43,14 @@ def merge_settings(pending: dict[str, Any], payload: dict[str, Any]) -> None:
 def coalesce(pending: deque, message: tuple) -> bool:
     """Fold a control into those waiting for the same run, if it can be; True when it was.
 
-    A `set` merges into a `set` waiting after the run's last other control; a `stop` joins a `stop`
-    already waiting. Pause, resume and step keep their place and their order.
+    A `set` merges into a `set` waiting after the run's last other control; a `stop` or `heavy` joins
+    one already waiting. Pause, resume and step keep their place and their order.
     """
     _, run_id, action, payload = message
     for waiting in reversed(pending):
         if waiting[0] != "control" or waiting[1] != run_id:
             continue
-        if action == "stop" and waiting[2] == "stop":
+        if action in ("stop", "heavy") and waiting[2] == action:
             return True
         if action == "set":
             if waiting[2] != "set":

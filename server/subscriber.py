@@ -39,6 +39,12 @@ class Subscriber:
     def closed(self) -> bool:
         return self.close_code is not None
 
+    @property
+    def ready_for_heavy(self) -> bool:
+        """True when no heavy payload waits and the next one could leave at once."""
+        waited = time.monotonic() - self._heavy_sent >= self.heavy_interval
+        return self._heavy is None and waited and not self.closed
+
     def put(self, text: str) -> None:
         """A whole message (history, status, done, error, pong)."""
         self._append([MESSAGE, text, None])

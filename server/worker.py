@@ -130,6 +130,8 @@ class JobRunner:
         epochs = self.trainer.epochs()
         while True:
             self.poll(0)
+            if self.paused and self.steps == 0 and not self.stopping:
+                self.report_heavy_now()
             while self.paused and self.steps == 0 and not self.stopping:
                 self.announce("paused")
                 self.poll(min(1.0, max(0.0, self.deadline - time.monotonic())))
@@ -137,9 +139,13 @@ class JobRunner:
             self.check_deadline()
             if not self.stopping:
                 self.announce("running")
+            if self.steps:
+                self.trainer.request_heavy()
             try:
                 record = next(epochs)
             except StopIteration:
+                if self.trainer.status == "stopped":
+                    self.report_heavy_now()
                 return
             if self.steps:
                 self.steps -= 1
@@ -183,6 +189,23 @@ class JobRunner:
             hold=True,
         )
 
+    def report_heavy_now(self) -> None:
+        """Send the newest epoch again with heavy telemetry, computed now, if it went without."""
+        record = self.trainer.last_record
+        if record is None or record.heavy:
+            return
+        record = self.trainer.heavy_record()
+        scalars = record.scalars()
+        self.send(
+            "epoch",
+            {
+                "scalars": scalars,
+                "scalars_json": json.dumps(scalars),
+                "record_json": record.model_dump_json(),
+                "again": True,
+            },
+        )
+
     def poll(self, timeout: float) -> None:
         """Apply every control that arrives within `timeout` seconds (0: only those already waiting)."""
         if timeout > 0:
@@ -221,6 +244,10 @@ class JobRunner:
                     trainer.set_regularization_rate(payload["regularization_rate"])
             except ValueError as error:
                 self.send("status", {"status": self.announced, "message": str(error)})
+        elif action == "heavy":
+            trainer.request_heavy()
+            if self.paused and self.steps == 0:
+                self.report_heavy_now()
         elif action == "snapshot":
             weights = weights_npz(trainer.model.state_dict())
             self.send("snapshot", {**payload, "weights": weights, "message": None})

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
+from collections import deque
 
 import pytest
+from fastapi.testclient import TestClient
 
 from engine.config import RunConfig
 from engine.trainer import EpochRecord
+from server.app import create_app
 from server.executor import Job
+from server.pool import coalesce
+from tests.server.conftest import (
+    CLIENT_HEADERS,
+    make_settings,
+    receive_until,
+    small_config,
+    wait_for,
+    wait_status,
+)
+from tests.server.routes.test_stream import create
 from tests.server.test_pool import run
 
 pytestmark = pytest.mark.timeout(120)
@@ -36,3 +51,73 @@ def test_a_conv_runs_scalar_messages_carry_no_heavy_field():
         assert not EpochRecord.HEAVY_FIELDS & data["scalars"].keys()
         assert json.loads(data["scalars_json"]) == data["scalars"]
         assert json.loads(data["record_json"])["feature_maps"]["layers"]
+
+
+def heavy_epochs(client, run_id):
+    response = client.get(f"/api/runs/{run_id}/epochs", params={"heavy": 1, "full": 1})
+    return [record["epoch"] for record in response.json()]
+
+
+def unscheduled(epochs):
+    return small_config(epochs=epochs, telemetry={"every": 10_000})
+
+
+def test_an_unwatched_run_stores_its_schedule_of_about_200_heavy_records(client):
+    run_id = create(client, **small_config(epochs=1000, telemetry={"every": None}))
+    wait_status(client, run_id, "completed", timeout=60)
+    assert heavy_epochs(client, run_id) == [1, *range(5, 1001, 5)]
+
+
+def test_a_watching_subscriber_pulls_heavy_frames_at_most_heavy_per_second(tmp_path):
+    rate = 5
+    app = create_app(make_settings(tmp_path, heavy_per_second=rate))
+    with TestClient(app, headers=CLIENT_HEADERS) as client:
+        config = unscheduled(10_000)
+        config["data"]["n_samples"], config["training"]["batch_size"] = 200, 10
+        run_id = create(client, **config)
+        with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
+            message = websocket.receive_json()
+            while message["type"] not in ("epoch", "epochs"):
+                message = websocket.receive_json()
+            started, frames = time.monotonic(), []
+            while time.monotonic() - started < 3:
+                message = websocket.receive_json()
+                assert message["type"] != "done"
+                if message["type"] == "epoch" and message["record"].get("layers"):
+                    frames.append(time.monotonic())
+            client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+            receive_until(websocket, "done")
+        elapsed = time.monotonic() - started
+        stored = heavy_epochs(client, run_id)
+    assert len(frames) > rate
+    assert all(b - a >= 0.9 / rate for a, b in itertools.pairwise(frames))
+    assert rate < len(stored) <= rate * elapsed + 3
+
+
+def test_steps_pauses_and_stops_carry_heavy_telemetry(client):
+    run_id = create(client, paused=True, **unscheduled(10_000))
+    for _ in range(3):
+        client.post(f"/api/runs/{run_id}/control", json={"action": "step"})
+    wait_for(lambda: client.get(f"/api/runs/{run_id}").json()["epochs"] == 3)
+    assert heavy_epochs(client, run_id) == [1, 2, 3]
+    client.post(f"/api/runs/{run_id}/control", json={"action": "resume"})
+    wait_for(lambda: client.get(f"/api/runs/{run_id}").json()["epochs"] > 20)
+    client.post(f"/api/runs/{run_id}/control", json={"action": "pause"})
+    paused_at = wait_status(client, run_id, "paused")["epochs"]
+    wait_for(lambda: heavy_epochs(client, run_id)[-1] == paused_at)
+    with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
+        history = websocket.receive_json()
+    assert history["latest"]["epoch"] == paused_at and history["latest"]["boundary"]
+    client.post(f"/api/runs/{run_id}/control", json={"action": "resume"})
+    wait_for(lambda: client.get(f"/api/runs/{run_id}").json()["epochs"] > paused_at + 20)
+    client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+    stopped = wait_status(client, run_id, "stopped")
+    assert heavy_epochs(client, run_id)[-1] == stopped["epochs"]
+    assert len(heavy_epochs(client, run_id)) == 5
+
+
+def test_a_waiting_heavy_request_coalesces():
+    pending = deque([("control", "a", "heavy", {}), ("control", "a", "pause", {})])
+    assert coalesce(pending, ("control", "a", "heavy", {}))
+    assert not coalesce(pending, ("control", "b", "heavy", {}))
+    assert not coalesce(deque([("control", "a", "stop", {})]), ("control", "a", "heavy", {}))

@@ -122,3 +122,19 @@ def test_heavy_payloads_are_paced_and_the_newest_always_leaves():
     taken, seconds = asyncio.run(scenario())
     assert taken == [("epoch", 1, True, False), ("epoch", 2, False, True), ("epoch", 3, True, False)]
     assert seconds >= 0.05
+
+
+def test_ready_for_heavy_when_no_heavy_waits_and_the_interval_has_passed():
+    async def scenario():
+        subscriber = Subscriber(heavy_per_second=20)
+        assert subscriber.ready_for_heavy
+        subscriber.put_epoch(full(1), scalars(1, True))
+        assert not subscriber.ready_for_heavy
+        await subscriber.get()
+        assert not subscriber.ready_for_heavy
+        await asyncio.sleep(0.06)
+        assert subscriber.ready_for_heavy
+        subscriber.close()
+        assert not subscriber.ready_for_heavy
+
+    asyncio.run(scenario())
