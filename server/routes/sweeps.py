@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Response, WebSocket
 from starlette.requests import HTTPConnection
 
+from server.envelopes import envelope
+from server.errors import ApiError
 from server.schemas import ErrorPublic
 from server.sweeps import SweepCreate, SweepManager
 
 router = APIRouter(prefix="/api/sweeps", tags=["sweeps"])
 
+PROGRESS_SECONDS = 0.5
+SUBPROTOCOL = "nnplay"
 NOT_FOUND = {404: {"model": ErrorPublic, "description": "no such sweep"}}
 CSV = {200: {"content": {"text/csv": {}}}}
 
@@ -53,3 +59,33 @@ async def delete_sweep(sweep_id: str, connection: HTTPConnection) -> Response:
     """Stop every run of the sweep in flight and forget the sweep; its runs stay in /api/runs."""
     await sweeps(connection).delete(sweep_id)
     return Response(status_code=204)
+
+
+@router.websocket("/{sweep_id}/stream")
+async def stream_sweep(websocket: WebSocket, sweep_id: str) -> None:
+    """`sweep` envelopes with the table whenever a run's status or epoch count changes, then `done`."""
+    manager = sweeps(websocket)
+    offered = websocket.scope.get("subprotocols", ())
+    await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    last = None
+    try:
+        while True:
+            try:
+                table = await manager.table(sweep_id)
+            except ApiError as error:
+                kind = "error" if last is None else "done"
+                await websocket.send_text(envelope(kind, status="deleted", detail=str(error)))
+                await websocket.close(4404 if last is None else 1000)
+                return
+            progress = [table["status"], [(row["status"], row.get("epochs")) for row in table["runs"]]]
+            if progress != last:
+                await websocket.send_text(f'{{"type":"sweep","sweep":{json.dumps(table)}}}')
+                last = progress
+            if table["status"] != "running":
+                done = envelope("done", status=table["status"], finished=table["finished"])
+                await websocket.send_text(done)
+                await websocket.close()
+                return
+            await asyncio.sleep(PROGRESS_SECONDS)
+    except Exception:
+        return

@@ -103,6 +103,27 @@ def test_controls_reach_a_run_on_a_dask_worker(dask_cluster, live_server):
         assert run["message"] == "stopped by the user"
 
 
+def test_a_sweep_runs_through_both_dask_workers(dask_cluster, live_server):
+    address, dask = dask_cluster
+    server = live_server(env=dask_env(address))
+    axes = [{"path": "optimizer.lr", "values": [0.001, 0.01, 0.1, 0.3]}]
+    body = {"base": config(60), "axes": axes, "budget": 4, "concurrency": 2}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        sweep_id = client.post("/api/sweeps", json=body).json()["id"]
+        seen: set[str] = set()
+
+        def finished() -> dict | None:
+            for keys in dask.processing().values():
+                seen.update(str(key) for key in keys)
+            table = client.get(f"/api/sweeps/{sweep_id}").json()
+            return table if table["status"] != "running" else None
+
+        table = wait_for(finished, timeout=120, interval=0.2)
+    assert table["status"] == "completed" and [row["status"] for row in table["runs"]] == ["completed"] * 4
+    assert all(row["epochs"] == 60 and row["best_test_metric"] is not None for row in table["runs"])
+    assert sum(any(row["run_id"] in key for key in seen) for row in table["runs"]) >= 2
+
+
 def test_a_run_whose_dask_worker_is_killed_finishes_elsewhere_bit_for_bit(dask_cluster, live_server):
     address, dask = dask_cluster
     cfg = config(300)

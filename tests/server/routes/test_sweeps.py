@@ -123,3 +123,19 @@ def test_deleting_a_sweep_stops_its_runs_and_starts_no_more(client):
     assert client.get(f"/api/sweeps/{sweep_id}").status_code == 404
     assert client.delete(f"/api/sweeps/{sweep_id}").status_code == 404
     assert run_count(client) == before
+
+
+def test_the_websocket_streams_sweep_progress_until_done(client):
+    body = {"base": small_config(epochs=30), "axes": [LR], "budget": 2, "concurrency": 1}
+    sweep_id = client.post("/api/sweeps", json=body).json()["id"]
+    messages = []
+    with client.websocket_connect(f"/api/sweeps/{sweep_id}/stream") as websocket:
+        while not messages or messages[-1]["type"] != "done":
+            messages.append(websocket.receive_json())
+    tables = [m["sweep"] for m in messages if m["type"] == "sweep"]
+    assert len(tables) >= 2 and tables[0]["finished"] < 2
+    assert tables[-1]["finished"] == 2 and all(row["epochs"] == 30 for row in tables[-1]["runs"])
+    assert messages[-1] == {"type": "done", "status": "completed", "finished": 2}
+    with client.websocket_connect("/api/sweeps/nope/stream") as websocket:
+        error = websocket.receive_json()
+    assert error["type"] == "error" and "nope" in error["detail"]
