@@ -576,6 +576,7 @@ class ExperimentList extends Explorer {
   card(experiment) {
     const verdict = h("p", { class: "lab-verdict", role: "status" });
     const chart = h("div", { class: "lab-plot lab-plot-experiment", id: `lab-experiment-${experiment.name}` });
+    const caption = h("p", { class: "hint lab-caption" });
     const loads = Object.entries(experiment.configs).map(([label, config]) => h("button", { type: "button",
       text: `Load “${label}”`, onclick: () => this.lab.load(config) }));
     const seed = number(0, { min: 0, step: 1, "aria-label": `${experiment.name} seed`, class: "lab-seed" });
@@ -587,7 +588,7 @@ class ExperimentList extends Explorer {
         const result = await request("POST", `/api/lab/experiments/${experiment.name}/run`, { seed: Number(seed.value) || 0 });
         verdict.textContent = `${result.verdict.passed ? "✓ reproduced" : "✗ not reproduced"}: ${result.verdict.summary}`;
         verdict.classList.add(result.verdict.passed ? "passed" : "failed");
-        await this.drawRuns(chart, result.runs);
+        await this.drawRuns(chart, caption, result.runs);
       } catch (error) {
         verdict.textContent = error.message;
         verdict.classList.add("failed");
@@ -597,10 +598,10 @@ class ExperimentList extends Explorer {
     } });
     return h("article", { class: "lab-experiment", "data-name": experiment.name }, h("h3", { text: experiment.title }),
       h("p", { text: experiment.claim }), ...(experiment.notes_vs_torch ?? []).map(note),
-      h("div", { class: "button-row" }, ...loads, h("label", { class: "hint", text: "seed " }, seed), check), verdict, chart);
+      h("div", { class: "button-row" }, ...loads, h("label", { class: "hint", text: "seed " }, seed), check), verdict, chart, caption);
   }
 
-  drawRuns(node, runs) {
+  drawRuns(node, caption, runs) {
     const labels = Object.keys(runs);
     const extra = Object.keys(runs[labels[0]].series).find((key) => !["epoch", "lr", "train_loss", "test_loss", "train_metric",
       "test_metric", "val_loss", "val_metric"].includes(key));
@@ -614,8 +615,9 @@ class ExperimentList extends Explorer {
         x: runs[label].series.epoch, y: runs[label].series.val_loss, line: { color: color(i), width: 1, dash: "dash" }, showlegend: false }] : []),
     ]);
     node.classList.add("drawn");
-    const yTitle = extra ? key.replace("_", " ") : `loss (dotted: test${validation ? ", dashed: validation" : ""})`;
-    return draw(node, traces, layout({ xTitle: "epoch", yTitle, logY: key !== "dead_fraction", height: 220 }));
+    caption.textContent = extra ? "" : `Solid: training loss; dotted: test loss${validation ? "; dashed: validation loss" : ""}.`;
+    return draw(node, traces, layout({ xTitle: "epoch", yTitle: extra ? key.replace("_", " ") : "loss", logY: key !== "dead_fraction",
+      height: 220 }));
   }
 }
 

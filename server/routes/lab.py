@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine import activations, experiments, initializers, lab
+from engine import activations, experiments, initializers, lab, telemetry
 from engine.config import ConstantLR, OptimizerConfig, ScheduleConfig
 from engine.trainer import Trainer
 from server.deps import ManagerDep
@@ -220,7 +220,7 @@ def _path(model, records: list[str]) -> tuple[list[int], list[np.ndarray]]:
         weights = record.get("weights") or {}
         if all(index in weights and key in weights[index] for index, key in keys):
             epochs.append(record["epoch"])
-            path.append(np.concatenate([np.ravel(weights[index][key]) for index, key in keys]))
+            path.append(np.concatenate([telemetry.decode(weights[i][key]).ravel() for i, key in keys]))
     return epochs, path
 
 

@@ -144,8 +144,8 @@ def test_loss_landscape_of_a_run_with_its_training_path(page):
     assert float(page.get_attribute("#lab-landscape-path", "data-captured")) < captured
 
 
-def assert_no_overlap(page, element_id):
-    """The plot's title, legend and axis titles are drawn and no two of their boxes intersect."""
+def assert_no_overlap(page, element_id, drawn=(".gtitle", ".legend", ".xtitle")):
+    """The plot's `drawn` parts are there and no two of its title, legend and axis titles intersect."""
     boxes = page.evaluate(
         """(id) => ['.gtitle', '.legend', '.xtitle', '.ytitle'].map((selector) => {
             const node = document.getElementById(id).querySelector(selector);
@@ -155,7 +155,7 @@ def assert_no_overlap(page, element_id):
         }).filter((box) => box && box[3] > box[1])""",
         element_id,
     )
-    assert {box[0] for box in boxes} >= {".gtitle", ".legend", ".xtitle"}, boxes
+    assert {box[0] for box in boxes} >= set(drawn), boxes
     for i, (name, left, top, right, bottom) in enumerate(boxes):
         for other, left2, top2, right2, bottom2 in boxes[i + 1 :]:
             apart = right <= left2 or right2 <= left or bottom <= top2 or bottom2 <= top
@@ -172,6 +172,8 @@ def test_experiments_run_their_check_and_load_into_the_playground(page):
     assert "with a sigmoid" in card.locator(".lab-verdict").inner_text()
     traces = plot(page, "lab-experiment-step_cannot_learn")
     assert len(traces) == 4 and all(t["x"] == 60 for t in traces)
+    assert "dotted: test loss" in card.locator(".lab-caption").inner_text()
+    assert_no_overlap(page, "lab-experiment-step_cannot_learn", drawn=(".legend", ".xtitle", ".ytitle"))
     adagrad = page.locator('[data-name="adagrad_vs_rmsprop"]')
     assert "1e-10" in adagrad.inner_text()
     adagrad.locator('input[aria-label="adagrad_vs_rmsprop seed"]').fill("3")
