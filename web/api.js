@@ -72,6 +72,7 @@ function query(params) {
 export const api = {
   health: () => request("GET", "/api/health"),
   catalog: () => request("GET", "/api/catalog"),
+  plan: (config) => request("POST", "/api/plan", { json: config }),
   dataset: (name, params) => request("GET", `/api/datasets/${encodeURIComponent(name)}${query(params)}`),
   uploadCsv: (name, csv) => request("POST", "/api/datasets", { json: { name, csv } }),
   createRun: (config, { paused = false } = {}) => request("POST", "/api/runs", { json: { ...config, paused } }),

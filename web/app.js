@@ -1,9 +1,8 @@
 import { ApiError, RunStream, api } from "./api.js";
 import { ModelBuilder } from "./builder.js";
-import { COLORS, FrameScheduler, HistogramChart, ImageGrid, LineChart, ScatterChart, View, layerColor } from "./charts.js";
+import { COLORS, FrameScheduler, HistogramChart, ImageGrid, LineChart, ScatterChart, View, decodeRecord, layerColor } from "./charts.js";
 import { FeatureMapView } from "./featuremaps.js";
 import { parseNumber, setFieldError } from "./forms.js";
-import { datasetKind, expand } from "./netspec.js";
 import { NetworkView, networkColumns } from "./network.js";
 import { DataPanel, TrainingPanel } from "./panels.js";
 import { RunsPanel, isFinished } from "./runs.js";
@@ -14,6 +13,9 @@ const $ = (id) => document.getElementById(id);
 const LIVE = { "optimizer.lr": "lr", "regularization.rate": "regularization_rate" };
 const MAX_HISTORY = 300;
 const IMAGE_LAYERS = new Set(["conv2d", "maxpool2d", "avgpool2d", "flatten"]);
+const FLAT_LAYERS = new Set(["dense", "maxout"]);
+const PLAN_DELAY = 120;
+const HISTOGRAM_NAMES = { weight: "weights", grad: "weight gradients", activation: "activations" };
 const SMALL_CNN = [
   { type: "conv2d", filters: 8, kernel_size: 3, padding: 1, activation: "relu" },
   { type: "maxpool2d" },
@@ -21,6 +23,7 @@ const SMALL_CNN = [
 ];
 
 const randomSeed = () => Math.floor(Math.random() * 2 ** 31);
+const inputKind = (config, catalog) => catalog.datasets[config.data.dataset]?.input ?? "2d";
 
 function formatNumber(value, digits = 4) {
   if (typeof value !== "number" || !Number.isFinite(value)) return "–";
@@ -284,9 +287,10 @@ class App {
   fitNetwork() {
     const config = this.state.config;
     const layers = config.model.layers;
-    const imageInput = datasetKind(config, this.catalog) === "image" && config.data.images;
+    const imageInput = inputKind(config, this.catalog) === "image" && config.data.images;
     const imageNet = layers.some((layer) => IMAGE_LAYERS.has(layer.type));
-    if (imageInput === imageNet || expand(config, this.catalog, null).errors.length === 0) return false;
+    const misfit = layers.some((layer) => (imageInput ? FLAT_LAYERS : IMAGE_LAYERS).has(layer.type) && layer.type !== "flatten");
+    if (imageInput === imageNet || !misfit) return false;
     if (imageInput) {
       this.flatLayers = layers;
       config.model.layers = SMALL_CNN.map((layer) => this.state.expandLayer(layer));
@@ -377,10 +381,8 @@ class App {
 
   updateSpec() {
     const config = this.state.config;
-    this.spec = expand(config, this.catalog, this.info);
-    this.builder.renderSummary(this.spec);
-    const kind = datasetKind(config, this.catalog);
-    this.network.setColumns(networkColumns(this.spec, config, kind), this.info?.domain);
+    this.requestPlan();
+    const kind = inputKind(config, this.catalog);
     const hidden = config.model.layers.length;
     $("hidden-count").textContent = `${hidden} hidden layer${hidden === 1 ? "" : "s"}`;
     $("remove-hidden").disabled = hidden === 0;
@@ -389,9 +391,50 @@ class App {
     $("boundary-note").textContent = this.boundaryNote;
     $("boundary-chart").hidden = kind !== "2d";
     $("output-toggles").hidden = kind !== "2d";
-    const conv = this.spec.modules.some((module) => module.type === "conv2d");
-    $("conv-section").hidden = !this.spec.modules.some((module) => module.out.length === 3);
-    $("filters-block").hidden = !conv;
+  }
+
+  requestPlan() {
+    const config = structuredClone(this.state.config);
+    const asked = (this.planAsked ?? 0) + 1;
+    this.planAsked = asked;
+    clearTimeout(this.planTimer);
+    this.planDone?.();
+    document.body.dataset.plan = "pending";
+    if (config.data.dataset === "csv" && !config.data.csv_id) {
+      this.showPlan(null, { loc: ["data", "csv_id"], msg: "upload a CSV file first" });
+      return;
+    }
+    this.planPending = new Promise((resolve) => {
+      this.planDone = resolve;
+      this.planTimer = setTimeout(async () => {
+        let plan = null;
+        let problem = null;
+        try {
+          plan = await api.plan(config);
+        } catch (error) {
+          problem = error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors[0] : { loc: [], msg: error.message };
+        }
+        if (asked === this.planAsked) this.showPlan(plan, problem ?? plan.limits.problem);
+        resolve();
+      }, PLAN_DELAY);
+    });
+  }
+
+  showPlan(plan, problem) {
+    this.plan = plan;
+    this.planProblem = problem;
+    document.body.dataset.plan = plan ? "ready" : "failed";
+    this.builder.renderSummary(plan, problem);
+    this.builder.renderNumbers(plan);
+    this.trainingPanel.showPlan(plan);
+    for (const warning of document.querySelectorAll(".sidebar .plan-warning")) warning.remove();
+    const field = problem && this.findField(this.pathFromLoc(problem.loc ?? []));
+    if (field) field.append(Object.assign(document.createElement("p"), { className: "plan-warning field-error", role: "alert", textContent: problem.msg }));
+    if (!plan) return;
+    this.network.setColumns(networkColumns(plan, this.state.config, inputKind(this.state.config, this.catalog)), this.info?.domain);
+    $("conv-section").hidden = !plan.layers.some((layer) => layer.output_shape.length === 3);
+    $("filters-block").hidden = !plan.layers.some((layer) => layer.type === "conv2d");
+    if (!$("tab-runs").hidden) this.updateExport();
   }
 
   previewRequest() {
@@ -514,9 +557,9 @@ class App {
     }
     if (this.state.config.data.dataset === "csv" && !this.state.config.data.csv_id) return "Upload a CSV file first.";
     if ($("live-error").textContent) return $("live-error").textContent;
-    if (this.spec.errors.length) {
+    if (this.planProblem) {
       $("layers-section").open = true;
-      return `The network does not fit together: ${this.spec.errors[0].message}.`;
+      return `The network cannot run: ${this.planProblem.msg}.`;
     }
     return null;
   }
@@ -547,6 +590,7 @@ class App {
   }
 
   async startRun(paused) {
+    await this.planPending;
     const problemText = this.blockingProblem();
     if (problemText) {
       this.toast(problemText);
@@ -599,7 +643,7 @@ class App {
     switch (message.type) {
       case "history":
         for (const record of message.epochs) this.ingest(record);
-        if (message.latest) this.applyHeavy(message.latest);
+        if (message.latest) this.applyHeavy(decodeRecord(message.latest));
         if (message.run) this.setStatus(message.run.status, message.run.message);
         break;
       case "epoch":
@@ -634,14 +678,17 @@ class App {
   }
 
   ingest(record) {
-    if (record.epoch <= this.lastEpoch) return;
+    if (record.epoch <= this.lastEpoch) {
+      if (record.heavy && record.epoch === this.lastEpoch && this.heavy?.epoch !== record.epoch) this.applyHeavy(decodeRecord(record));
+      return;
+    }
     this.lastEpoch = record.epoch;
     this.latest = record;
     this.loss.extend(record.epoch, [record.train_loss, record.test_loss]);
     this.metric.extend(record.epoch, [record.train_metric, record.test_metric]);
     this.lr.extend(record.epoch, [record.lr]);
     if (record.metric) $("metric-title").textContent = record.metric === "r2" ? "R²" : "Accuracy";
-    if (record.heavy) this.applyHeavy(record);
+    if (record.heavy) this.applyHeavy(decodeRecord(record));
     this.readout.show(record, this.run?.status ?? "ready");
     if (record.status === "diverged") this.showDiverged(record.message);
   }
@@ -690,8 +737,19 @@ class App {
     this.scheduleHistogram();
   }
 
+  fillHistogramKinds(layers) {
+    const kinds = [...new Set(layers.flatMap((layer) => Object.keys(layer).filter((key) => layer[key]?.histogram?.counts)))];
+    const select = $("hist-kind");
+    if (select.options.length !== kinds.length || kinds.some((kind, i) => select.options[i].value !== kind)) {
+      select.replaceChildren(...kinds.map((kind) => new Option(HISTOGRAM_NAMES[kind] ?? kind, kind)));
+    }
+    select.disabled = kinds.length === 0;
+    select.value = kinds.includes(this.state.ui.histKind) ? this.state.ui.histKind : kinds[0] ?? "";
+    return select.value;
+  }
+
   fillHistogramLayers(layers = this.histories.at(-1)?.layers ?? []) {
-    const kind = this.state.ui.histKind;
+    const kind = this.fillHistogramKinds(layers);
     const select = $("hist-layer");
     const options = layers.filter((layer) => layer[kind]);
     select.replaceChildren(...options.map((layer) => new Option(layer.label, String(layer.index))));
@@ -710,13 +768,13 @@ class App {
 
   drawHistogram() {
     const layer = $("hist-layer").value;
-    const kind = this.state.ui.histKind;
+    const kind = $("hist-kind").value;
     const entries = this.histories.map((entry) => ({
       epoch: entry.epoch,
       stats: entry.layers.find((item) => String(item.index) === layer)?.[kind] ?? null,
     }));
     const label = $("hist-layer").selectedOptions[0]?.textContent ?? "";
-    const title = entries.length ? `${$("hist-kind").selectedOptions[0].textContent} of ${label}` : "Train to see histograms";
+    const title = entries.length ? `${$("hist-kind").selectedOptions[0]?.textContent ?? "values"} of ${label}` : "Train to see histograms";
     this.hist.setData(entries, this.state.ui.histView, title);
   }
 
@@ -741,7 +799,7 @@ class App {
   }
 
   showFilters(record) {
-    const conv = this.spec.modules.find((module) => module.type === "conv2d");
+    const conv = this.plan?.layers.find((layer) => layer.type === "conv2d");
     const weight = conv ? record.weights?.[String(conv.index)]?.weight : null;
     if (!Array.isArray(weight)) return;
     const limit = Math.max(1e-9, ...weight.flat(3).map(Math.abs));
@@ -864,13 +922,7 @@ class App {
 
   updateExport() {
     const run = this.run;
-    const config = run?.config ?? this.state.config;
-    const spec = run?.config ? expand(run.config, this.catalog, this.info) : this.spec;
-    try {
-      $("torch-snippet").textContent = torchSnippet(config, spec, datasetKind(config, this.catalog));
-    } catch (error) {
-      $("torch-snippet").textContent = `# ${error.message}`;
-    }
+    $("torch-snippet").textContent = this.plan ? torchSnippet(this.plan) : `# ${this.planProblem?.msg ?? "planning the network…"}`;
     for (const [id, format] of [["download-json", null], ["download-npz", "npz"]]) {
       const link = $(id);
       if (run) {

@@ -1,5 +1,4 @@
 import { createField, fieldGroup, h } from "./forms.js";
-import { moduleLabel } from "./netspec.js";
 
 const ADVANCED = ["bias", "weight_init", "bias_init"];
 
@@ -14,6 +13,7 @@ export class ModelBuilder {
     this.state = state;
     this.ctx = { catalog: state.catalog };
     this.openMore = new Set();
+    this.numbers = [];
   }
 
   get layers() {
@@ -110,7 +110,7 @@ export class ModelBuilder {
     const items = this.layers.map((layer, index) =>
       h("li", { class: "layer-card", dataset: { path: `model.layers.${index}` } },
         h("div", { class: "layer-head" },
-          h("span", { class: "layer-number" }, `${index + 1}`),
+          h("span", { class: "layer-number", title: "Index in the network (state_dict keys, telemetry)" }, this.numbers[index] ?? ""),
           h("select", { class: "layer-type", "aria-label": `Layer ${index + 1} type`, title: this.state.catalog.layers[layer.type]?.doc,
             onchange: (event) => this.changeType(index, event.target.value) },
           types.map((type) => h("option", { value: type, selected: type === layer.type }, type))),
@@ -137,19 +137,42 @@ export class ModelBuilder {
     if (focused) this.container.querySelector(`[data-path="${CSS.escape(focused)}"] .control`)?.focus();
   }
 
-  renderSummary(spec) {
-    const rows = spec.modules.map((module) =>
-      h("tr", {}, h("td", {}, moduleLabel(module)), h("td", {}, shapeText(module.out)),
-        h("td", { class: "num" }, module.params.toLocaleString())));
-    const errors = spec.errors.map((error) =>
-      h("li", {}, error.layer === null ? error.message : `Layer ${error.layer === "output" ? "output" : error.layer + 1}: ${error.message}`));
+  /**
+   * Number each layer card with the plan's indices of the layers it became ("0–1" for a dense and its activation).
+   * @param {object|null} plan the answer of POST /api/plan
+   */
+  renderNumbers(plan) {
+    if (!plan) return;
+    this.numbers = this.layers.map((_, source) => {
+      const indices = plan.layers.filter((layer) => layer.source === source).map((layer) => layer.index);
+      return indices.length > 1 ? `${indices[0]}–${indices.at(-1)}` : `${indices[0] ?? ""}`;
+    });
+    this.container.querySelectorAll(".layer-card .layer-number").forEach((number, index) => {
+      number.textContent = this.numbers[index] ?? "";
+    });
+  }
+
+  /**
+   * The plan as a table (index and type, output shape, parameters) with the loss, or the problem it reports.
+   * @param {object|null} plan the answer of POST /api/plan, null when the config cannot run
+   * @param {{loc: Array, msg: string}|null} problem the plan's error or first broken server limit
+   */
+  renderSummary(plan, problem) {
+    const errors = problem ? [h("li", {}, problem.msg)] : [];
+    if (!plan) {
+      this.summary.replaceChildren(h("ul", { class: "summary-errors", role: "alert", id: "model-errors" }, errors));
+      return;
+    }
+    const rows = plan.layers.map((layer) =>
+      h("tr", {}, h("td", {}, `${layer.index} ${layer.name ?? layer.type}${layer.inserted ? ` (${layer.inserted})` : ""}`),
+        h("td", {}, shapeText(layer.output_shape)), h("td", { class: "num" }, layer.num_parameters.toLocaleString())));
     this.summary.replaceChildren(
       h("table", { class: "summary-table" },
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Module"), h("th", { scope: "col" }, "Output"),
           h("th", { scope: "col", class: "num" }, "Params"))),
-        h("tbody", {}, h("tr", { class: "input-row" }, h("td", {}, "input"), h("td", {}, shapeText(spec.input)), h("td", {})), rows),
-        h("tfoot", {}, h("tr", {}, h("td", { colspan: 2 }, `Total · loss ${spec.loss}`),
-          h("td", { class: "num", id: "param-count" }, spec.total.toLocaleString())))),
+        h("tbody", {}, h("tr", { class: "input-row" }, h("td", {}, "input"), h("td", {}, shapeText(plan.input_shape)), h("td", {})), rows),
+        h("tfoot", {}, h("tr", {}, h("td", { colspan: 2, id: "plan-loss" }, `Total · loss ${plan.loss} · ${plan.output_units} output${plan.output_units === 1 ? "" : "s"}`),
+          h("td", { class: "num", id: "param-count" }, plan.num_parameters.toLocaleString())))),
     );
     if (errors.length) this.summary.append(h("ul", { class: "summary-errors", role: "alert", id: "model-errors" }, errors));
   }

@@ -23,30 +23,37 @@ function shapeText(shape) {
   return shape.length === 1 ? `${shape[0]}` : shape.join("×");
 }
 
-export function networkColumns(spec, config, datasetKind) {
+/**
+ * The diagram's columns from the plan: the input, then one per weighted layer with the layers up to the next one.
+ * @param {object} plan the answer of POST /api/plan
+ * @param {object} config the RunConfig (its 2-D features label the input nodes)
+ * @param {string} datasetKind "2d", "table" or "image", from the catalog
+ * @returns {object[]} columns for NetworkView.setColumns
+ */
+export function networkColumns(plan, config, datasetKind) {
   const columns = [];
-  const modules = spec.modules;
+  const layers = plan.layers;
   const features = config.data.features;
   if (datasetKind === "2d") {
     columns.push({ kind: "input", units: features.length, labels: features, title: "Input", compact: false });
   } else {
-    columns.push({ kind: "input", units: 1, title: "Input", compact: true, detail: shapeText(spec.input) });
+    columns.push({ kind: "input", units: 1, title: "Input", compact: true, detail: shapeText(plan.input_shape) });
   }
-  const weighted = modules.filter((module) => WEIGHTED.has(module.type));
-  weighted.forEach((module, position) => {
-    const next = weighted[position + 1]?.index ?? modules.length;
-    const between = modules.slice(module.index + 1, next);
-    const output = module.source === "output";
-    const compact = module.type === "conv2d" || module.units > MAX_NODES;
+  const weighted = layers.filter((layer) => WEIGHTED.has(layer.type));
+  weighted.forEach((layer, position) => {
+    const next = weighted[position + 1]?.index ?? layers.length;
+    const between = layers.slice(layer.index + 1, next);
+    const output = layer.inserted === "output";
+    const units = layer.output_shape[0];
     columns.push({
       kind: output ? "output" : "hidden",
-      module,
-      units: module.units,
-      source: module.source,
-      weightIndex: module.index,
-      title: output ? "Output" : `${module.type} ${module.source + 1}`,
-      detail: [`${shapeText(module.out)}`, ...between.map((m) => (m.type === "activation" ? m.activation : m.type))].join(" · "),
-      compact,
+      module: layer,
+      units,
+      source: layer.source,
+      weightIndex: layer.index,
+      title: `${layer.index} ${output ? "output" : layer.type}`,
+      detail: [shapeText(layer.output_shape), ...between.map((m) => `${m.index} ${m.name ?? m.type}`)].join(" · "),
+      compact: layer.type === "conv2d" || units > MAX_NODES,
     });
   });
   return columns;
@@ -145,7 +152,7 @@ export class NetworkView extends View {
   columnHeader(column, center, room) {
     const detail = column.kind === "input" && !column.compact ? `${column.units} features` : column.detail ?? "";
     const tight = room < column.title.length * 7 + 6;
-    const title = tight && column.kind === "hidden" ? `${SHORT[column.module.type] ?? ""}${column.source + 1}` : column.title;
+    const title = tight && column.kind === "hidden" ? `${column.weightIndex} ${SHORT[column.module.type] ?? ""}` : column.title;
     const header = h("div", { class: `net-column-head${tight ? " tight" : ""}`, style: `left:${center}px;max-width:${room}px`,
       title: `${column.title}: ${detail}` },
     h("span", { class: "net-title" }, title),

@@ -1,5 +1,4 @@
 import { checkboxField, createField, fieldGroup, h, selectField, uid } from "./forms.js";
-import { problem, resolveLoss } from "./netspec.js";
 
 const DATASET_NAMES = {
   circle: "Circle",
@@ -139,6 +138,23 @@ export class TrainingPanel {
     this.telemetry = telemetry;
     this.state = state;
     this.onNotice = onNotice;
+    this.plan = null;
+  }
+
+  /**
+   * Word the loss choice from the plan: the task's losses and what "auto" resolves to.
+   * @param {object|null} plan the answer of POST /api/plan
+   */
+  showPlan(plan) {
+    const retask = plan && plan.task !== this.plan?.task;
+    this.plan = plan ?? this.plan;
+    if (retask) this.render(this.info);
+    const auto = this.fields.querySelector('.field[data-path="loss"] option[value="auto"]');
+    if (auto) auto.textContent = this.autoLoss();
+  }
+
+  autoLoss() {
+    return this.plan && this.state.config.loss === "auto" ? `auto (${this.plan.loss})` : "auto";
   }
 
   chooseOptimizer(name) {
@@ -164,15 +180,15 @@ export class TrainingPanel {
     const restore = focusKeeper(this.fields.parentElement.parentElement);
     const { catalog, config } = this.state;
     const ctx = { catalog };
-    const prob = problem(config, catalog, info);
-    const losses = Object.entries(catalog.losses).filter(([, loss]) => loss.task === prob.task).map(([name]) => [name, name]);
-    const auto = resolveLoss({ ...config, loss: "auto" }, prob);
+    this.info = info;
+    const task = this.plan?.task ?? info?.task ?? catalog.datasets[config.data.dataset]?.task ?? "classification";
+    const losses = Object.entries(catalog.losses).filter(([, loss]) => loss.task === task).map(([name]) => [name, name]);
     const optimizer = config.optimizer;
     const schedule = config.schedule;
     const training = config.training;
     const sections = catalog.sections;
     const rows = [
-      selectField("loss", "Loss", [["auto", `auto (${auto})`], ...losses], config.loss, (value) => this.state.set("loss", value),
+      selectField("loss", "Loss", [["auto", this.autoLoss()], ...losses], config.loss, (value) => this.state.set("loss", value),
         catalog.losses[config.loss]?.doc),
       selectField("optimizer.name", "Optimizer", Object.keys(catalog.optimizers).map((name) => [name, name]), optimizer.name,
         (name) => this.chooseOptimizer(name), catalog.optimizers[optimizer.name]?.doc),

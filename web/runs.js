@@ -1,7 +1,6 @@
 import { api } from "./api.js";
 import { COLORS, LineChart } from "./charts.js";
 import { h } from "./forms.js";
-import { activationName } from "./netspec.js";
 import { datasetLabel } from "./panels.js";
 
 const FINISHED = new Set(["completed", "stopped", "diverged", "failed", "interrupted"]);
@@ -12,7 +11,7 @@ export function isFinished(status) {
 
 function networkText(config) {
   const layers = config.model.layers.map((layer) => {
-    const act = activationName(layer.activation);
+    const act = typeof layer.activation === "string" ? layer.activation : layer.activation?.name;
     if (layer.type === "dense" || layer.type === "maxout") return `${layer.units}${act ? ` ${act}` : ""}`;
     if (layer.type === "conv2d") return `conv${layer.filters}`;
     if (layer.type === "activation") return layer.name;
