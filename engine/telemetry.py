@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+from typing import Any
 
 import numpy as np
 
@@ -11,15 +13,16 @@ SATURATION_LEVEL = 0.05
 
 
 def stats(values: np.ndarray, bins: int = 30) -> dict:
-    """Mean, std, min, max, `bins` equal-width buckets [left, right, count] and TensorBoard's percentiles."""
+    """Mean, std, min, max, counts in `bins` buckets over [low, high], TensorBoard's percentiles."""
     ordered = np.sort(values, axis=None)
     n = ordered.size
     if n == 0:
-        return {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0, "histogram": [], "percentiles": []}
+        histogram = {"low": 0.0, "high": 0.0, "counts": encode([])}
+        zero = {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
+        return {**zero, "histogram": histogram, "percentiles": encode([])}
     low, high = ordered[0].item(), ordered[-1].item()
     left, right = (low - 0.5, high + 0.5) if low == high else (low, high)
-    edges = (left + (right - left) * _unit_edges(bins)).tolist()
-    below = ordered.searchsorted(edges).tolist()
+    below = ordered.searchsorted((left + (right - left) * _unit_edges(bins)).tolist())
     below[-1] = n
     lower, upper, fraction = _quantile_positions(n)
     percentiles = ordered[lower]
@@ -31,8 +34,8 @@ def stats(values: np.ndarray, bins: int = 30) -> dict:
         "std": (np.dot(centered, centered).item() / n) ** 0.5,
         "min": low,
         "max": high,
-        "histogram": [[edges[i], edges[i + 1], below[i + 1] - below[i]] for i in range(bins)],
-        "percentiles": percentiles.tolist(),
+        "histogram": {"low": left, "high": right, "counts": encode(np.diff(below))},
+        "percentiles": encode(percentiles),
     }
 
 
@@ -51,6 +54,35 @@ def _quantile_positions(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def display(values: np.ndarray, decimals: int = 4) -> list:
     """Nested lists of values rounded for drawing: short JSON, and float64 lists build fastest."""
     return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
+
+
+def encode(values: Any) -> dict[str, Any]:
+    """A float32 array as {"dtype", "shape", "data"}: data is base64 of its little-endian bytes."""
+    array = np.ascontiguousarray(values, dtype="<f4")
+    return {"dtype": "float32", "shape": list(array.shape), "data": base64.b64encode(array.data).decode()}
+
+
+def quantize(values: Any) -> dict[str, Any]:
+    """A uint8 array of levels q between low and high: value = low + (high - low) * q / 255."""
+    array = np.asarray(values, dtype=np.float64)
+    finite = array[np.isfinite(array)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    scale = 255 / (high - low) if high > low else 0.0
+    levels = np.rint((np.nan_to_num(array, nan=low, posinf=high, neginf=low) - low) * scale).astype(np.uint8)
+    data = base64.b64encode(np.ascontiguousarray(levels).data).decode()
+    return {"dtype": "uint8", "shape": list(array.shape), "data": data, "low": low, "high": high}
+
+
+def decode(encoded: Any) -> np.ndarray:
+    """The array an `encode` or `quantize` dict holds (float32 values); anything else as an array."""
+    if not (isinstance(encoded, dict) and "data" in encoded):
+        return np.asarray(encoded)
+    raw = base64.b64decode(encoded["data"])
+    if encoded["dtype"] == "uint8":
+        low, high = encoded["low"], encoded["high"]
+        values = low + (high - low) * np.frombuffer(raw, np.uint8).astype(np.float32) / 255
+        return values.astype(np.float32).reshape(encoded["shape"])
+    return np.frombuffer(raw, "<f4").reshape(encoded["shape"])
 
 
 def l2_norm(arrays) -> float:

@@ -346,7 +346,7 @@ class Trainer:
             fields["feature_maps"] = self._feature_maps()
         if t.weights:
             fields["weights"] = {
-                str(index): {k: tm.display(v, 6) for k, v in layer.params.items()}
+                str(index): {k: tm.encode(v) for k, v in layer.params.items()}
                 for index, layer in enumerate(self.model.layers)
                 if "weight" in layer.params and layer.params["weight"].size <= t.max_weights
             }
@@ -392,13 +392,13 @@ class Trainer:
         trace = self.model.trace(self._probe[:1])
         label = self.y_train[0]
         return {
-            "input": tm.display(trace[0][0]),
+            "input": tm.encode(trace[0][0]),
             "label": label.tolist(),
             "layers": [
                 {
                     "layer": index,
                     "type": type(layer).__name__.lower(),
-                    "maps": tm.display(trace[index + 1][0]),
+                    "maps": tm.encode(trace[index + 1][0]),
                 }
                 for index, layer in enumerate(self.model.layers)
                 if trace[index + 1].ndim == 4
@@ -412,11 +412,11 @@ class Trainer:
         )
         return flat and hidden <= self.config.telemetry.max_neurons
 
-    def _grid_inputs(self, n: int) -> tuple[list[float], list[float], np.ndarray]:
+    def _grid_inputs(self, n: int) -> tuple[dict, dict, np.ndarray]:
         if n not in self._grids:
             xs, ys, points = tm.grid_points(self.dataset.domain, n)
             features = np.asarray(expand_features(points, self.dataset.feature_names), dtype=self.dtype)
-            self._grids[n] = xs.tolist(), ys.tolist(), features
+            self._grids[n] = tm.encode(xs), tm.encode(ys), features
         return self._grids[n]
 
     def _plane_telemetry(self) -> dict:
@@ -434,7 +434,7 @@ class Trainer:
             z, kind = np.argmax(output, axis=1).astype(np.float64), "class"
         fields = {}
         if t.boundary:
-            fields["boundary"] = {"x": xs, "y": ys, "z": tm.display(z.reshape(n, n)), "kind": kind}
+            fields["boundary"] = {"x": xs, "y": ys, "z": tm.quantize(z.reshape(n, n)), "kind": kind}
         if t.neurons and self._is_small_dense():
             fields["neurons"] = self._neuron_grids(trace, n, min(t.neuron_grid_size, n))
         return fields
@@ -459,14 +459,14 @@ class Trainer:
                     values = self.loss.output(values)
                 owners.append(index)
                 blocks.append(values)
-        grids = tm.display(np.concatenate(blocks, axis=1).T.reshape(-1, m, m))
+        grids = np.concatenate(blocks, axis=1).T.reshape(-1, m, m)
         entries = [
             {"layer": owner, "unit": j}
             for owner, block in zip(owners, blocks, strict=True)
             for j in range(block.shape[1])
         ]
         for entry, grid in zip(entries, grids, strict=True):
-            entry["z"] = grid
+            entry["z"] = tm.quantize(grid)
         for entry, name in zip(entries, self.dataset.feature_names, strict=False):
             entry["name"] = name
         return entries

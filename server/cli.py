@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import sys
@@ -62,12 +63,12 @@ def run(args: argparse.Namespace) -> int:
     (out / "config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
     records, last_boundary = [], None
     with (
-        (out / "epochs.jsonl").open("w", encoding="utf-8") as lines,
+        gzip.open(out / "epochs.jsonl.gz", "wt", encoding="utf-8") as lines,
         tqdm(total=config.training.epochs, unit="epoch", disable=args.quiet) as bar,
     ):
         for record in trainer.epochs():
-            data = record.model_dump(mode="json")
-            lines.write(json.dumps(data) + "\n")
+            data = record.model_dump(mode="json") if record.heavy else record.scalars()
+            lines.write(json.dumps(data, separators=(",", ":")) + "\n")
             records.append(slim(data))
             last_boundary = data.get("boundary") or last_boundary
             bar.update(1)
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             args.html, config.model_dump(mode="json"), records, trainer.status, trainer.message, last_boundary
         )
     last = records[-1] if records else {}
-    written = ", ".join(str(path) for path in (out / "epochs.jsonl", out / "model.npz", args.html) if path)
+    written = ", ".join(str(path) for path in (out / "epochs.jsonl.gz", out / "model.npz", args.html) if path)
     print(
         f"{trainer.status}{': ' + trainer.message if trainer.message else ''} after {len(records)} epochs; "
         f"test {last.get('metric')} {_short(last.get('test_metric'))}; wrote {written}"

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from engine.telemetry import decode
 from engine.trainer import EpochRecord
 
 BANDS = (
@@ -81,7 +82,7 @@ def distributions(records: list[dict[str, Any]]) -> go.Figure | None:
             (r["epoch"], layer["weight"]) for r in heavy for layer in r["layers"] if layer["label"] == label
         ]
         epochs = [epoch for epoch, _ in points]
-        percentiles = [stats["percentiles"] for _, stats in points]
+        percentiles = [decode(stats["percentiles"]).tolist() for _, stats in points]
         for low, high, color in BANDS:
             figure.add_trace(
                 go.Scatter(
@@ -120,11 +121,13 @@ def distributions(records: list[dict[str, Any]]) -> go.Figure | None:
             1,
         )
         histogram = points[-1][1]["histogram"]
+        counts = decode(histogram["counts"]).tolist()
+        width = (histogram["high"] - histogram["low"]) / max(len(counts), 1)
         figure.add_trace(
             go.Bar(
-                x=[(a + b) / 2 for a, b, _ in histogram],
-                y=[c for _, _, c in histogram],
-                width=[b - a for a, b, _ in histogram],
+                x=[histogram["low"] + (i + 0.5) * width for i in range(len(counts))],
+                y=counts,
+                width=width,
                 showlegend=False,
                 marker={"color": "#1f77b4"},
             ),
@@ -140,7 +143,11 @@ def boundary(grid: dict[str, Any] | None) -> go.Figure | None:
         return None
     figure = go.Figure(
         go.Heatmap(
-            x=grid["x"], y=grid["y"], z=grid["z"], colorscale="RdBu", colorbar={"title": grid.get("kind")}
+            x=decode(grid["x"]).tolist(),
+            y=decode(grid["y"]).tolist(),
+            z=decode(grid["z"]).tolist(),
+            colorscale="RdBu",
+            colorbar={"title": grid.get("kind")},
         )
     )
     figure.update_layout(title="decision boundary (last epoch)", height=420, width=480, margin={"t": 40})

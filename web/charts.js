@@ -16,6 +16,68 @@ const DIVERGING = [[0, COLORS.negative], [0.5, COLORS.middle], [1, COLORS.positi
 const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
 const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
 
+/**
+ * The array an encoded telemetry field holds: {dtype, shape, data} with data base64 of little-endian float32,
+ * or of uint8 levels q standing for low + (high - low) * q / 255. Anything else is returned as it is.
+ * @returns {Float32Array | *}
+ */
+export function decodeArray(encoded) {
+  if (typeof encoded?.data !== "string") return encoded;
+  const text = atob(encoded.data);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+  if (encoded.dtype !== "uint8") return new Float32Array(bytes.buffer, 0, bytes.length >> 2);
+  const values = new Float32Array(bytes.length);
+  const step = (encoded.high - encoded.low) / 255;
+  for (let i = 0; i < bytes.length; i += 1) values[i] = encoded.low + bytes[i] * step;
+  return values;
+}
+
+function split(flat, shape, offset, plain) {
+  if (shape.length <= 1) {
+    const row = flat.subarray(offset, offset + (shape[0] ?? flat.length));
+    return plain ? Array.from(row) : row;
+  }
+  const size = shape.slice(1).reduce((a, b) => a * b, 1);
+  return Array.from({ length: shape[0] }, (_, i) => split(flat, shape.slice(1), offset + i * size, plain));
+}
+
+/**
+ * An encoded array as rows: arrays of Float32Array views of one buffer (plain nested arrays when `plain`).
+ */
+export function decodeNested(encoded, plain = false) {
+  if (typeof encoded?.data !== "string") return encoded;
+  const flat = decodeArray(encoded);
+  return encoded.shape.length === 0 ? flat[0] : split(flat, encoded.shape, 0, plain);
+}
+
+/** Decode a record's heavy fields in place (grids as typed rows, weights and thumbnails as plain arrays). */
+export function decodeRecord(record) {
+  if (!record?.heavy) return record;
+  const { boundary, neurons, weights, feature_maps: maps, layers } = record;
+  if (boundary) {
+    boundary.x = decodeArray(boundary.x);
+    boundary.y = decodeArray(boundary.y);
+    boundary.z = decodeNested(boundary.z);
+  }
+  for (const neuron of neurons ?? []) neuron.z = decodeNested(neuron.z, true);
+  for (const params of Object.values(weights ?? {})) {
+    for (const key of Object.keys(params)) params[key] = decodeNested(params[key], true);
+  }
+  if (maps) {
+    maps.input = decodeNested(maps.input);
+    for (const layer of maps.layers ?? []) layer.maps = decodeNested(layer.maps);
+  }
+  for (const layer of layers ?? []) {
+    for (const stats of Object.values(layer)) {
+      if (!stats?.histogram) continue;
+      stats.histogram.counts = decodeArray(stats.histogram.counts);
+      stats.percentiles = decodeArray(stats.percentiles);
+    }
+  }
+  return record;
+}
+
 export function layerColor(position, count) {
   const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [190, 190, 40]];
   const t = count <= 1 ? 0 : position / (count - 1);
@@ -325,13 +387,14 @@ export class HistogramChart extends PlotView {
     const step = Math.max(1, Math.ceil(entries.length / 24));
     const shown = entries.filter((_, i) => (entries.length - 1 - i) % step === 0);
     const overlay = this.view === "overlay";
-    const peak = Math.max(1e-12, ...shown.flatMap((entry) => entry.stats.histogram.map((bin) => bin[2])));
+    const peak = Math.max(1e-12, ...shown.map((entry) => Math.max(...entry.stats.histogram.counts)));
     const gap = shown.length > 1 ? (shown[shown.length - 1].epoch - shown[0].epoch) / (shown.length - 1) : 1;
     const height = 2.5 * gap;
     return shown.map((entry, i) => {
-      const bins = entry.stats.histogram;
-      const centers = bins.map(([left, right]) => (left + right) / 2);
-      const counts = bins.map(([, , count]) => count);
+      const { low, high, counts: typed } = entry.stats.histogram;
+      const counts = Array.from(typed);
+      const width = (high - low) / Math.max(counts.length, 1);
+      const centers = counts.map((_, i) => low + (i + 0.5) * width);
       const recency = shown.length > 1 ? i / (shown.length - 1) : 1;
       const color = layerColor(1 - recency, 2);
       const newest = i === shown.length - 1;
@@ -345,7 +408,7 @@ export class HistogramChart extends PlotView {
       const base = entry.epoch;
       return {
         type: "scatter", mode: "lines", name: `epoch ${entry.epoch}`,
-        x: [bins[0][0], ...centers, bins[bins.length - 1][1]],
+        x: [low, ...centers, high],
         y: [base, ...counts.map((count) => base - (count / peak) * height), base],
         fill: "toself", fillcolor: "rgba(255, 255, 255, 0.9)",
         line: { color, width: newest ? 1.8 : 1 },

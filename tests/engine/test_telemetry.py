@@ -1,10 +1,21 @@
 import itertools
+import json
 
 import numpy as np
 import pytest
 
 from engine import activations
-from engine.telemetry import PERCENTILES, display, grid_points, l2_norm, stats, unit_fractions
+from engine.telemetry import (
+    PERCENTILES,
+    decode,
+    display,
+    encode,
+    grid_points,
+    l2_norm,
+    quantize,
+    stats,
+    unit_fractions,
+)
 
 
 @pytest.mark.parametrize("shape", [(1,), (7, 3), (1000,)])
@@ -15,9 +26,10 @@ def test_stats_match_numpy(shape):
     counts, edges = np.histogram(
         wide, bins=30, range=(wide.min() - 0.5, wide.max() + 0.5) if wide.size == 1 else None
     )
-    assert [c for _, _, c in result["histogram"]] == counts.tolist()
-    np.testing.assert_allclose([left for left, _, _ in result["histogram"]], edges[:-1], rtol=1e-12)
-    np.testing.assert_allclose(result["percentiles"], np.percentile(wide, PERCENTILES), rtol=1e-6)
+    histogram = result["histogram"]
+    assert decode(histogram["counts"]).tolist() == counts.tolist()
+    assert (histogram["low"], histogram["high"]) == (edges[0], edges[-1])
+    np.testing.assert_allclose(decode(result["percentiles"]), np.percentile(wide, PERCENTILES), rtol=1e-6)
     assert result["mean"] == pytest.approx(wide.mean()) and result["std"] == pytest.approx(
         wide.std(), rel=1e-5
     )
@@ -25,8 +37,8 @@ def test_stats_match_numpy(shape):
 
 
 def test_stats_of_constant_and_empty_arrays():
-    assert sum(c for _, _, c in stats(np.zeros(5))["histogram"]) == 5
-    assert stats(np.zeros(0))["histogram"] == []
+    assert decode(stats(np.zeros(5))["histogram"]["counts"]).sum() == 5
+    assert decode(stats(np.zeros(0))["histogram"]["counts"]).size == 0
 
 
 def test_l2_norm_spans_arrays():
@@ -149,3 +161,20 @@ def test_python_asks_for_heavy_fields_on_any_epoch():
     asked = late.heavy_record()
     assert asked.epoch == 2 and asked.heavy and asked.boundary and first_two[1].heavy is False
     assert asked.train_loss == first_two[1].train_loss and late.heavy_record() is asked
+
+
+def test_arrays_travel_as_base64_float32_or_quantised_uint8_with_their_shape():
+    values = np.random.default_rng(1).standard_normal((3, 4, 5))
+    encoded = encode(values)
+    assert (encoded["dtype"], encoded["shape"]) == ("float32", [3, 4, 5])
+    assert len(encoded["data"]) == 4 * 60 * 4 // 3
+    np.testing.assert_array_equal(decode(encoded), values.astype(np.float32))
+    assert decode(json.loads(json.dumps(encoded))).dtype == np.float32
+    grid = np.linspace(-2, 3, 100).reshape(10, 10)
+    levels = quantize(grid)
+    assert (levels["dtype"], levels["shape"], levels["low"], levels["high"]) == ("uint8", [10, 10], -2.0, 3.0)
+    assert len(levels["data"]) == 136
+    np.testing.assert_allclose(decode(levels), grid, atol=5 / 255 / 2 + 1e-6)
+    assert decode(quantize(np.full((2, 2), 7.0))).tolist() == [[7.0, 7.0], [7.0, 7.0]]
+    assert decode(quantize([np.nan, 1.0])).tolist() == [1.0, 1.0]
+    np.testing.assert_array_equal(decode([[1, 2]]), [[1, 2]])

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from engine import ArrayDataset, RunConfig, Trainer
+from engine.telemetry import decode
 
 QUIET = {"every": 10_000}
 TANH_8 = {"type": "dense", "units": 8, "activation": "tanh"}
@@ -216,25 +217,25 @@ def test_telemetry_carries_histograms_fractions_boundary_neurons_and_weights():
     assert [r.heavy for r in light.epochs()] == [True, False, True]
     record = records[-1]
     dense = record.layers[0]
-    assert len(dense["weight"]["histogram"]) == 30
-    assert sum(count for _, _, count in dense["weight"]["histogram"]) == 12
-    assert sum(count for _, _, count in dense["grad"]["histogram"]) == 12
-    assert len(dense["weight"]["percentiles"]) == 9 and dense["grad_norm"] > 0 and dense["update_ratio"] > 0
+    counts = decode(dense["weight"]["histogram"]["counts"])
+    assert len(counts) == 30 and counts.sum() == 12
+    assert decode(dense["grad"]["histogram"]["counts"]).sum() == 12
+    assert len(decode(dense["weight"]["percentiles"])) == 9
+    assert dense["grad_norm"] > 0 and dense["update_ratio"] > 0
     relu_row, tanh_row = record.layers[1], record.layers[3]
     assert 0 <= relu_row["dead_fraction"] <= 1 and relu_row["saturated_fraction"] is None
     assert 0 <= tanh_row["saturated_fraction"] <= 1 and tanh_row["dead_fraction"] is None
-    assert sum(c for _, _, c in relu_row["activation"]["histogram"]) == min(256, len(trainer.x_train)) * 6
+    activations = decode(relu_row["activation"]["histogram"]["counts"])
+    assert activations.sum() == min(256, len(trainer.x_train)) * 6
     boundary = record.boundary
-    assert (
-        len(boundary["x"]) == 50 and np.shape(boundary["z"]) == (50, 50) and boundary["kind"] == "probability"
-    )
-    assert np.all((np.array(boundary["z"]) >= 0) & (np.array(boundary["z"]) <= 1))
+    z = decode(boundary["z"])
+    assert len(decode(boundary["x"])) == 50 and z.shape == (50, 50) and boundary["kind"] == "probability"
+    assert np.all((z >= 0) & (z <= 1.000001))
     units = [(n["layer"], n["unit"]) for n in record.neurons]
     assert units == [(-1, 0), (-1, 1)] + [(0, j) for j in range(6)] + [(2, j) for j in range(8)] + [(4, 0)]
-    assert np.shape(record.neurons[0]["z"]) == (10, 10)
-    np.testing.assert_allclose(
-        record.weights["0"]["weight"], trainer.model.layers[0].params["weight"], atol=5e-7
-    )
+    assert decode(record.neurons[0]["z"]).shape == (10, 10)
+    weight = decode(record.weights["0"]["weight"])
+    np.testing.assert_array_equal(weight, trainer.model.layers[0].params["weight"])
 
 
 def test_dead_fraction_counts_units_that_never_fire():
@@ -329,13 +330,14 @@ def test_conv_nets_send_feature_maps_of_one_sample():
         }
     )
     maps = next(trainer.epochs()).feature_maps
-    assert np.shape(maps["input"]) == (1, 8, 8) and maps["label"] == trainer.y_train[0]
-    assert [(m["layer"], m["type"], np.shape(m["maps"])) for m in maps["layers"]] == [
+    assert decode(maps["input"]).shape == (1, 8, 8) and maps["label"] == trainer.y_train[0]
+    assert [(m["layer"], m["type"], decode(m["maps"]).shape) for m in maps["layers"]] == [
         (0, "conv2d", (4, 6, 6)),
         (1, "relu", (4, 6, 6)),
         (2, "maxpool2d", (4, 3, 3)),
     ]
-    np.testing.assert_allclose(maps["layers"][1]["maps"], np.maximum(maps["layers"][0]["maps"], 0))
+    conv, relu = (decode(m["maps"]) for m in maps["layers"][:2])
+    np.testing.assert_allclose(relu, np.maximum(conv, 0))
     flat = Trainer({"data": {"dataset": "circle"}, "training": {"epochs": 1}})
     assert next(flat.epochs()).feature_maps is None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -20,7 +21,7 @@ def test_run_writes_history_model_and_report(tmp_path, capsys):
     config.write_text(json.dumps(small_config(epochs=4, name="cli run")))
     out, report = tmp_path / "out", tmp_path / "report.html"
     assert main(["run", str(config), "--out", str(out), "--html", str(report), "--quiet"]) == 0
-    lines = (out / "epochs.jsonl").read_text().splitlines()
+    lines = gzip.decompress((out / "epochs.jsonl.gz").read_bytes()).decode().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3, 4]
     with np.load(out / "model.npz") as model:
         assert model["0.weight"].shape == (3, 2)
@@ -61,3 +62,16 @@ def test_serve_starts_the_server_on_its_data_dir(tmp_path):
         assert (tmp_path / "d" / "nnplay.sqlite3").exists()
     finally:
         server.stop()
+
+
+def test_a_1000_epoch_default_run_writes_at_most_1_mb_of_records(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"training": {"epochs": 1000}}))
+    out = tmp_path / "out"
+    assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
+    assert (out / "epochs.jsonl.gz").stat().st_size <= 1_000_000
+    lines = gzip.decompress((out / "epochs.jsonl.gz").read_bytes()).decode().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["epoch"] for r in records] == list(range(1, 1001))
+    assert [r["epoch"] for r in records if r["heavy"]] == [1, *range(5, 1001, 5)]
+    assert all("boundary" not in r for r in records if not r["heavy"])

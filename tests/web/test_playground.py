@@ -453,3 +453,38 @@ def test_stays_responsive_while_streaming(page):
     assert figures["fps"] >= 5
     assert sum(long_tasks) < 0.6 * seconds * 1000
     assert pause_latency < 5
+
+
+def test_heavy_fields_arrive_as_typed_arrays_and_still_draw(page):
+    open_app(page)
+    train_to_end(page, 15)
+    heavy = page.evaluate(
+        """() => {
+          const h = window.nnplay.heavy;
+          const weight = h.layers[0].weight;
+          return {
+            epoch: h.epoch,
+            rows: h.boundary.z.length,
+            typedRows: h.boundary.z[0] instanceof Float32Array,
+            counts: weight.histogram.counts instanceof Float32Array ? weight.histogram.counts.length : -1,
+            total: Array.from(weight.histogram.counts).reduce((a, b) => a + b, 0),
+            percentiles: weight.percentiles.length,
+            neuron: Array.isArray(h.neurons[0].z) && h.neurons[0].z.length,
+            weights: Array.isArray(h.weights["0"].weight[0]),
+          };
+        }"""
+    )
+    assert heavy == {
+        "epoch": 15, "rows": 50, "typedRows": True, "counts": 30, "total": 8, "percentiles": 9,
+        "neuron": 10, "weights": True,
+    }
+    assert boundary_drawn(page)
+    page.locator("#hist-chart").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "(document.getElementById('hist-chart').data ?? []).some((t) => t.x.length === 32)"
+    )
+    page.select_option("#hist-view", "distribution")
+    page.wait_for_function(
+        "(document.getElementById('hist-chart').data ?? [])"
+        ".some((t) => t.name === 'median' && t.x.length === window.nnplay.histories.length)"
+    )
