@@ -20,6 +20,7 @@ from tests.server.conftest import epoch_records, wait_for, wait_status
 from tests.server.test_recovery import (
     assert_same_epochs,
     assert_same_weights,
+    children,
     config,
     epochs_done,
     receive_until_done,
@@ -32,7 +33,7 @@ DASK = str(Path(sys.executable).with_name("dask"))
 
 
 def spawn(arguments: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
     with open(log, "w") as output:
         return subprocess.Popen([DASK, *arguments], cwd=ROOT, env=env, stdout=output, stderr=output)
 
@@ -144,3 +145,16 @@ def test_a_run_whose_dask_worker_is_killed_finishes_elsewhere_bit_for_bit(dask_c
         assert worker_address not in dask.scheduler_info(n_workers=-1)["workers"]
         assert_same_weights(weights(client, run_id), expected)
         assert_same_epochs(client, run_id, records)
+
+
+def test_without_a_scheduler_runs_train_on_an_in_process_local_cluster(live_server):
+    cfg = config(20)
+    expected, records = uninterrupted(cfg)
+    server = live_server(env={"NNPLAY_EXECUTOR": "dask", "NNPLAY_MAX_RUNS": "1"})
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        run_id = client.post("/api/runs", json=cfg).json()["id"]
+        wait_status(client, run_id, "completed", timeout=60)
+        assert_same_weights(weights(client, run_id), expected)
+        assert_same_epochs(client, run_id, records)
+        cluster = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children(server.process.pid)]
+    assert cluster and not any(b"server.worker" in command for command in cluster)
