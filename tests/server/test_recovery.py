@@ -155,7 +155,7 @@ def test_a_run_in_flight_when_the_server_is_killed_resumes_on_restart(live_serve
         assert_same_epochs(client, run_id, records)
 
 
-def test_a_completed_run_continues_for_more_epochs_under_the_same_id(live_server):
+def test_a_completed_run_continues_for_more_epochs_under_the_same_id(live_server, tmp_path):
     expected, records = uninterrupted(config(60))
     server = live_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:
@@ -169,6 +169,9 @@ def test_a_completed_run_continues_for_more_epochs_under_the_same_id(live_server
         assert_same_weights(weights(client, run_id), expected)
         assert_same_epochs(client, run_id, records)
         assert len(client.get("/api/runs").json()["data"]) == 1
+        assert stored_checkpoint(tmp_path / "data", run_id) == 60
+        assert client.delete(f"/api/runs/{run_id}").status_code == 204
+        wait_for(lambda: stored_checkpoint(tmp_path / "data", run_id) is None)
 
 
 def test_continue_refuses_what_cannot_continue(live_server):
