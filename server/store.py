@@ -300,7 +300,8 @@ class Store:
             db.execute(f"PRAGMA {name}").fetchone()[0]
             for name in ("page_size", "page_count", "freelist_count")
         )
-        self._database_bytes, self._page_size = (pages - free) * page_size, page_size
+        used, self._page_size = (pages - free) * page_size, page_size
+        self._database_bytes = used if self._vacuuming else max(used, self._database_bytes)
         with db:
             epochs: list[tuple] = []
             updates: dict[str, dict[str, Any]] = {}
