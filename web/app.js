@@ -398,26 +398,21 @@ class App {
     const asked = (this.planAsked ?? 0) + 1;
     this.planAsked = asked;
     clearTimeout(this.planTimer);
-    this.planDone?.();
     document.body.dataset.plan = "pending";
     if (config.data.dataset === "csv" && !config.data.csv_id) {
       this.showPlan(null, { loc: ["data", "csv_id"], msg: "upload a CSV file first" });
       return;
     }
-    this.planPending = new Promise((resolve) => {
-      this.planDone = resolve;
-      this.planTimer = setTimeout(async () => {
-        let plan = null;
-        let problem = null;
-        try {
-          plan = await api.plan(config);
-        } catch (error) {
-          problem = error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors[0] : { loc: [], msg: error.message };
-        }
-        if (asked === this.planAsked) this.showPlan(plan, problem ?? plan.limits.problem);
-        resolve();
-      }, PLAN_DELAY);
-    });
+    this.planTimer = setTimeout(async () => {
+      let plan = null;
+      let problem = null;
+      try {
+        plan = await api.plan(config);
+      } catch (error) {
+        problem = error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors[0] : { loc: [], msg: error.message };
+      }
+      if (asked === this.planAsked) this.showPlan(plan, problem ?? plan.limits.problem);
+    }, PLAN_DELAY);
   }
 
   showPlan(plan, problem) {
@@ -429,7 +424,7 @@ class App {
     this.trainingPanel.showPlan(plan);
     for (const warning of document.querySelectorAll(".sidebar .plan-warning")) warning.remove();
     const field = problem && this.findField(this.pathFromLoc(problem.loc ?? []));
-    if (field) field.append(Object.assign(document.createElement("p"), { className: "plan-warning field-error", role: "alert", textContent: problem.msg }));
+    if (field) field.append(Object.assign(document.createElement("p"), { className: "plan-warning", role: "alert", style: "color: var(--danger, #b3261e); margin: 2px 0", textContent: problem.msg }));
     if (!plan) return;
     this.network.setColumns(networkColumns(plan, this.state.config, inputKind(this.state.config, this.catalog)), this.info?.domain);
     $("conv-section").hidden = !plan.layers.some((layer) => layer.output_shape.length === 3);
@@ -557,10 +552,6 @@ class App {
     }
     if (this.state.config.data.dataset === "csv" && !this.state.config.data.csv_id) return "Upload a CSV file first.";
     if ($("live-error").textContent) return $("live-error").textContent;
-    if (this.planProblem) {
-      $("layers-section").open = true;
-      return `The network cannot run: ${this.planProblem.msg}.`;
-    }
     return null;
   }
 
@@ -590,7 +581,6 @@ class App {
   }
 
   async startRun(paused) {
-    await this.planPending;
     const problemText = this.blockingProblem();
     if (problemText) {
       this.toast(problemText);

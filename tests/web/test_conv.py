@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.web.conftest import open_app
-from tests.web.test_playground import config, field, type_into, wait_status
+from tests.web.test_playground import config, field, type_into, wait_param_count, wait_status
 
 CANVAS_INK = """(canvas) => {
     const {data} = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
@@ -58,7 +58,7 @@ def test_conv_net_built_from_the_ui_shows_feature_maps(page):
     layers = config(page)["model"]["layers"]
     assert [layer["type"] for layer in layers] == ["conv2d", "activation", "maxpool2d", "flatten"]
     assert layers[1] == {"type": "activation", "name": "relu", "params": {}}
-    assert page.text_content("#param-count") == str(4 * 9 + 4 + 4 * 3 * 3 * 10 + 10)
+    wait_param_count(page, 4 * 9 + 4 + 4 * 3 * 3 * 10 + 10)
     assert page.locator("#model-errors").count() == 0
     page.locator("#conv-section").scroll_into_view_if_needed()
     page.wait_for_function("document.getElementById('feature-maps').textContent.includes('Train to see')")

@@ -55,6 +55,13 @@ def wait_text(page, element_id: str, start: str, timeout: float = 30_000) -> Non
     )
 
 
+def wait_param_count(page, count: int) -> None:
+    """Wait until the plan drawn in the model summary has `count` parameters."""
+    page.wait_for_function(
+        "(count) => document.getElementById('param-count')?.textContent === count", arg=f"{count:,}"
+    )
+
+
 def wait_epoch(page, expression: str) -> None:
     page.wait_for_function(f"Number(document.getElementById('epoch-counter').textContent) {expression}")
 
@@ -109,8 +116,8 @@ def test_build_train_pause_step_reset(page):
     assert counter(page) == paused_at
 
     page.hover(".net-node.hidden >> nth=0")
-    wait_text(page, "boundary-note", "Showing dense 1 unit 1")
-    assert "dense 1" in page.text_content(".net-tooltip")
+    wait_text(page, "boundary-note", "Showing 0 dense unit 1")
+    assert "0 dense" in page.text_content(".net-tooltip")
     page.mouse.move(0, 0)
     page.wait_for_function("document.getElementById('boundary-note').textContent === ''")
 
@@ -161,7 +168,7 @@ def test_change_dataset_and_layers(page):
 
     type_into(page, "data.classes", 3)
     page.wait_for_function("window.nnplay.info?.classes === 3")
-    assert page.text_content("#param-count") == str(2 * 4 + 4 + 4 * 2 + 2 + 2 * 3 + 3)
+    wait_param_count(page, 2 * 4 + 4 + 4 * 2 + 2 + 2 * 3 + 3)
 
     page.select_option("#add-layer-type", "dropout")
     page.click("#add-layer-btn")
@@ -171,18 +178,18 @@ def test_change_dataset_and_layers(page):
     page.select_option('.field[data-path="model.layers.2.activation"] select', "relu")
     layers = config(page)["model"]["layers"]
     assert layers[2]["units"] == 5 and layers[2]["activation"] == "relu"
-    assert page.text_content("#param-count") == str(2 * 4 + 4 + 4 * 5 + 5 + 5 * 3 + 3)
+    wait_param_count(page, 2 * 4 + 4 + 4 * 5 + 5 + 5 * 3 + 3)
     page.click("button[aria-label='Remove layer 2']")
     assert [layer["type"] for layer in config(page)["model"]["layers"]] == ["dense", "dense"]
     page.click("#remove-hidden")
     page.click("#remove-hidden")
     assert page.text_content("#hidden-count") == "0 hidden layers"
-    assert page.text_content("#param-count") == str(2 * 3 + 3)
+    wait_param_count(page, 2 * 3 + 3)
 
     page.locator('.checks input[data-feature="x1^2"]').check()
     page.locator('.checks input[data-feature="sin_x2"]').check()
     assert config(page)["data"]["features"] == ["x1", "x2", "x1^2", "sin_x2"]
-    assert page.evaluate("document.querySelectorAll('.net-node.input').length") == 4
+    page.wait_for_function("document.querySelectorAll('.net-node.input').length === 4")
 
 
 def test_invalid_input_shows_its_message(page):
@@ -204,9 +211,11 @@ def test_invalid_input_shows_its_message(page):
     assert "momentum" in error.text_content()
     assert page.text_content("#run-status") == "ready"
 
+    field(page, "optimizer.nesterov").locator("input").uncheck()
     page.select_option("#add-layer-type", "conv2d")
     page.click("#add-layer-btn")
-    assert "conv2d needs an image input" in page.text_content("#model-errors")
+    errors = "document.getElementById('model-errors')?.textContent"
+    page.wait_for_function(f"{errors}.includes('conv2d needs input (channels, height, width)')")
 
 
 def test_catalog_defaults_fill_the_forms(page):
@@ -408,7 +417,7 @@ def test_conv_net_shows_filters(page):
     open_app(page, "#data.dataset=digits&data.n_samples=200&training.epochs=3&model.layers="
              + json.dumps(layers).replace(" ", ""))
     page.wait_for_function("document.getElementById('data-info').textContent.includes('classification')")
-    assert page.text_content("#param-count") == str(4 * 9 + 4 + 36 * 10 + 10)
+    wait_param_count(page, 4 * 9 + 4 + 36 * 10 + 10)
     page.wait_for_function("document.querySelectorAll('#preview-images canvas').length === 16")
     page.click("#play-btn")
     wait_status(page, "completed", timeout=60_000)
