@@ -940,7 +940,16 @@ class App {
 
 const app = new App();
 window.nnplay = app;
-app.start().catch((error) => {
+const runControls = $("play-btn").parentElement;
+const runButtons = [...runControls.querySelectorAll("button")];
+runControls.setAttribute("aria-busy", "true");
+for (const button of runButtons) button.disabled = true;
+$("play-btn").title = "Loading…";
+app.start().then(() => {
+  runControls.removeAttribute("aria-busy");
+  for (const button of runButtons) button.disabled = false;
+  $("play-btn").title = "Play / pause (space)";
+}).catch((error) => {
   document.body.dataset.ready = "error";
   const banner = $("banner");
   $("banner-text").textContent = `nnplay could not start: ${error.message}`;
