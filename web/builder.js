@@ -110,7 +110,8 @@ export class ModelBuilder {
     const items = this.layers.map((layer, index) =>
       h("li", { class: "layer-card", dataset: { path: `model.layers.${index}` } },
         h("div", { class: "layer-head" },
-          h("span", { class: "layer-number", title: "Index in the network (state_dict keys, telemetry)" }, this.numbers[index] ?? ""),
+          h("span", { class: "layer-number", style: "width: auto; min-width: 20px; white-space: nowrap",
+            title: "Index in the network (state_dict keys, telemetry)" }, this.numbers[index] ?? ""),
           h("select", { class: "layer-type", "aria-label": `Layer ${index + 1} type`, title: this.state.catalog.layers[layer.type]?.doc,
             onchange: (event) => this.changeType(index, event.target.value) },
           types.map((type) => h("option", { value: type, selected: type === layer.type }, type))),

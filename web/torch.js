@@ -51,6 +51,7 @@ def unscale(out):
         return out.double() * torch.tensor(scaling["y_std"]) + torch.tensor(scaling["y_mean"])
     return out
 
+
 ${example(plan)}
 `;
 }
