@@ -1,4 +1,5 @@
-"""The `nnplay` command: `nnplay serve` starts the server, `nnplay run CONFIG.json` trains locally."""
+"""The `nnplay` command: `nnplay serve` starts the server, `nnplay run CONFIG.json` trains locally,
+`nnplay sweep SPEC.json` runs a sweep on a server (its own local one unless --url) and writes its table."""
 
 from __future__ import annotations
 
@@ -91,6 +92,52 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def sweep(args: argparse.Namespace) -> int:
+    import tempfile
+
+    import httpx
+    from tqdm import tqdm
+
+    from server.client import Client, ClientError
+    from server.local import LocalServer
+
+    try:
+        spec = json.loads(args.spec.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"nnplay: cannot read {args.spec}: {error}", file=sys.stderr)
+        return 2
+    local = None
+    with tempfile.TemporaryDirectory(prefix="nnplay-sweep-") as data_dir:
+        try:
+            if args.url is None:
+                env = {"NNPLAY_EXECUTOR": args.executor}
+                if args.scheduler:
+                    env["NNPLAY_DASK_SCHEDULER"] = args.scheduler
+                local = LocalServer(args.data_dir or data_dir, env).start()
+            with Client(args.url or local.url, token=args.token or os.environ.get("NNPLAY_TOKEN")) as client:
+                sweep_id = client.sweep(spec)["id"]
+                with tqdm(total=client.sweep_table(sweep_id)["total"], unit="run", disable=args.quiet) as bar:
+                    for progress in client.sweep_progress(sweep_id):
+                        bar.update(progress["finished"] - bar.n)
+                table = client.sweep_table(sweep_id)
+                args.out.write_text(client.sweep_csv(sweep_id), encoding="utf-8")
+        except ClientError as error:
+            print(f"nnplay: {args.spec}: {error.message} (HTTP {error.status})", file=sys.stderr)
+            return 2
+        except (OSError, RuntimeError, httpx.HTTPError) as error:
+            print(f"nnplay: {error}", file=sys.stderr)
+            return 1
+        finally:
+            if local is not None:
+                local.stop()
+    counts: dict[str, int] = {}
+    for row in table["runs"]:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary_text = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+    print(f"sweep {table['id']} {table['status']}: {summary_text}; wrote {args.out}")
+    return 0 if table["status"] == "completed" else 1
+
+
 def _short(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
@@ -118,6 +165,21 @@ def parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--csv", type=Path, help="the CSV file for dataset 'csv'")
     run_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     run_cmd.set_defaults(handler=run)
+    sweep_cmd = commands.add_parser("sweep", help="run a sweep (JSON spec) and write its table as CSV")
+    sweep_cmd.add_argument("spec", type=Path, help="a sweep as JSON: base, axes, mode, budget, concurrency")
+    where = sweep_cmd.add_mutually_exclusive_group()
+    where.add_argument("--url", help="a running nnplay server (default: start a local one)")
+    where.add_argument(
+        "--executor", choices=["local", "dask"], default="local", help="the local server's NNPLAY_EXECUTOR"
+    )
+    sweep_cmd.add_argument("--scheduler", help="with --executor dask: tcp://host:8786 (else LocalCluster)")
+    sweep_cmd.add_argument("--token", help="the server's NNPLAY_TOKEN (default $NNPLAY_TOKEN)")
+    sweep_cmd.add_argument("--data-dir", type=Path, help="the local server's data dir (default: temporary)")
+    sweep_cmd.add_argument(
+        "--out", type=Path, default=Path("sweep.csv"), help="the table as CSV (default sweep.csv)"
+    )
+    sweep_cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep_cmd.set_defaults(handler=sweep)
     return root
 
 

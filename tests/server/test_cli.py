@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 from server.cli import main
 from server.local import LocalServer
 from tests.server.conftest import ROOT, small_config
+from tests.server.test_dask_executor import dask_cluster  # noqa: F401, F811
 
 
 def test_run_writes_history_model_and_report(tmp_path, capsys):
@@ -75,3 +78,45 @@ def test_a_1000_epoch_default_run_writes_at_most_1_mb_of_records(tmp_path):
     assert [r["epoch"] for r in records] == list(range(1, 1001))
     assert [r["epoch"] for r in records if r["heavy"]] == [1, *range(5, 1001, 5)]
     assert all("boundary" not in r for r in records if not r["heavy"])
+
+
+def sweep_spec(tmp_path, axes) -> str:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"base": small_config(epochs=3), "axes": axes, "concurrency": 2}))
+    return str(spec)
+
+
+def test_sweep_starts_a_local_server_shows_progress_and_writes_the_table(tmp_path, capsys):
+    spec = sweep_spec(tmp_path, [{"path": "optimizer.lr", "values": [0.01, 0.1, 0.3]}])
+    out = tmp_path / "table.csv"
+    assert main(["sweep", spec, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "3/3" in captured.err and "completed: 3 completed" in captured.out
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted(float(row["optimizer.lr"]) for row in rows) == [0.01, 0.1, 0.3]
+    assert all(row["status"] == "completed" and row["run_id"] for row in rows)
+
+
+def test_sweep_on_a_running_server_and_a_bad_axis_is_named(tmp_path, capsys, live_server):
+    server = live_server()
+    spec = sweep_spec(tmp_path, [{"path": "model.layers.0.activation", "values": ["tanh", "relu"]}])
+    out = tmp_path / "table.csv"
+    assert main(["sweep", spec, "--url", server.url, "--out", str(out), "--quiet"]) == 0
+    assert len(out.read_text().strip().splitlines()) == 3
+    assert len(httpx.get(f"{server.url}/api/runs").json()["data"]) == 2
+    capsys.readouterr()
+    bad = sweep_spec(tmp_path, [{"path": "optimizer.no_such_field", "values": [1]}])
+    assert main(["sweep", bad, "--url", server.url, "--out", str(tmp_path / "bad.csv")]) == 2
+    error = capsys.readouterr().err
+    assert "no_such_field" in error and "HTTP 422" in error and not (tmp_path / "bad.csv").exists()
+
+
+def test_sweep_with_executor_dask_trains_on_the_scheduler_it_names(tmp_path, dask_cluster):  # noqa: F811
+    address, dask = dask_cluster
+    spec = sweep_spec(tmp_path, [{"path": "seed", "values": [1, 2]}])
+    out = tmp_path / "table.csv"
+    flags = ["--executor", "dask", "--scheduler", address, "--out", str(out), "--quiet"]
+    assert main(["sweep", spec, *flags]) == 0
+    assert [row["status"] for row in csv.DictReader(io.StringIO(out.read_text()))] == ["completed"] * 2
+    prefixes = dask.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+    assert prefixes, "no task reached the Dask scheduler"
