@@ -5,6 +5,10 @@ resumes them together and reports epochs/s per run and in total, the delay from 
 (the record's t_end) to its arrival at the subscriber, and the peak RSS of the server and its workers.
 The same N runs are trained by the engine alone, one process per core, before and after. By default
 the server runs as shipped: at most NNPLAY_MAX_RUNS (the cores) at once, the rest queued.
+
+With --sweep: a sweep of default circle runs (one per seed) on the local pool and on a 2-worker Dask
+cluster on loopback; runs per minute on each, the epoch->subscriber delay of a few subscribed runs and
+the Dask scheduler's CPU share.
 """
 
 from __future__ import annotations
@@ -15,18 +19,19 @@ import json
 import multiprocessing as mp
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from websockets.asyncio.client import connect
 
-from server.local import LocalServer
+from server.local import ROOT, LocalServer
 from server.settings import Settings
 
 
@@ -196,6 +201,132 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] if ordered else float("nan")
 
 
+@dataclass
+class SweepResult:
+    runs: int
+    seconds: float = 0.0
+    delays: list[float] = field(default_factory=list)
+    scheduler_cpu: float | None = None
+
+    @property
+    def runs_per_minute(self) -> float:
+        return 60 * self.runs / self.seconds if self.seconds else 0.0
+
+
+def _watch(client: Any, run_id: str, delays: list[float]) -> None:
+    """Append the delay from each live epoch's end to its arrival here."""
+    for message in client.messages(run_id, timeout=600):
+        arrived = time.time()
+        if message["type"] == "epoch":
+            delays.append(arrived - message["record"]["t_end"])
+        elif message["type"] == "epochs":
+            delays += [arrived - record["t_end"] for record in message["records"]]
+
+
+def timed_sweep(url: str, spec: dict[str, Any], subscribe: int, result: SweepResult) -> None:
+    """Start the sweep, subscribe to its first `subscribe` runs once they have ids, wait for the end."""
+    from server.client import Client
+
+    with Client(url, timeout=60) as client:
+        started = time.perf_counter()
+        sweep_id = client.sweep(spec)["id"]
+        watchers: list[threading.Thread] = []
+        for table in client.sweep_progress(sweep_id, timeout=600):
+            for row in table["runs"][len(watchers) : subscribe]:
+                if not row["run_id"]:
+                    break
+                watcher = threading.Thread(target=_watch, args=(client, row["run_id"], result.delays))
+                watcher.start()
+                watchers.append(watcher)
+        result.seconds = time.perf_counter() - started
+        for watcher in watchers:
+            watcher.join(60)
+        table = client.sweep_table(sweep_id)
+    if table["status"] != "completed" or table["finished"] != result.runs:
+        raise RuntimeError(f"the sweep ended {table['status']} with {table['finished']}/{result.runs} runs")
+
+
+def _spawn_dask(arguments: list[str], log: IO) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+    dask = str(Path(sys.executable).with_name("dask"))
+    return subprocess.Popen([dask, *arguments], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+
+def swept(spec: dict[str, Any], workers: int, subscribe: int, executor: str) -> SweepResult:
+    """The sweep on a fresh server with `workers` local workers, or `workers` Dask workers on loopback."""
+    from distributed import Client as DaskClient
+
+    result = SweepResult(spec["budget"])
+    processes: list[subprocess.Popen] = []
+    server = None
+    with tempfile.TemporaryDirectory(prefix="nnplay-bench-") as tmp, open(Path(tmp) / "dask.log", "w") as log:
+        env = {"NNPLAY_MAX_RUNS": str(workers), "NNPLAY_MAX_QUEUED": "1000"}
+        try:
+            if executor == "dask":
+                scheduler_file = Path(tmp) / "scheduler.json"
+                processes.append(
+                    _spawn_dask(
+                        ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"]
+                        + ["--scheduler-file", str(scheduler_file)],
+                        log,
+                    )
+                )
+                deadline = time.monotonic() + 60
+                while not (scheduler_file.exists() and scheduler_file.read_text().strip()):
+                    if time.monotonic() > deadline or processes[0].poll() is not None:
+                        raise RuntimeError(f"the Dask scheduler did not start; see {log.name}")
+                    time.sleep(0.1)
+                address = json.loads(scheduler_file.read_text())["address"]
+                for index in range(workers):
+                    worker = ["worker", address, "--name", f"w{index}", "--host", "127.0.0.1"]
+                    worker += ["--nworkers", "1", "--nthreads", "1", "--resources", "CPU=1"]
+                    processes.append(_spawn_dask(worker + ["--no-nanny", "--no-dashboard"], log))
+                with DaskClient(address, timeout=60) as dask:
+                    dask.wait_for_workers(workers, timeout=90)
+                env |= {"NNPLAY_EXECUTOR": "dask", "NNPLAY_DASK_SCHEDULER": address}
+            server = LocalServer(Path(tmp) / "data", env).start()
+            scheduler_cpu = cpu_seconds(processes[0].pid) if processes else 0.0
+            timed_sweep(server.url, spec, subscribe, result)
+            if processes:
+                result.scheduler_cpu = (cpu_seconds(processes[0].pid) - scheduler_cpu) / result.seconds
+        finally:
+            if server is not None:
+                server.stop()
+            for process in processes:
+                process.kill()
+            for process in processes:
+                process.wait(10)
+    return result
+
+
+def sweep_bench(runs: int, epochs: int | None, workers: int, subscribe: int) -> None:
+    from engine.config import RunConfig
+
+    base = RunConfig.model_validate({"name": "bench sweep"}).model_dump(mode="json")
+    if epochs is not None:
+        base["training"]["epochs"] = epochs
+    axes = [{"path": "seed", "values": list(range(runs))}]
+    spec = {"base": base, "axes": axes, "budget": runs, "concurrency": 2 * workers, "name": "bench"}
+    print(
+        f"sweep of {runs} default circle runs ({base['training']['epochs']} epochs, one per seed), "
+        f"{workers} workers, {subscribe} runs subscribed"
+    )
+    print(f"{'executor':>8} {'runs/min':>9} {'p50 ms':>7} {'p99 ms':>7} {'scheduler CPU':>13}")
+    results = {}
+    for executor in ("local", "dask"):
+        result = results[executor] = swept(spec, workers, subscribe, executor)
+        share = "-" if result.scheduler_cpu is None else f"{result.scheduler_cpu:.1%}"
+        print(
+            f"{executor:>8} {result.runs_per_minute:>9.1f} {1000 * percentile(result.delays, 50):>7.1f} "
+            f"{1000 * percentile(result.delays, 99):>7.1f} {share:>13}",
+            flush=True,
+        )
+    ratio = results["dask"].runs_per_minute / results["local"].runs_per_minute
+    print(f"Dask/local runs per minute: {ratio:.0%}")
+    print(f"p99 epoch->subscriber delay through Dask: {1000 * percentile(results['dask'].delays, 99):.1f} ms")
+    print(f"Dask scheduler CPU share: {results['dask'].scheduler_cpu:.1%}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[1, 4, 16])
@@ -207,7 +338,15 @@ def main(argv: list[str] | None = None) -> int:
         "--max-runs",
         help="NNPLAY_MAX_RUNS: a number, or N for every run at once (default: the server's, the cores)",
     )
+    parser.add_argument("--sweep", action="store_true", help="the sweep benchmark: local pool against Dask")
+    parser.add_argument("--sweep-runs", type=int, default=64, help="with --sweep: runs in the sweep")
+    parser.add_argument("--sweep-epochs", type=int, help="with --sweep: epochs per run (default 200)")
+    parser.add_argument("--workers", type=int, default=2, help="with --sweep: local and Dask workers")
+    parser.add_argument("--subscribe", type=int, default=4, help="with --sweep: runs with a subscriber")
     args = parser.parse_args(argv)
+    if args.sweep:
+        sweep_bench(args.sweep_runs, args.sweep_epochs, args.workers, args.subscribe)
+        return 0
     config = bench_config(args.epochs, args.every)
     settings = Settings()
     print(
