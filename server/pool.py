@@ -20,6 +20,7 @@ from server.wire import READ_BYTES, Outbox, Reader
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 EVENT_PIPE_BYTES = 1 << 20
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 CLOSE_GRACE_SECONDS = 3.0
 
 
@@ -189,7 +190,7 @@ class ProcessExecutor:
             process = subprocess.Popen(
                 [sys.executable, "-m", "server.worker", *map(str, fds), str(self.nice)],
                 pass_fds=fds,
-                env={**os.environ, "PYTHONPATH": path},
+                env={**ONE_THREAD, **os.environ, "PYTHONPATH": path},
             )
         except BaseException:
             for fd in (command_writer, events):

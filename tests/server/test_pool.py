@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections import deque
+from pathlib import Path
 
 import pytest
 
@@ -80,6 +81,19 @@ def test_jobs_queue_fifo_and_report_every_epoch():
     assert a[-1].data["status"] == "completed" and a[-1].data["weights"].startswith(b"PK")
     assert b[-1].data["status"] == "completed"
     assert len(pids) == 1
+
+
+def test_workers_run_numpy_on_one_thread_each(monkeypatch):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+
+    async def scenario(executor, events):
+        executor.submit(job("a", epochs=1))
+        await events.until("a", "done")
+        return [Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") for pid in executor.pids]
+
+    (environ,) = run(scenario)
+    assert {b"OMP_NUM_THREADS=1", b"OPENBLAS_NUM_THREADS=1", b"MKL_NUM_THREADS=1"} <= set(environ)
 
 
 def test_controls_reach_queued_and_running_jobs():
