@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     max_runs: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=256)
     max_queued: int = Field(64, ge=0, description="queued runs beyond the running ones; more get a 429")
     max_controls_per_second: float = Field(
-        20.0, gt=0, le=10_000, description="controls per run and second (bursts of twice that); more get a 429"
+        20.0, gt=0, le=10_000, description="controls per run and second (bursts of twice); more get a 429"
     )
     run_deadline_seconds: float = Field(3600.0, gt=0)
     worker_nice: int = Field(5, ge=0, le=19, description="workers' CPU priority below the server's")
