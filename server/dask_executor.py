@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server.executor import Action, Event, Job
-from server.pool import coalesce, merge_settings
+from server.pool import coalesce
 from server.wire import Reader, frame
 
 TOKEN_BYTES = 32
@@ -183,16 +183,8 @@ class DaskExecutor:
             self._end(attempt, "stopped", payload.get("reason") or "stopped by the user")
         elif action == "snapshot":
             self._emit(Event("snapshot", job.run_id, {**payload, "weights": None, "message": "not started"}))
-        elif action == "pause":
-            job.paused, job.steps = True, 0
-        elif action == "resume":
-            job.paused, job.steps = False, 0
-        elif action == "step":
-            job.paused, job.steps = True, job.steps + 1
-        elif action == "set" and job.settings:
-            merge_settings(job.settings[-1], payload)
-        elif action == "set":
-            job.settings.append(payload)
+        else:
+            job.control_waiting(action, payload)
 
     def _write(self, attempt: _Attempt, message: tuple | None) -> None:
         """Frame and hand to the transport, which buffers without blocking; waiting `set`s coalesce."""

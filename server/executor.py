@@ -28,6 +28,24 @@ class Job:
     checkpoint: bytes | None = None
     checkpoint_seconds: float = 10.0
 
+    def control_waiting(self, action: Action, payload: dict[str, Any]) -> None:
+        """Pause, resume, step or set a job that has not reached a worker; waiting `set`s merge."""
+        if action == "pause":
+            self.paused, self.steps = True, 0
+        elif action == "resume":
+            self.paused, self.steps = False, 0
+        elif action == "step":
+            self.paused, self.steps = True, self.steps + 1
+        elif action == "set" and self.settings:
+            merge_settings(self.settings[-1], payload)
+        elif action == "set":
+            self.settings.append(payload)
+
+
+def merge_settings(pending: dict[str, Any], payload: dict[str, Any]) -> None:
+    """Fold a newer `set` payload into a pending one: the latest value of each field wins."""
+    pending.update({key: value for key, value in payload.items() if value is not None})
+
 
 @dataclass
 class Event:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.executor import Action, Event, Job
+from server.executor import Action, Event, Job, merge_settings
 from server.wire import READ_BYTES, Outbox, Reader
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -34,11 +34,6 @@ class _Worker:
     started: float | None = None
     killed: str | None = None
     waiting_to_write: bool = False
-
-
-def merge_settings(pending: dict[str, Any], payload: dict[str, Any]) -> None:
-    """Fold a newer `set` payload into a pending one: the latest value of each field wins."""
-    pending.update({key: value for key, value in payload.items() if value is not None})
 
 
 def coalesce(pending: deque, message: tuple) -> bool:
@@ -157,16 +152,8 @@ class ProcessExecutor:
             self._emit(
                 [Event("snapshot", job.run_id, {**payload, "weights": None, "message": "not started"})]
             )
-        elif action == "pause":
-            job.paused, job.steps = True, 0
-        elif action == "resume":
-            job.paused, job.steps = False, 0
-        elif action == "step":
-            job.paused, job.steps = True, job.steps + 1
-        elif action == "set" and job.settings:
-            merge_settings(job.settings[-1], payload)
-        elif action == "set":
-            job.settings.append(payload)
+        else:
+            job.control_waiting(action, payload)
 
     def _dispatch(self) -> None:
         while self._queue and not self._closing:
