@@ -1,9 +1,15 @@
-"""A token bucket: how often a client may do something, with a short burst allowed."""
+"""How often and how many at once: a token bucket, Retry-After, and thread work behind a bounded queue."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from server.errors import ApiError
 
 
 class TokenBucket:
@@ -29,3 +35,18 @@ class TokenBucket:
 def retry_after(seconds: float) -> dict[str, str]:
     """A Retry-After header: whole seconds, at least 1."""
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+async def run_limited(
+    limiter: anyio.CapacityLimiter, queue: int, waiting: str, function: Callable[..., Any], *args: Any
+) -> Any:
+    """function(*args) in a thread, the limiter's tokens at a time; a 429 past `queue` already waiting.
+
+    waiting: what waits and its setting, e.g. "CSV uploads are waiting (NNPLAY_CSV_QUEUE)".
+    """
+    load = limiter.statistics()
+    if load.borrowed_tokens >= load.total_tokens and load.tasks_waiting >= queue:
+        raise ApiError(
+            429, f"{load.tasks_waiting} {waiting}; try again in a few seconds", headers=retry_after(2)
+        )
+    return await anyio.to_thread.run_sync(function, *args, limiter=limiter)

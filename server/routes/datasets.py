@@ -8,7 +8,6 @@ import time
 from functools import partial
 from typing import Any
 
-import anyio
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
@@ -18,6 +17,7 @@ from engine.datasets import DATASETS, TooManyColumns, csv_head, load_csv, make_d
 from server.deps import ManagerDep
 from server.errors import ApiError, validation_error
 from server.predict import finite_list
+from server.ratelimit import run_limited
 from server.schemas import DatasetPublic, DatasetsPublic, DatasetUpload, ErrorPublic
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"])
@@ -138,16 +138,10 @@ async def create_dataset(
 async def _parse(request: Request, text: str, loc: list[str]) -> dict[str, Any]:
     """load_csv on the CSV threads (NNPLAY_CSV_CONCURRENCY), not the pool the rest of the API uses."""
     limiter, settings = request.app.state.csv_limiter, request.app.state.settings
-    load = limiter.statistics()
-    if load.borrowed_tokens >= load.total_tokens and load.tasks_waiting >= settings.csv_queue:
-        raise ApiError(
-            429,
-            f"{load.tasks_waiting} CSV uploads are waiting (NNPLAY_CSV_QUEUE); try again in a few seconds",
-            headers={"Retry-After": "2"},
-        )
     parse = partial(load_csv, text, max_columns=settings.max_csv_columns)
+    waiting = "CSV uploads are waiting (NNPLAY_CSV_QUEUE)"
     try:
-        _, _, info = await anyio.to_thread.run_sync(parse, limiter=limiter)
+        _, _, info = await run_limited(limiter, settings.csv_queue, waiting, parse)
     except TooManyColumns as error:
         raise ApiError(422, f"the CSV cannot be used: {error} (NNPLAY_MAX_CSV_COLUMNS)", loc=loc) from None
     except ValueError as error:

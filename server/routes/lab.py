@@ -16,7 +16,7 @@ from engine.trainer import Trainer
 from server.deps import ManagerDep
 from server.errors import ApiError, not_found
 from server.predict import load_npz
-from server.ratelimit import retry_after
+from server.ratelimit import run_limited
 from server.schemas import ErrorPublic
 
 router = APIRouter(prefix="/api/lab", tags=["lab"])
@@ -28,7 +28,6 @@ MAX_LANDSCAPE_POINTS = 2000
 LANDSCAPE_BUDGET = 2e10
 NOT_FOUND = {404: {"model": ErrorPublic, "description": "no such experiment or run"}}
 BUSY = {429: {"model": ErrorPublic, "description": "too many lab computations are waiting"}}
-LAB_RETRY_SECONDS = 2
 
 
 class Strict(BaseModel):
@@ -119,14 +118,8 @@ def read_lab() -> dict[str, Any]:
 async def _compute(request: Request, function, *args) -> Any:
     """function(*args) in a thread, NNPLAY_LAB_CONCURRENCY at a time; 429 past NNPLAY_LAB_QUEUE waiting."""
     limiter, settings = request.app.state.lab_limiter, request.app.state.settings
-    load = limiter.statistics()
-    if load.borrowed_tokens >= load.total_tokens and load.tasks_waiting >= settings.lab_queue:
-        raise ApiError(
-            429,
-            f"{load.tasks_waiting} lab computations are waiting (NNPLAY_LAB_QUEUE); try again later",
-            headers=retry_after(LAB_RETRY_SECONDS),
-        )
-    return await anyio.to_thread.run_sync(function, *args, limiter=limiter)
+    waiting = "lab computations are waiting (NNPLAY_LAB_QUEUE)"
+    return await run_limited(limiter, settings.lab_queue, waiting, function, *args)
 
 
 def _spec(text: str) -> Spec:
