@@ -404,6 +404,10 @@ class App {
       return;
     }
     this.planTimer = setTimeout(async () => {
+      if (document.querySelector(".sidebar .field.invalid") || $("live-error").textContent) {
+        document.body.dataset.plan = "invalid";
+        return;
+      }
       let plan = null;
       let problem = null;
       try {

@@ -160,7 +160,7 @@ def test_reset_clears_the_hovered_neurons_tooltip_and_heatmap(page):
     step_once(page)
     page.evaluate("document.activeElement.blur()")
     page.hover(".net-node.hidden >> nth=0")
-    wait_text(page, "boundary-note", "Showing dense 1 unit 1")
+    wait_text(page, "boundary-note", "Showing 0 dense unit 1")
     assert "bias" in page.text_content(".net-tooltip")
     assert page.evaluate("window.nnplay.boundary.highlight !== null")
     page.keyboard.press("r")
@@ -283,7 +283,7 @@ def test_neurons_are_reachable_by_keyboard_and_charts_have_text(page):
     wait_text(page, "boundary-note", "Showing feature x2")
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "feature x2"
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "dense 1 unit 1"
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "0 dense unit 1"
     page.evaluate("document.activeElement.blur()")
     page.wait_for_function("document.getElementById('boundary-note').textContent === ''")
     assert page.is_hidden(".net-tooltip")
@@ -325,4 +325,4 @@ def test_layers_up_to_16_units_show_a_picture_per_neuron(page):
     assert page.locator(".net-node.hidden.compact").count() == 1
     step_once(page)
     page.hover(".net-node.hidden >> nth=15")
-    wait_text(page, "boundary-note", "Showing dense 1 unit 16")
+    wait_text(page, "boundary-note", "Showing 0 dense unit 16")
