@@ -428,7 +428,7 @@ class App {
     this.trainingPanel.showPlan(plan);
     for (const warning of document.querySelectorAll(".sidebar .plan-warning")) warning.remove();
     const field = problem && this.findField(this.pathFromLoc(problem.loc ?? []));
-    if (field) field.append(Object.assign(document.createElement("p"), { className: "plan-warning", role: "alert", style: "color: var(--danger, #b3261e); margin: 2px 0", textContent: problem.msg }));
+    if (field) field.append(Object.assign(document.createElement("p"), { className: "plan-warning", role: "alert", style: "grid-column: 1 / -1; color: var(--danger, #b3261e); margin: 2px 0", textContent: problem.msg }));
     if (!plan) return;
     this.network.setColumns(networkColumns(plan, this.state.config, inputKind(this.state.config, this.catalog)), this.info?.domain);
     $("conv-section").hidden = !plan.layers.some((layer) => layer.output_shape.length === 3);

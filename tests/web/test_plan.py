@@ -142,3 +142,15 @@ def test_cards_diagram_and_telemetry_share_one_numbering(page):
         assert int(header.split()[0]) in labels
     summary = page.eval_on_selector_all("#model-summary tbody tr:not(.input-row) td:first-child", TEXTS)
     assert [cell.split()[0] for cell in summary] == [str(index) for index in labels]
+
+
+def test_a_broken_server_limit_warns_on_the_field_it_names(page):
+    layers = [{"type": "dense", "units": 400, "activation": "relu"}, {"type": "dense", "units": 400}]
+    open_app(page, layers_hash(layers) + "&data.n_samples=2000&training.epochs=5000")
+    warning = page.locator(".sidebar .plan-warning")
+    warning.wait_for()
+    problem = page.evaluate("window.nnplay.planProblem")
+    assert warning.text_content() == problem["msg"]
+    path = warning.evaluate("(w) => w.closest('.field').dataset.path")
+    assert path == ".".join(str(part) for part in problem["loc"] if part != "body")
+    assert page.locator("#model-errors").text_content() == problem["msg"]
