@@ -1,0 +1,106 @@
+"""The Sweeps tab: build a sweep from the playground setup, follow it live, chart and open its runs."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.web.conftest import open_app
+
+pytestmark = pytest.mark.timeout(240)
+
+SCREENSHOT = Path(os.environ.get("NNPLAY_SCREENSHOTS", tempfile.gettempdir())) / "nnplay-sweeps-1280.png"
+
+
+def open_sweeps(page) -> None:
+    open_app(page)
+    page.click("#tab-sweeps-btn")
+    page.wait_for_selector("#tab-sweeps:not([hidden]) #sweep-start")
+
+
+def test_grid_sweep_over_lr_runs_live_and_charts_every_run(page):
+    open_sweeps(page)
+    page.fill('input[aria-label="Axis path"]', "optimizer.lr")
+    page.fill('input[aria-label="Axis values"]', "0.01, 0.1, 0.3")
+    page.fill("#sweep-epochs", "3")
+    page.fill("#sweep-concurrency", "2")
+    page.click("#sweep-start")
+    page.wait_for_selector("#sweep-body tr", timeout=30_000)
+    assert page.locator("#sweep-body tr").count() == 3
+    page.wait_for_selector('#tab-sweeps[data-state="completed"]', timeout=180_000)
+
+    rows = page.locator("#sweep-body tr")
+    assert [rows.nth(i).get_attribute("data-status") for i in range(3)] == ["completed"] * 3
+    assert [rows.nth(i).locator("td").nth(1).inner_text() for i in range(3)] == ["0.0100", "0.100", "0.300"]
+    best = [rows.nth(i).locator("td").nth(4).inner_text() for i in range(3)]
+    assert all(text != "–" for text in best), best
+    assert "3 of 3 runs finished" in page.inner_text("#sweep-status")
+
+    parcoords = page.evaluate(
+        """() => {
+            const trace = document.getElementById('sweep-parcoords').data[0];
+            return {type: trace.type, labels: trace.dimensions.map((d) => d.label),
+                    lines: trace.dimensions.map((d) => d.values.length), lr: trace.dimensions[0].values};
+        }"""
+    )
+    assert parcoords["type"] == "parcoords"
+    assert parcoords["lines"] == [3, 3]
+    assert parcoords["labels"][0] == "log10 optimizer.lr"
+    assert parcoords["lr"] == pytest.approx([-2, -1, -0.5228787], abs=1e-6)
+    scatter = page.evaluate(
+        """() => {
+            const node = document.querySelector('#sweep-scatters .sweep-scatter');
+            return {points: node.data[0].x.length, xaxis: node.layout.xaxis.type};
+        }"""
+    )
+    assert scatter == {"points": 3, "xaxis": "log"}
+
+    href = page.get_attribute("#sweep-csv", "href")
+    csv = page.evaluate("(url) => fetch(url).then((r) => r.text())", href)
+    header, *lines = csv.strip().splitlines()
+    assert header.startswith("index,run_id,status,optimizer.lr,") and len(lines) == 3
+
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    run_id = page.evaluate("window.nnplaySweeps.sweep.runs[1].run_id")
+    rows.nth(1).click()
+    page.wait_for_selector("#tab-play:not([hidden])")
+    page.wait_for_function("(id) => window.nnplay.run && window.nnplay.run.id === id", arg=run_id)
+    assert page.evaluate("window.nnplay.state.config.optimizer.lr") == pytest.approx(0.1)
+
+
+def test_bad_axis_path_shows_the_servers_error_next_to_the_form(page):
+    page.expected_errors.append("422")
+    open_sweeps(page)
+    page.fill('input[aria-label="Axis path"]', "optimizer.nonsense")
+    page.fill('input[aria-label="Axis values"]', "1, 2")
+    page.click("#sweep-start")
+    page.wait_for_function("document.getElementById('sweep-error').textContent.length > 0")
+    error = page.inner_text("#sweep-error")
+    assert "axis 'optimizer.nonsense'" in error
+    assert page.get_attribute('input[aria-label="Axis path"]', "aria-invalid") is not None
+    assert page.locator("#sweep-body tr").count() == 0
+    assert not page.is_disabled("#sweep-start")
+
+
+def test_stop_deletes_the_sweep_and_stops_its_runs(page):
+    page.expected_errors.append("404")
+    open_sweeps(page)
+    page.fill('input[aria-label="Axis values"]', "0.01, 0.1")
+    page.fill("#sweep-epochs", "5000")
+    page.fill("#sweep-concurrency", "1")
+    page.click("#sweep-start")
+    page.wait_for_selector('#sweep-body tr[data-status="running"]', timeout=30_000)
+    sweep_id = page.evaluate("window.nnplaySweeps.sweep.id")
+    page.click("#sweep-stop")
+    page.wait_for_selector('#tab-sweeps[data-state="stopped"]')
+    assert "stopped" in page.inner_text("#sweep-status")
+    assert page.evaluate("(id) => fetch(`/api/sweeps/${id}`).then((r) => r.status)", sweep_id) == 404
+    run_id = page.evaluate("window.nnplaySweeps.sweep.runs[0].run_id")
+    page.wait_for_function(
+        "(id) => fetch(`/api/runs/${id}`).then((r) => r.json()).then((run) => run.status === 'stopped')",
+        arg=run_id,
+    )
