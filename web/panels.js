@@ -146,9 +146,8 @@ export class TrainingPanel {
    * @param {object|null} plan the answer of POST /api/plan
    */
   showPlan(plan) {
-    const retask = plan && plan.task !== this.plan?.task;
     this.plan = plan ?? this.plan;
-    if (retask) this.render(this.info);
+    if (plan && plan.task !== this.task) this.render(this.info);
     const auto = this.fields.querySelector('.field[data-path="loss"] option[value="auto"]');
     if (auto) auto.textContent = this.autoLoss();
   }
@@ -182,6 +181,7 @@ export class TrainingPanel {
     const ctx = { catalog };
     this.info = info;
     const task = this.plan?.task ?? info?.task ?? catalog.datasets[config.data.dataset]?.task ?? "classification";
+    this.task = task;
     const losses = Object.entries(catalog.losses).filter(([, loss]) => loss.task === task).map(([name]) => [name, name]);
     const optimizer = config.optimizer;
     const schedule = config.schedule;
