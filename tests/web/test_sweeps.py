@@ -104,3 +104,43 @@ def test_stop_deletes_the_sweep_and_stops_its_runs(page):
         "(id) => fetch(`/api/runs/${id}`).then((r) => r.json()).then((run) => run.status === 'stopped')",
         arg=run_id,
     )
+
+
+def test_random_sweep_samples_distributions_and_charts_categorical_axes(page):
+    open_sweeps(page)
+    page.select_option('select[aria-label="Axis kind"]', "log_uniform")
+    assert page.is_hidden('input[aria-label="Axis values"]')
+    page.fill('input[aria-label="Axis low"]', "0.01")
+    page.fill('input[aria-label="Axis high"]', "0.3")
+    page.click("#sweep-add-axis")
+    second = page.locator(".sweep-axis").nth(1)
+    second.locator('input[aria-label="Axis path"]').fill("model.layers.0.activation")
+    second.locator('select[aria-label="Axis kind"]').select_option("choice")
+    second.locator('input[aria-label="Axis values"]').fill("tanh, relu")
+    page.select_option("#sweep-mode", "random")
+    page.fill("#sweep-budget", "3")
+    page.fill("#sweep-epochs", "2")
+    with page.expect_request(lambda r: r.url.endswith("/api/sweeps") and r.method == "POST") as sent:
+        page.click("#sweep-start")
+    spec = sent.value.post_data_json
+    assert spec["axes"] == [
+        {"path": "optimizer.lr", "distribution": "log_uniform", "low": 0.01, "high": 0.3},
+        {"path": "model.layers.0.activation", "distribution": "choice", "choices": ["tanh", "relu"]},
+    ]
+    assert (spec["mode"], spec["budget"], spec["base"]["training"]["epochs"]) == ("random", 3, 2)
+    page.wait_for_selector('#tab-sweeps[data-state="completed"]', timeout=180_000)
+
+    runs = page.evaluate("window.nnplaySweeps.sweep.runs.map((row) => row.params)")
+    assert len(runs) == 3
+    assert all(0.01 <= run["optimizer.lr"] <= 0.3 for run in runs)
+    assert {run["model.layers.0.activation"] for run in runs} <= {"tanh", "relu"}
+    assert page.locator("#sweep-body tr").count() == 3
+    parcoords = page.evaluate(
+        """() => document.getElementById('sweep-parcoords').data[0].dimensions.map(
+            (d) => ({label: d.label, lines: d.values.length, ticks: d.ticktext || null}))"""
+    )
+    labels = [d["label"] for d in parcoords]
+    assert labels == ["log10 optimizer.lr", "model.layers.0.activation", "best test accuracy"]
+    assert all(d["lines"] == 3 for d in parcoords)
+    assert set(parcoords[1]["ticks"]) <= {"tanh", "relu"}
+    assert page.locator("#sweep-scatters .sweep-scatter").count() == 2
