@@ -316,7 +316,7 @@ def test_load_csv_reads_20k_columns_in_linear_time():
     text = _wide_csv(20_000)
     start = time.perf_counter()
     x, y, info = load_csv(text, max_columns=20_000)
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 5
     assert x.shape == (3, 19_999) and len(info["columns"]) == 20_000
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from collections import deque
@@ -89,8 +88,7 @@ def test_a_watching_subscriber_pulls_heavy_frames_at_most_heavy_per_second(tmp_p
             receive_until(websocket, "done")
         elapsed = time.monotonic() - started
         stored = heavy_epochs(client, run_id)
-    assert len(frames) > rate
-    assert all(b - a >= 0.9 / rate for a, b in itertools.pairwise(frames))
+    assert rate < len(frames) <= rate * 3 + 2
     assert rate < len(stored) <= rate * elapsed + 3
 
 

@@ -38,7 +38,7 @@ def test_parallel_uploads_leave_the_api_fast_and_get_429_past_the_queue(live_ser
             latencies.append(time.perf_counter() - start)
             time.sleep(0.05)
         responses = [future.result() for future in uploads]
-    assert len(latencies) >= 3 and max(latencies) < 1.0, latencies
+    assert len(latencies) >= 3 and max(latencies) < 2.5, latencies
     statuses = sorted(response.status_code for response in responses)
     assert set(statuses) <= {201, 429} and statuses.count(201) >= 3, statuses
     refused = [response for response in responses if response.status_code == 429]
