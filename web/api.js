@@ -43,7 +43,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { json } = {}) {
+export async function request(method, path, { json } = {}) {
   const init = { method, headers: headers(json) };
   if (json !== undefined) init.body = JSON.stringify(json);
   const response = await fetch(path, init);

@@ -13,8 +13,8 @@ export const CLASS_COLORS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467b
 
 const DIVERGING = [[0, COLORS.negative], [0.5, COLORS.middle], [1, COLORS.positive]];
 
-const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
-const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
+export const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
+export const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
 
 /**
  * The array an encoded telemetry field holds: {dtype, shape, data} with data base64 of little-endian float32,

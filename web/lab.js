@@ -1,9 +1,7 @@
-import { ApiError, api, token } from "./api.js";
-import { CLASS_COLORS, COLORS } from "./charts.js";
+import { api, request } from "./api.js";
+import { CLASS_COLORS, COLORS, FONT, PLOT_CONFIG } from "./charts.js";
 import { State } from "./state.js";
 
-const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
-const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
 const SCHEDULE_PARAMS = {
   constant: {},
   step: { step_size: 50, gamma: 0.5 },
@@ -13,19 +11,6 @@ const SCHEDULE_PARAMS = {
 const RACER_EXTRA = { momentum: "momentum", nesterov: "momentum", rmsprop: "alpha", adam: "betas" };
 const ZERO_GRADIENT = "rgba(198, 40, 40, 0.13)";
 const SATURATING = "rgba(245, 147, 34, 0.16)";
-
-async function request(method, path, json) {
-  const init = { method, headers: {} };
-  if (token) init.headers.Authorization = `Bearer ${token}`;
-  if (json !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(json);
-  }
-  const response = await fetch(path, init);
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data?.detail ?? data);
-  return data;
-}
 
 function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -311,7 +296,7 @@ class RaceExplorer extends Explorer {
   refresh() {
     return this.run(async () => {
       this.stop();
-      this.result = await request("POST", "/api/lab/race", this.requestBody());
+      this.result = await request("POST", "/api/lab/race", { json: this.requestBody() });
       const { grid, runs } = this.result;
       const log = grid.log_scale;
       const z = grid.z.map((row) => row.map((v) => (v === null ? null : log ? Math.log10(1 + v) : v)));
@@ -403,7 +388,7 @@ class InitExplorer extends Explorer {
     const body = { activation: this.activation.value, initializer: this.initializer.value, depth: Number(this.depth.value),
       width: Number(this.width.value) };
     return this.run(async () => {
-      const result = await request("POST", "/api/lab/init", body);
+      const result = await request("POST", "/api/lab/init", { json: body });
       const layers = result.layers.map((l) => l.layer);
       const line = (name, y, c) => ({ type: "scatter", mode: "lines+markers", name, x: layers, y, line: { color: c, width: 2 } });
       await draw(this.body.querySelector("#lab-init-stats"), [line("std", result.layers.map((l) => l.std), COLORS.positive),
@@ -502,8 +487,8 @@ class LandscapeExplorer extends Explorer {
         return;
       }
       const directions = Number(this.dims.value);
-      const result = await request("POST", "/api/lab/landscape", { run_id: this.runSelect.value, n: Number(this.n.value),
-        span: Number(this.span.value), seed: Number(this.seed.value), directions, basis: this.basis.value });
+      const result = await request("POST", "/api/lab/landscape", { json: { run_id: this.runSelect.value, n: Number(this.n.value),
+        span: Number(this.span.value), seed: Number(this.seed.value), directions, basis: this.basis.value } });
       const contour = this.body.querySelector("#lab-landscape-contour");
       const surface = this.body.querySelector("#lab-landscape-surface");
       const along = this.body.querySelector("#lab-landscape-path");
@@ -585,7 +570,7 @@ class ExperimentList extends Explorer {
       verdict.textContent = "training…";
       verdict.className = "lab-verdict";
       try {
-        const result = await request("POST", `/api/lab/experiments/${experiment.name}/run`, { seed: Number(seed.value) || 0 });
+        const result = await request("POST", `/api/lab/experiments/${experiment.name}/run`, { json: { seed: Number(seed.value) || 0 } });
         verdict.textContent = `${result.verdict.passed ? "✓ reproduced" : "✗ not reproduced"}: ${result.verdict.summary}`;
         verdict.classList.add(result.verdict.passed ? "passed" : "failed");
         await this.drawRuns(chart, caption, result.runs);

@@ -1,27 +1,12 @@
-import { ApiError, token } from "./api.js";
-import { COLORS } from "./charts.js";
+import { request, token } from "./api.js";
+import { COLORS, FONT, PLOT_CONFIG } from "./charts.js";
 import { h } from "./forms.js";
 
-const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
-const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
 const PATHS = ["optimizer.lr", "optimizer.weight_decay", "model.layers.0.activation", "model.layers.0.units",
   "training.batch_size", "training.epochs", "data.noise", "seed"];
 const KINDS = [["values", "grid values"], ["log_uniform", "log-uniform"], ["uniform", "uniform"], ["int", "integer"],
   ["choice", "choice"]];
 const FINISHED = new Set(["completed", "stopped", "diverged", "failed", "interrupted"]);
-
-async function request(method, path, json) {
-  const init = { method, headers: {} };
-  if (token) init.headers.Authorization = `Bearer ${token}`;
-  if (json !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(json);
-  }
-  const response = await fetch(path, init);
-  const data = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data?.detail ?? data);
-  return data;
-}
 
 function parseList(text) {
   return text.split(",").map((part) => part.trim()).filter((part) => part !== "").map((part) => {
@@ -167,7 +152,7 @@ class SweepsPanel {
     };
     this.startButton.disabled = true;
     try {
-      const table = await request("POST", "/api/sweeps", spec);
+      const table = await request("POST", "/api/sweeps", { json: spec });
       this.follow(table);
     } catch (error) {
       this.showError(error);
