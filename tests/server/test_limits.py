@@ -12,15 +12,8 @@ from engine.config import RunConfig
 from server.errors import ApiError
 from server.limits import check_config, preflight
 from server.settings import Settings
+from tests.engine.test_plan import HUGE_CONV
 
-HUGE_CONV = {
-    "data": {"dataset": "digits"},
-    "dtype": "float64",
-    "model": {
-        "layers": [{"type": "conv2d", "filters": 128, "padding": 5}] * 3
-        + [{"type": "flatten"}, {"type": "dense", "units": 1024}]
-    },
-}
 CONV_49K = [
     {"type": "conv2d", "filters": 64, "padding": 2, "activation": "relu"},
     {"type": "conv2d", "filters": 64, "padding": 2, "activation": "relu"},

@@ -200,6 +200,7 @@ def test_lab_computations_past_the_queue_get_429(tmp_path):
         slow = pool.submit(client.post, "/api/lab/experiments/overfitting/run", json={"epochs": 500})
         wait_for(lambda: app.state.lab_limiter.statistics().borrowed_tokens == 1)
         busy = client.post("/api/lab/init", json=init)
-        assert busy.status_code == 429 and "NNPLAY_LAB_QUEUE" in busy.json()["detail"]
+        assert busy.status_code == 429 and busy.headers["Retry-After"] == "2"
+        assert "NNPLAY_LAB_QUEUE" in busy.json()["detail"]
         assert slow.result().status_code == 200
         assert client.post("/api/lab/init", json=init).status_code == 200
