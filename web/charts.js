@@ -8,8 +8,8 @@ export const COLORS = {
   grid: "#e6e8ec",
 };
 
-export const CLASS_COLORS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-  "#bcbd22", "#17becf"];
+export const CLASS_COLORS = ["#c75000", "#0868ac", "#1f9d5b", "#e068a0", "#680065", "#4600a3", "#6775fb", "#4613ff",
+  "#67170c", "#2c1327"];
 
 const DIVERGING = [[0, COLORS.negative], [0.5, COLORS.middle], [1, COLORS.positive]];
 

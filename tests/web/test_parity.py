@@ -1,0 +1,80 @@
+"""TF-Playground parity and look (issue 15): epoch-0 pictures, weight popup, dataset thumbnails, ∞ epochs,
+TensorBoard histograms, a colour-blind-safe class palette, links by keyboard."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from tests.web.conftest import open_app
+
+OLD_CLASS_COLORS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                    "#bcbd22", "#17becf"]
+MIN_CONTRAST = 3.0
+MIN_DELTA_E = 20.0
+PROTANOPIA = np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                       [-0.003882, -0.048116, 1.051998]])
+DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                         [-0.011820, 0.042940, 0.968881]])
+SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+WHITE_XYZ = np.array([0.95047, 1.0, 1.08883])
+
+
+def linear_rgb(hex_colors: list[str]) -> np.ndarray:
+    """sRGB hex colours as linear RGB in [0, 1], (n, 3)."""
+    srgb = np.array([[int(color[i : i + 2], 16) for i in (1, 3, 5)] for color in hex_colors]) / 255
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def contrast_with_white(hex_colors: list[str]) -> np.ndarray:
+    """WCAG contrast ratio (1.05) / (L + 0.05) of each colour against white."""
+    return 1.05 / (linear_rgb(hex_colors) @ SRGB_TO_XYZ[1] + 0.05)
+
+
+def cie_lab(linear: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of linear RGB rows."""
+    xyz = np.clip(linear, 0, 1) @ SRGB_TO_XYZ.T / WHITE_XYZ
+    f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
+    return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+
+
+def closest_pairs(hex_colors: list[str]) -> dict[str, tuple[float, str, str]]:
+    """The closest pair (CIE76 ΔE) for normal vision and Machado et al. (2009) protanopia, deuteranopia."""
+    linear = linear_rgb(hex_colors)
+    closest = {}
+    for vision, matrix in (("normal", np.eye(3)), ("protanopia", PROTANOPIA), ("deuteranopia", DEUTERANOPIA)):
+        lab = cie_lab(linear @ matrix.T)
+        closest[vision] = min(
+            (float(np.linalg.norm(lab[i] - lab[j])), hex_colors[i], hex_colors[j])
+            for i, j in itertools.combinations(range(len(hex_colors)), 2)
+        )
+    return closest
+
+
+def palette_problems(hex_colors: list[str]) -> list[str]:
+    problems = [
+        f"{color} is {ratio:.2f}:1 on white"
+        for color, ratio in zip(hex_colors, contrast_with_white(hex_colors), strict=True)
+        if ratio < MIN_CONTRAST
+    ]
+    problems += [
+        f"{a} and {b} are ΔE {distance:.1f} apart for {vision}"
+        for vision, (distance, a, b) in closest_pairs(hex_colors).items()
+        if distance < MIN_DELTA_E
+    ]
+    return problems
+
+
+def test_the_palette_check_catches_the_old_palette():
+    problems = palette_problems(OLD_CLASS_COLORS)
+    assert "#f59322 is 2.31:1 on white" in problems
+    assert any("protanopia" in problem for problem in problems)
+    assert any("deuteranopia" in problem for problem in problems)
+
+
+def test_class_colours_are_colour_blind_safe_with_contrast(page):
+    open_app(page)
+    colors = page.evaluate("import('/charts.js').then((charts) => charts.CLASS_COLORS)")
+    assert len(colors) == 10
+    assert palette_problems(colors) == []
