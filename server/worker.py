@@ -73,6 +73,7 @@ class JobRunner:
         self.shutdown = False
         self.deadline = time.monotonic() + job.deadline
         self.checkpointed = time.monotonic()
+        self.unsaved_settings = False
 
     def send(self, kind: str, data: dict[str, Any], hold: bool = False) -> None:
         self.events.send((kind, self.job.run_id, data), hold)
@@ -130,11 +131,13 @@ class JobRunner:
         epochs = self.trainer.epochs()
         while True:
             self.poll(0)
+            self.save_settings()
             if self.paused and self.steps == 0 and not self.stopping:
                 self.report_heavy_now()
             while self.paused and self.steps == 0 and not self.stopping:
                 self.announce("paused")
                 self.poll(min(1.0, max(0.0, self.deadline - time.monotonic())))
+                self.save_settings()
                 self.check_deadline()
             self.check_deadline()
             if not self.stopping:
@@ -158,10 +161,16 @@ class JobRunner:
         from engine import checkpoint
 
         self.checkpointed = time.monotonic()
+        self.unsaved_settings = False
         return {"epoch": self.trainer.epoch, "state": checkpoint.to_bytes(self.trainer.state())}
 
     def send_checkpoint(self) -> None:
         self.send("checkpoint", self.checkpoint())
+
+    def save_settings(self) -> None:
+        """Checkpoint after a live `set`, so a run that recovers keeps the lr or rate set since the last."""
+        if self.unsaved_settings and self.trainer.status == "running" and not self.stopping:
+            self.send_checkpoint()
 
     def stop(self, reason: str) -> None:
         if not self.stopping:
@@ -240,8 +249,10 @@ class JobRunner:
             try:
                 if payload.get("lr") is not None:
                     trainer.set_lr(payload["lr"])
+                    self.unsaved_settings = True
                 if payload.get("regularization_rate") is not None:
                     trainer.set_regularization_rate(payload["regularization_rate"])
+                    self.unsaved_settings = True
             except ValueError as error:
                 self.send("status", {"status": self.announced, "message": str(error)})
         elif action == "heavy":

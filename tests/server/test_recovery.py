@@ -189,3 +189,32 @@ def test_continue_refuses_what_cannot_continue(live_server):
             assert bad.status_code == 422 and "epochs" in json.dumps(bad.json()), body
         over = client.post(f"/api/runs/{running}/continue", json={"epochs": 10_001})
         assert over.status_code == 422 and over.json()["detail"][0]["loc"] == ["body", "epochs"], over.text
+
+
+def test_an_lr_set_after_the_last_checkpoint_survives_a_killed_worker(live_server, tmp_path):
+    cfg = config(40)
+    trainer = Trainer(cfg)
+    epochs = trainer.epochs()
+    records = [next(epochs) for _ in range(5)]
+    trainer.set_lr(0.05)
+    records += list(epochs)
+    server = live_server(env={"NNPLAY_CHECKPOINT_SECONDS": "3600"}, data_dir=tmp_path / "data")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        run_id = client.post("/api/runs", json=merge(cfg, {"paused": True})).json()["id"]
+        wait_status(client, run_id, "paused")
+        for _ in range(5):
+            client.post(f"/api/runs/{run_id}/control", json={"action": "step"})
+        wait_for(lambda: epochs_done(client, run_id) == 5)
+        set_lr = {"action": "set", "lr": 0.05}
+        assert client.post(f"/api/runs/{run_id}/control", json=set_lr).status_code == 200
+        wait_for(lambda: stored_checkpoint(tmp_path / "data", run_id) == 5)
+        (pid,) = worker_pids(server)
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: "retry 1" in (client.get(f"/api/runs/{run_id}").json()["message"] or ""))
+        wait_status(client, run_id, "paused")
+        client.post(f"/api/runs/{run_id}/control", json={"action": "resume"})
+        wait_status(client, run_id, "completed")
+        stored = client.get(f"/api/runs/{run_id}/epochs").json()
+        assert [e["lr"] for e in stored] == [0.01] * 5 + [0.05] * 35
+        assert_same_weights(weights(client, run_id), trainer.model.state_dict())
+        assert_same_epochs(client, run_id, records)
