@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, Literal
@@ -11,14 +10,13 @@ import numpy as np
 from pydantic import BaseModel
 
 from engine import checkpoint, losses, optimizers, penalties, schedules
-from engine import telemetry as tm
 from engine.config import RunConfig
-from engine.datasets import ArrayDataset, expand_features, validation_split
+from engine.datasets import ArrayDataset, validation_split
 from engine.model import Model
 from engine.plan import make_data, plan
+from engine.recorder import Recorder
 
 Status = Literal["running", "completed", "stopped", "diverged"]
-HEAVY_RECORDS_PER_RUN = 200
 
 
 class EpochRecord(BaseModel):
@@ -93,12 +91,20 @@ class Trainer:
         self.status: Status = "running"
         self.message: str | None = None
         self._stop_reason: str | None = None
-        self._probe = self.x_train[: cfg.telemetry.probe_size]
         self.epoch = 0
         self.early_state: tuple[float, int, dict | None] = (float("inf"), 0, None)
-        self._grids: dict[int, tuple] = {}
-        self._layer_labels = [layer.label for layer in self.plan.layers]
-        self._heavy_requested = False
+        probe = cfg.telemetry.probe_size
+        self.recorder = Recorder(
+            cfg.telemetry,
+            cfg.training.epochs,
+            self.model,
+            self.loss,
+            self.task,
+            data,
+            self.x_train[:probe],
+            self.y_train[:probe],
+            [layer.label for layer in self.plan.layers],
+        )
         self.last_record: EpochRecord | None = None
 
     def _hold_out_validation(self, fraction: float, data: ArrayDataset) -> tuple[np.ndarray, np.ndarray]:
@@ -201,12 +207,11 @@ class Trainer:
     @property
     def heavy_every(self) -> int:
         """Heavy telemetry is scheduled every `telemetry.every` epochs, by default max(1, epochs // 200)."""
-        every = self.config.telemetry.every
-        return every or max(1, self.config.training.epochs // HEAVY_RECORDS_PER_RUN)
+        return self.recorder.every
 
     def request_heavy(self) -> None:
         """Give the next epoch's record heavy telemetry, whatever the schedule."""
-        self._heavy_requested = True
+        self.recorder.request()
 
     def heavy_record(self) -> EpochRecord | None:
         """The newest epoch's record with heavy telemetry, computed now on the model if it had none."""
@@ -214,7 +219,7 @@ class Trainer:
         if record is None or record.heavy or self.status == "diverged":
             return record
         with np.errstate(all="ignore"):
-            self.last_record = record.model_copy(update=self._heavy_fields(None))
+            self.last_record = record.model_copy(update=self.recorder.fields(None))
         return self.last_record
 
     def epochs(self, heavy: Callable[[int], bool] | None = None) -> Iterator[EpochRecord]:
@@ -236,7 +241,7 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 lr = self.schedule.lr_at(self.epoch - 1, self.base_lr)
                 self.optimizer.lr = lr
-                heavy = self._heavy(self.epoch) or (wanted is not None and wanted(self.epoch))
+                heavy = self.recorder.due(self.epoch) or (wanted is not None and wanted(self.epoch))
                 before = self._train_one_epoch(keep_last_update=heavy)
                 train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
                 test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
@@ -268,7 +273,7 @@ class Trainer:
                             val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
                             penalty = self.penalty_value()
                 full = (heavy or self.status != "running") and not problem
-                fields = self._heavy_fields(before) if full else {}
+                fields = self.recorder.fields(before) if full else {}
                 now = time.perf_counter()
                 record = EpochRecord.model_construct(
                     epoch=self.epoch,
@@ -293,11 +298,6 @@ class Trainer:
                 yield record
                 if self.status != "running":
                     return
-
-    def _heavy(self, epoch: int) -> bool:
-        requested, self._heavy_requested = self._heavy_requested, False
-        last = epoch == self.config.training.epochs
-        return requested or epoch % self.heavy_every == 0 or last or epoch == 1
 
     def _train_one_epoch(self, keep_last_update: bool) -> list[np.ndarray] | None:
         n = len(self.x_train)
@@ -335,138 +335,3 @@ class Trainer:
         if not np.isfinite(train_loss):
             return "the training loss is not a finite number; the learning rate is probably too high"
         return None
-
-    def _heavy_fields(self, before: list[np.ndarray] | None) -> dict:
-        """Histograms, fractions, grids, feature maps and weights: the record's heavy part."""
-        t = self.config.telemetry
-        fields: dict[str, Any] = {"heavy": True, "layers": self._layer_telemetry(before)}
-        if self.dataset.domain is not None and self.dataset.feature_names and (t.boundary or t.neurons):
-            fields.update(self._plane_telemetry())
-        if t.feature_maps and len(self.input_shape) == 3:
-            fields["feature_maps"] = self._feature_maps()
-        if t.weights:
-            fields["weights"] = {
-                str(index): {k: tm.encode(v) for k, v in layer.params.items()}
-                for index, layer in enumerate(self.model.layers)
-                if "weight" in layer.params and layer.params["weight"].size <= t.max_weights
-            }
-        return fields
-
-    def _layer_telemetry(self, before: list[np.ndarray] | None) -> list[dict]:
-        t = self.config.telemetry
-        bins = t.bins
-        trace = self.model.trace(self._probe) if t.activations else None
-        rows = []
-        position = 0
-        for index, layer in enumerate(self.model.layers):
-            row: dict[str, Any] = {
-                "index": index,
-                "type": type(layer).__name__.lower(),
-                "label": self._layer_labels[index],
-            }
-            params = layer.params
-            if params:
-                grads = [layer.grads[k] for k in params] if layer.grads else []
-                row["grad_norm"] = tm.l2_norm(grads) if grads else None
-                if "weight" in params:
-                    weight = params["weight"]
-                    if t.histograms:
-                        row["weight"] = tm.stats(weight, bins)
-                        if "weight" in layer.grads:
-                            row["grad"] = tm.stats(layer.grads["weight"], bins)
-                    if before is not None:
-                        old = before[position + list(params).index("weight")]
-                        norm = tm.l2_norm([old])
-                        row["update_ratio"] = tm.l2_norm([weight - old]) / norm if norm > 0 else None
-                position += len(params)
-            if trace is not None and hasattr(layer, "kind"):
-                x, y = trace[index], trace[index + 1]
-                if t.histograms:
-                    row["activation"] = tm.stats(y, bins)
-                row["dead_fraction"], row["saturated_fraction"] = tm.unit_fractions(layer, x, y)
-            rows.append(row)
-        return rows
-
-    def _feature_maps(self) -> dict:
-        """The first probe sample and each image-shaped layer output on it, (channels, height, width)."""
-        trace = self.model.trace(self._probe[:1])
-        label = self.y_train[0]
-        return {
-            "input": tm.encode(trace[0][0]),
-            "label": label.tolist(),
-            "layers": [
-                {
-                    "layer": index,
-                    "type": type(layer).__name__.lower(),
-                    "maps": tm.encode(trace[index + 1][0]),
-                }
-                for index, layer in enumerate(self.model.layers)
-                if trace[index + 1].ndim == 4
-            ],
-        }
-
-    def _is_small_dense(self) -> bool:
-        flat = all(len(shape) == 1 for shape in self.model.output_shapes)
-        hidden = sum(
-            self.model.output_shapes[i][0] for i, layer in enumerate(self.model.layers) if layer.params
-        )
-        return flat and hidden <= self.config.telemetry.max_neurons
-
-    def _grid_inputs(self, n: int) -> tuple[dict, dict, np.ndarray]:
-        if n not in self._grids:
-            xs, ys, points = tm.grid_points(self.dataset.domain, n)
-            features = np.asarray(expand_features(points, self.dataset.feature_names), dtype=self.dtype)
-            self._grids[n] = tm.encode(xs), tm.encode(ys), features
-        return self._grids[n]
-
-    def _plane_telemetry(self) -> dict:
-        """The decision boundary over the input plane; for small nets each neuron's output, coarser."""
-        t = self.config.telemetry
-        n = t.grid_size
-        xs, ys, inputs = self._grid_inputs(n)
-        trace = self.model.trace(inputs)
-        output = trace[-1]
-        if self.task == "regression":
-            z, kind = output[:, 0], "value"
-        elif output.shape[1] == 1:
-            z, kind = self.loss.output(output)[:, 0], "probability"
-        else:
-            z, kind = np.argmax(output, axis=1).astype(np.float64), "class"
-        fields = {}
-        if t.boundary:
-            fields["boundary"] = {"x": xs, "y": ys, "z": tm.quantize(z.reshape(n, n)), "kind": kind}
-        if t.neurons and self._is_small_dense():
-            fields["neurons"] = self._neuron_grids(trace, n, min(t.neuron_grid_size, n))
-        return fields
-
-    @staticmethod
-    @functools.cache
-    def _thumbnail_picks(n: int, m: int) -> np.ndarray:
-        """Indices into an n x n grid of the m x m points a thumbnail samples."""
-        rows = np.linspace(0, n - 1, m).round().astype(np.intp)
-        return (rows[:, None] * n + rows[None, :]).ravel()
-
-    def _neuron_grids(self, trace: list[np.ndarray], n: int, m: int) -> list[dict]:
-        picks = self._thumbnail_picks(n, m)
-        layers = self.model.layers
-        owners, blocks = [-1], [trace[0][picks]]
-        for index, layer in enumerate(layers):
-            if "weight" in layer.params:
-                activated = index + 1 < len(layers) and hasattr(layers[index + 1], "kind")
-                output_index = index + 2 if activated else index + 1
-                values = trace[output_index][picks]
-                if output_index == len(layers) and self.task != "regression":
-                    values = self.loss.output(values)
-                owners.append(index)
-                blocks.append(values)
-        grids = np.concatenate(blocks, axis=1).T.reshape(-1, m, m)
-        entries = [
-            {"layer": owner, "unit": j}
-            for owner, block in zip(owners, blocks, strict=True)
-            for j in range(block.shape[1])
-        ]
-        for entry, grid in zip(entries, grids, strict=True):
-            entry["z"] = tm.quantize(grid)
-        for entry, name in zip(entries, self.dataset.feature_names, strict=False):
-            entry["name"] = name
-        return entries
