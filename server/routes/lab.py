@@ -10,8 +10,9 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine import activations, experiments, initializers, lab, telemetry
-from engine.config import ConstantLR, OptimizerConfig, ScheduleConfig
+from engine import activations, backprop, experiments, initializers, lab, telemetry
+from engine.config import MAX_SAMPLES, ConstantLR, OptimizerConfig, RunConfig, ScheduleConfig
+from engine.plan import PlanError
 from engine.trainer import Trainer
 from server.deps import ManagerDep
 from server.errors import ApiError, not_found
@@ -86,6 +87,14 @@ class LandscapeRequest(Strict):
     )
 
 
+class BackpropRequest(Strict):
+    """A small dense net (a config, or a run with its latest weights) on one training example."""
+
+    config: RunConfig | None = Field(None, description="the net with its seed's initial weights")
+    run_id: str | None = Field(None, min_length=1, max_length=64, description="a run: its config and weights")
+    example: int = Field(0, ge=0, le=MAX_SAMPLES, description="index into the training set")
+
+
 class ExperimentRun(Strict):
     epochs: int | None = Field(None, ge=1, le=500)
     seed: int = Field(0, ge=0, le=2**32 - 1)
@@ -112,6 +121,7 @@ def read_lab() -> dict[str, Any]:
         "surfaces": surfaces,
         "init_presets": lab.INIT_PRESETS,
         "notes_vs_torch": lab.NOTES_VS_TORCH,
+        "backprop_presets": backprop.PRESETS,
     }
 
 
@@ -169,6 +179,38 @@ async def create_init(body: InitRequest, request: Request) -> dict[str, Any]:
         return await _compute(request, lambda: lab.init_stats(**body.model_dump()))
     except ValueError as error:
         raise ApiError(422, str(error), loc=["body", "initializer"]) from None
+
+
+def _backprop(config: dict, weights: bytes | None, csv_text: str | None, body: BackpropRequest) -> dict:
+    source = ["body", "config"] if body.run_id is None else ["body", "run_id"]
+    try:
+        state = None if weights is None else load_npz(weights)
+        return backprop.backprop(config, body.example, state, csv_text)
+    except PlanError as error:
+        loc = ["body", "example"] if error.field == ("example",) else [*source, *error.field]
+        raise ApiError(422, str(error), loc=loc) from None
+    except ValueError as error:
+        raise ApiError(422, str(error), loc=source) from None
+
+
+@router.post("/backprop", responses=NOT_FOUND | BUSY)
+async def create_backprop(body: BackpropRequest, manager: ManagerDep, request: Request) -> dict[str, Any]:
+    """Backprop step by step: the net's graph on one example, with values, local derivatives and gradients."""
+    if body.config is not None and body.run_id is not None:
+        raise ApiError(422, "give a config or a run_id, not both", loc=["body", "run_id"])
+    weights = None
+    config = (body.config or RunConfig()).model_dump(mode="json")
+    if body.run_id is not None:
+        config = (await manager.read(body.run_id))["config"]
+        weights = await manager.weights(body.run_id)
+    csv_text = None
+    if config["data"]["dataset"] == "csv":
+        dataset = await anyio.to_thread.run_sync(manager.store.get_dataset, config["data"]["csv_id"])
+        if dataset is None:
+            message = "the uploaded dataset no longer exists"
+            raise ApiError(422, message, loc=["body", "config", "data", "csv_id"])
+        csv_text = dataset["csv"]
+    return await _compute(request, _backprop, config, weights, csv_text, body)
 
 
 @router.get("/experiments")
