@@ -367,6 +367,13 @@ export class ScatterChart extends PlotView {
 }
 
 const BAND_PAIRS = [[0, 8], [1, 7], [2, 6], [3, 5]];
+const OLD_RGB = [198, 219, 239];
+const NEW_RGB = [8, 48, 107];
+
+function recencyColor(recency, alpha = 1) {
+  const rgb = OLD_RGB.map((value, i) => Math.round(value + (NEW_RGB[i] - value) * recency));
+  return `rgba(${rgb.join(",")},${alpha})`;
+}
 
 export class HistogramChart extends PlotView {
   constructor(el, scheduler) {
@@ -391,30 +398,47 @@ export class HistogramChart extends PlotView {
     const gap = shown.length > 1 ? (shown[shown.length - 1].epoch - shown[0].epoch) / (shown.length - 1) : 1;
     const height = 2.5 * gap;
     return shown.map((entry, i) => {
-      const { low, high, counts: typed } = entry.stats.histogram;
-      const counts = Array.from(typed);
+      const { low, high, counts } = entry.stats.histogram;
       const width = (high - low) / Math.max(counts.length, 1);
-      const centers = counts.map((_, i) => low + (i + 0.5) * width);
       const recency = shown.length > 1 ? i / (shown.length - 1) : 1;
-      const color = layerColor(1 - recency, 2);
       const newest = i === shown.length - 1;
+      const x = new Float64Array(counts.length + 2);
+      const y = new Float64Array(counts.length + 2);
+      x[0] = low;
+      x[counts.length + 1] = high;
+      const base = overlay ? 0 : entry.epoch;
+      const scale = overlay ? 1 : -height / peak;
+      y[0] = y[counts.length + 1] = base;
+      for (let k = 0; k < counts.length; k += 1) {
+        x[k + 1] = low + (k + 0.5) * width;
+        y[k + 1] = base + counts[k] * scale;
+      }
       if (overlay) {
         return {
-          type: "scatter", mode: "lines", x: centers, y: counts, name: `epoch ${entry.epoch}`,
-          line: { color, width: newest ? 2 : 1 }, opacity: 0.2 + 0.8 * recency,
+          type: "scatter", mode: "lines", x, y, name: `epoch ${entry.epoch}`,
+          fill: newest ? "tozeroy" : "none", fillcolor: recencyColor(1, 0.35),
+          line: { color: recencyColor(recency), width: newest ? 2 : 1 }, opacity: newest ? 1 : 0.25 + 0.6 * recency,
           hovertemplate: `epoch ${entry.epoch}: %{y} near %{x:.3g}<extra></extra>`,
         };
       }
-      const base = entry.epoch;
       return {
-        type: "scatter", mode: "lines", name: `epoch ${entry.epoch}`,
-        x: [low, ...centers, high],
-        y: [base, ...counts.map((count) => base - (count / peak) * height), base],
-        fill: "toself", fillcolor: "rgba(255, 255, 255, 0.9)",
-        line: { color, width: newest ? 1.8 : 1 },
+        type: "scatter", mode: "lines", name: `epoch ${entry.epoch}`, x, y,
+        fill: "toself", fillcolor: recencyColor(recency, 0.9),
+        line: { color: recencyColor(Math.min(1, recency + 0.35)), width: newest ? 1.6 : 0.8 },
         hovertemplate: `epoch ${entry.epoch}<extra></extra>`,
       };
     });
+  }
+
+  percentileShapes(entry) {
+    const p = entry.stats.percentiles;
+    if (p.length < 9) return [];
+    const band = (low, high, alpha) => ({ type: "rect", xref: "x", yref: "paper", x0: p[low], x1: p[high], y0: 0, y1: 1,
+      fillcolor: `rgba(8, 104, 172, ${alpha})`, line: { width: 0 }, layer: "below" });
+    const shapes = BAND_PAIRS.map(([low, high], i) => band(low, high, (0.06 + 0.06 * i).toFixed(2)));
+    shapes.push({ type: "line", xref: "x", yref: "paper", x0: p[4], x1: p[4], y0: 0, y1: 1,
+      line: { color: "#05446b", width: 1.4, dash: "dot" } });
+    return shapes;
   }
 
   distributionTraces(entries) {
@@ -445,6 +469,7 @@ export class HistogramChart extends PlotView {
     });
     layout.hovermode = "closest";
     if (this.view === "offset") layout.yaxis.autorange = "reversed";
+    if (this.view === "overlay" && entries.length) layout.shapes = this.percentileShapes(entries[entries.length - 1]);
     this.plot(traces, layout);
   }
 }

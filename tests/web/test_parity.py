@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 
 from tests.web.conftest import open_app
+from tests.web.test_playground import wait_status
 
 OLD_CLASS_COLORS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                     "#bcbd22", "#17becf"]
@@ -78,3 +79,29 @@ def test_class_colours_are_colour_blind_safe_with_contrast(page):
     colors = page.evaluate("import('/charts.js').then((charts) => charts.CLASS_COLORS)")
     assert len(colors) == 10
     assert palette_problems(colors) == []
+
+
+HIST_TRACES = """() => document.getElementById('hist-chart').data.map((t) => ({fill: t.fill ?? null,
+    fillcolor: t.fillcolor ?? null, points: t.x.length}))"""
+
+
+def test_histograms_are_shaded_ridgelines_and_percentile_bands(page):
+    open_app(page, "#training.epochs=8&telemetry.every=1")
+    page.click("#play-btn")
+    wait_status(page, "completed", timeout=60_000)
+    page.locator("#hist-chart").scroll_into_view_if_needed()
+    page.wait_for_function("(document.getElementById('hist-chart').data?.length ?? 0) >= 4")
+    ridges = page.evaluate(HIST_TRACES)
+    assert all(trace["fill"] == "toself" for trace in ridges)
+    fills = [trace["fillcolor"] for trace in ridges]
+    assert len(set(fills)) == len(fills), "each epoch's ridge is shaded by its age"
+    assert not any(fill.replace(" ", "").startswith("rgba(255,255,255") for fill in fills)
+
+    page.select_option("#hist-view", "overlay")
+    page.wait_for_function("document.getElementById('hist-chart').layout.shapes?.length === 5")
+    shapes = page.evaluate("document.getElementById('hist-chart').layout.shapes")
+    widths = [shape["x1"] - shape["x0"] for shape in shapes[:4]]
+    assert widths == sorted(widths, reverse=True) and widths[-1] > 0, "0-100, 7-93, 16-84, 31-69 % bands"
+    assert shapes[4]["x0"] == shapes[4]["x1"], "the median"
+    overlay = page.evaluate(HIST_TRACES)
+    assert overlay[-1]["fill"] == "tozeroy"
