@@ -333,6 +333,13 @@ class TrainingConfig(Strict):
     batch_size: Literal["full"] | Annotated[int, Field(ge=1, le=MAX_SAMPLES)] = 10
     shuffle: bool = True
     early_stopping: EarlyStopping | None = None
+    clip_grad_norm: float | None = Field(
+        None,
+        gt=0,
+        le=1e6,
+        description="before each step scale the gradients so their total 2-norm is at most this "
+        "(torch.nn.utils.clip_grad_norm_); None: no clipping",
+    )
 
 
 class TelemetryConfig(Strict):

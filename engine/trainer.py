@@ -12,11 +12,28 @@ from pydantic import BaseModel
 from engine import checkpoint, losses, optimizers, penalties, schedules
 from engine.config import RunConfig
 from engine.datasets import ArrayDataset, validation_split
+from engine.layers import Dense
 from engine.model import Model
 from engine.plan import make_data, plan
 from engine.recorder import Recorder
 
 Status = Literal["running", "completed", "stopped", "diverged"]
+MAX_EDITED_WEIGHT = 1000.0
+CLIP_EPS = 1e-6
+
+
+def clip_grad_norm(grads: list[np.ndarray], max_norm: float) -> float:
+    """torch's clip_grad_norm_ in place: g *= min(1, max_norm / (total + 1e-6)), total = ||(||g_1||, ...)||_2.
+
+    Returns the total norm before clipping, in the gradients' dtype as torch computes it.
+    """
+    dtype = grads[0].dtype.type
+    total = dtype(np.linalg.norm(np.array([np.linalg.norm(g.ravel()) for g in grads], dtype=dtype)))
+    coefficient = dtype(max_norm) / (total + dtype(CLIP_EPS))
+    if not coefficient >= 1:
+        for g in grads:
+            g *= coefficient
+    return float(total)
 
 
 class EpochRecord(BaseModel):
@@ -151,6 +168,43 @@ class Trainer:
         if not (np.isfinite(rate) and 0 <= rate <= 10):
             raise ValueError("regularization rate must be a number in [0, 10]")
         self.regularization_rate = float(rate)
+
+    def set_weight(self, layer: int, from_unit: int, to_unit: int, value: float) -> None:
+        """Set one weight of a dense layer: weight[to_unit, from_unit] (torch's (out, in) layout)."""
+        dense = [index for index, module in enumerate(self.model.layers) if isinstance(module, Dense)]
+        if layer not in dense:
+            raise ValueError(f"weight.layer: {layer} is not a dense layer; the dense layers are {dense}")
+        weight = self.model.layers[layer].params["weight"]
+        out_units, in_units = weight.shape
+        if not 0 <= to_unit < out_units:
+            raise ValueError(f"weight.to_unit: {to_unit} is not a unit of layer {layer} (0-{out_units - 1})")
+        if not 0 <= from_unit < in_units:
+            raise ValueError(f"weight.from_unit: {from_unit} is no input of layer {layer} (0-{in_units - 1})")
+        if not (np.isfinite(value) and abs(value) <= MAX_EDITED_WEIGHT):
+            raise ValueError(f"weight.value must be a number within ±{MAX_EDITED_WEIGHT:g}")
+        weight[to_unit, from_unit] = value
+
+    def initial_record(self) -> EpochRecord:
+        """Epoch 0: the untrained model's losses and heavy telemetry; changes nothing later epochs see."""
+        with np.errstate(all="ignore"):
+            train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
+            test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
+            fields = self.recorder.fields(None)
+        return EpochRecord.model_construct(
+            epoch=0,
+            lr=self.schedule.lr_at(0, self.base_lr),
+            train_loss=_finite_or_none(train_loss),
+            test_loss=_finite_or_none(test_loss),
+            train_metric=_finite_or_none(train_metric),
+            test_metric=_finite_or_none(test_metric),
+            metric="r2" if self.task == "regression" else "accuracy",
+            penalty=_finite_or_none(self.penalty_value()),
+            wall_time=0.0,
+            elapsed=0.0,
+            t_end=time.time(),
+            status="running",
+            **fields,
+        )
 
     def stop(self, reason: str = "stopped by the user") -> None:
         self._stop_reason = reason
@@ -311,6 +365,7 @@ class Trainer:
             x, y = self.x_train, self.y_train
         model, loss, optimizer, params = self.model, self.loss, self.optimizer, self.model.parameters()
         regularized = self.model.regularized_weights() if self.regularization_rate > 0 else []
+        clip = self.config.training.clip_grad_norm
         before = None
         starts = range(0, n - 1 if self._has_batchnorm and n % size == 1 else n, size)
         last = starts[-1]
@@ -319,6 +374,8 @@ class Trainer:
             model.backward(loss.gradient(model.forward(xb, True), yb), input_grad=False)
             for layer, key in regularized:
                 layer.grads[key] += self.penalty.grad(layer.params[key], self.regularization_rate)
+            if clip is not None:
+                clip_grad_norm(model.gradients(), clip)
             if keep_last_update and start == last:
                 before = [p.copy() for p in params]
             optimizer.step(params, model.gradients())
