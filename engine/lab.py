@@ -232,12 +232,27 @@ class Beale(Surface):
         return gx, gy
 
 
+class TwoValleys(Surface):
+    """Tilted double well: f = (x^2 - 1)^2 + 0.3x + y^2 / 2; better minimum (-1.036, 0), worse (0.960, 0)."""
+
+    box, start = (-2.5, 2.5, -2.0, 2.0), (2.2, 1.5)
+    minima = ((-1.035579, 0.0), (0.960150, 0.0))
+    lrs = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.5, "rmsprop": 0.01, "adam": 0.05}
+
+    def f(self, x, y):
+        return (x * x - 1) ** 2 + 0.3 * x + y * y / 2
+
+    def grad(self, x, y):
+        return 4 * x * (x * x - 1) + 0.3, y
+
+
 SURFACES = {
     "quadratic": Quadratic,
     "rosenbrock": Rosenbrock,
     "saddle": Saddle,
     "himmelblau": Himmelblau,
     "beale": Beale,
+    "two_valleys": TwoValleys,
 }
 
 RACERS = {
@@ -330,13 +345,116 @@ def race(
     runs = []
     for label, spec in racers.items():
         spec = {"name": spec} if isinstance(spec, str) else dict(spec)
-        runs.append({"label": label, "optimizer": spec, **_trajectory(s, spec, start, steps, sched)})
+        path = _trajectory(s, spec, start, steps, sched)
+        end = nearest_minimum(s, path["x"][-1], path["y"][-1]) if path["status"] == "completed" else None
+        runs.append({"label": label, "optimizer": spec, **path, "minimum": end})
     return {
         "surface": surface if isinstance(surface, str) else type(surface).__name__.lower(),
         "start": list(start),
         "steps": steps,
         "runs": runs,
     }
+
+
+def nearest_minimum(s: Surface, x: float, y: float, radius: float = 0.1) -> int | None:
+    """The index of the surface's minimum within radius of (x, y), or None."""
+    for index, (mx, my) in enumerate(s.minima):
+        if np.hypot(x - mx, y - my) <= radius:
+            return index
+    return None
+
+
+def _equal_lr_racers(lr: float, momentum: float) -> dict[str, dict]:
+    heavy = {"name": "sgd", "lr": lr, "momentum": momentum}
+    return {"sgd": {"name": "sgd", "lr": lr}, "momentum": heavy, "adam": {"name": "adam", "lr": lr}}
+
+
+def _growth(lr: float, momentum: float) -> float:
+    """Per-step growth of |y| down the saddle: the largest root of r^2 - (1 + mu + 2 lr) r + mu."""
+    b = 1 + momentum + 2 * lr
+    return (b + np.sqrt(b * b - 4 * momentum)) / 2
+
+
+def saddle_escape(seed: int = 0, lr: float = 0.01, momentum: float = 0.9, threshold: float = 0.5) -> dict:
+    """Steps SGD and SGD with momentum, at one lr, need to get |y| > threshold on the saddle f = x^2 - y^2.
+
+    Seed 0 starts at the surface's start (-1.8, 0.001); other seeds draw x in [-1.9, -1.5] and |y| in
+    [0.0005, 0.002] with a random sign. The check: SGD needs at least 3 times as many steps (Adam: reported).
+    """
+    s = get_surface("saddle")
+    rng = np.random.default_rng(seed)
+    start = s.start if seed == 0 else (-rng.uniform(1.5, 1.9), rng.choice([-1, 1]) * rng.uniform(5e-4, 2e-3))
+    result = race(s, _equal_lr_racers(lr, momentum), steps=2000, start=start)
+    steps = {}
+    for run in result["runs"]:
+        above = np.flatnonzero(np.abs(np.asarray(run["y"], dtype=np.float64)) > threshold)
+        steps[run["label"]] = int(above[0]) if len(above) else None
+    sgd, heavy = steps["sgd"], steps["momentum"]
+    ratio = sgd / heavy if sgd and heavy else 0.0
+    slow, fast = _growth(lr, 0.0), _growth(lr, momentum)
+    expected = float(np.log(fast) / np.log(slow))
+    summary = (
+        f"at lr {lr}, plain SGD needs {sgd} steps to get |y| > {threshold} and momentum {momentum} "
+        f"needs {heavy}: {ratio:.1f} times fewer (|y| grows by {slow:.3f} per step vs {fast:.3f} once the "
+        f"velocity builds up, a ratio of {expected:.1f}); Adam at the same lr needs {steps['adam']}"
+    )
+    return {
+        "check": "saddle_escape",
+        "seed": seed,
+        "start": list(map(float, start)),
+        "threshold": threshold,
+        "runs": result["runs"],
+        "verdict": {
+            "passed": bool(ratio >= 3),
+            "summary": summary,
+            "values": {
+                "sgd_steps": sgd,
+                "momentum_steps": heavy,
+                "adam_steps": steps["adam"],
+                "ratio": ratio,
+                "expected_ratio": expected,
+            },
+        },
+    }
+
+
+def valley_escape(seed: int = 0, lr: float = 0.01, momentum: float = 0.9, starts: int = 20) -> dict:
+    """From starts in the worse valley of two_valleys, which minimum SGD and momentum at the same lr end in.
+
+    The seed draws `starts` points with x in [1.4, 2.3], y in [-1.5, 1.5] (downhill they all lead to the worse
+    minimum); each optimizer takes 600 steps. The check: SGD reaches the better minimum from at most 5% of
+    them and momentum from at least half. Adam at the same lr is reported, not checked.
+    """
+    s = get_surface("two_valleys")
+    rng = np.random.default_rng(seed)
+    points = np.column_stack([rng.uniform(1.4, 2.3, starts), rng.uniform(-1.5, 1.5, starts)])
+    better = {"sgd": 0, "momentum": 0, "adam": 0}
+    ends = []
+    for point in points:
+        runs = race(s, _equal_lr_racers(lr, momentum), steps=600, start=tuple(point))["runs"]
+        found = {run["label"]: nearest_minimum(s, run["x"][-1], run["y"][-1]) for run in runs}
+        ends.append({"start": point.tolist(), **found})
+        for label, index in found.items():
+            better[label] += index == 0
+    sgd, heavy = better["sgd"] / starts, better["momentum"] / starts
+    summary = (
+        f"from {starts} starts in the worse valley, at lr {lr}: plain SGD reaches the better minimum from "
+        f"{sgd:.0%} of them, momentum {momentum} from {heavy:.0%} (its velocity carries it over the ridge "
+        f"at x = 0.075); Adam at the same lr from {better['adam'] / starts:.0%}"
+    )
+    return {
+        "check": "valley_escape",
+        "seed": seed,
+        "ends": ends,
+        "verdict": {
+            "passed": bool(sgd <= 0.05 and heavy >= 0.5),
+            "summary": summary,
+            "values": {"sgd_better": sgd, "momentum_better": heavy, "adam_better": better["adam"] / starts},
+        },
+    }
+
+
+RACE_CHECKS = {"saddle": saddle_escape, "two_valleys": valley_escape}
 
 
 # Initialization explorer

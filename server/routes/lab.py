@@ -10,7 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from engine import activations, backprop, experiments, initializers, lab, telemetry
+from engine import activations, backprop, conv_arithmetic, experiments, initializers, lab, telemetry
 from engine.config import MAX_SAMPLES, ConstantLR, OptimizerConfig, RunConfig, ScheduleConfig
 from engine.plan import PlanError
 from engine.trainer import Trainer
@@ -22,7 +22,7 @@ from server.schemas import ErrorPublic
 
 router = APIRouter(prefix="/api/lab", tags=["lab"])
 
-SurfaceName = Literal["quadratic", "rosenbrock", "saddle", "himmelblau", "beale"]
+SurfaceName = Literal["quadratic", "rosenbrock", "saddle", "himmelblau", "beale", "two_valleys"]
 Coordinate = Annotated[float, Field(ge=-1000, le=1000, strict=True)]
 Spec = str | dict[str, Any]
 MAX_LANDSCAPE_POINTS = 2000
@@ -46,6 +46,32 @@ class RaceRequest(Strict):
     start: tuple[Coordinate, Coordinate] | None = Field(None, strict=False, description="a JSON array (x, y)")
     schedule: ScheduleConfig = Field(default_factory=ConstantLR)
     grid: int = Field(81, ge=10, le=201, description="contour grid points per side")
+
+
+class RaceCheckRequest(Strict):
+    """A surface's race check (saddle: escape steps; two_valleys: which minimum) from seeded starts."""
+
+    surface: SurfaceName = "saddle"
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class ConvRequest(Strict):
+    """conv2d (one filter) then maxpool2d on a height x width input: output sizes and window positions."""
+
+    height: int = Field(4, ge=1, le=64)
+    width: int = Field(4, ge=1, le=64)
+    kernel_size: int = Field(3, ge=1, le=11)
+    padding: int = Field(0, ge=0, le=5)
+    stride: int = Field(1, ge=1, le=8)
+    pool_size: int = Field(2, ge=1, le=8)
+    pool_stride: int | None = Field(None, ge=1, le=8, description="default: pool_size")
+
+
+class PoolShiftRequest(Strict):
+    """Digits through conv + ReLU and max pooling, shifted right by 0 to 3 pixels."""
+
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    pool_size: int = Field(2, ge=1, le=4)
 
 
 class InitRequest(Strict):
@@ -113,6 +139,7 @@ def read_lab() -> dict[str, Any]:
             "minima": [list(m) for m in surface.minima],
             "log_scale": surface.log_scale,
             "racers": lab.default_racers(name),
+            "check": name in lab.RACE_CHECKS,
         }
     return {
         "activation_groups": lab.ACTIVATION_GROUPS,
@@ -122,6 +149,7 @@ def read_lab() -> dict[str, Any]:
         "init_presets": lab.INIT_PRESETS,
         "notes_vs_torch": lab.NOTES_VS_TORCH,
         "backprop_presets": backprop.PRESETS,
+        "conv_examples": conv_arithmetic.NOTES_EXAMPLES,
     }
 
 
@@ -170,6 +198,31 @@ def _race(body: RaceRequest) -> dict[str, Any]:
     racers = None if body.optimizers is None else {k: v.model_dump() for k, v in body.optimizers.items()}
     result = lab.race(body.surface, racers, body.steps, body.start, body.schedule.model_dump())
     return {**result, "grid": lab.surface_grid(body.surface, body.grid)}
+
+
+@router.post("/race/check", responses=BUSY)
+async def create_race_check(body: RaceCheckRequest, request: Request) -> dict[str, Any]:
+    """The surface's check from the seed's starts: saddle escape steps, or the minimum each one reaches."""
+    if body.surface not in lab.RACE_CHECKS:
+        checked = " and ".join(lab.RACE_CHECKS)
+        raise ApiError(422, f"surface {body.surface!r} has no check; {checked} do", loc=["body", "surface"])
+    return await _compute(request, lab.RACE_CHECKS[body.surface], body.seed)
+
+
+@router.post("/conv", responses=BUSY)
+async def create_conv(body: ConvRequest, request: Request) -> dict[str, Any]:
+    """Output sizes by floor((n + 2p - k) / s) + 1, every window's position, and the engine layers' shapes."""
+    try:
+        return await _compute(request, lambda: conv_arithmetic.conv_arithmetic(**body.model_dump()))
+    except ValueError as error:
+        field = str(error).split()[0]
+        raise ApiError(422, str(error), loc=["body", field]) from None
+
+
+@router.post("/pool-shift", responses=BUSY)
+async def create_pool_shift(body: PoolShiftRequest, request: Request) -> dict[str, Any]:
+    """How much a 1-pixel shift changes conv feature maps before and after max pooling, with its check."""
+    return await _compute(request, conv_arithmetic.shift_tolerance, body.seed, 64, 8, body.pool_size)
 
 
 @router.post("/init", responses=BUSY)

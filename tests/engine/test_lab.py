@@ -291,3 +291,35 @@ def test_pca_needs_a_moving_path_and_basis_is_checked():
         lab.loss_landscape(trainer, n=5, basis="pca", path=[path[-1], path[-1]])
     with pytest.raises(ValueError, match="basis"):
         lab.loss_landscape(trainer, n=5, basis="eigen")
+
+
+def test_saddle_escape_takes_sgd_314_steps_and_momentum_65_at_equal_lr():
+    values = lab.saddle_escape()["verdict"]["values"]
+    assert (values["sgd_steps"], values["momentum_steps"]) == (314, 65)
+    assert values["ratio"] == pytest.approx(314 / 65)
+    assert values["expected_ratio"] == pytest.approx(5.13, abs=0.01)
+    assert sum(lab.saddle_escape(seed)["verdict"]["passed"] for seed in range(20)) >= 19
+
+
+def test_saddle_check_fails_without_momentum():
+    result = lab.saddle_escape(momentum=0.0)
+    assert not result["verdict"]["passed"] and result["verdict"]["values"]["ratio"] == 1
+
+
+def test_two_valleys_sgd_stays_in_the_worse_minimum_and_momentum_crosses():
+    s = lab.get_surface("two_valleys")
+    better, worse = s.minima
+    for minimum in (better, worse):
+        assert s.grad(*minimum) == pytest.approx((0, 0), abs=1e-5)
+    assert s.f(*better) < s.f(*worse)
+    runs = {run["label"]: run for run in lab.race("two_valleys", steps=600)["runs"]}
+    assert runs["sgd"]["minimum"] == 1 and runs["momentum"]["minimum"] == 0
+    verdicts = [lab.valley_escape(seed)["verdict"] for seed in range(20)]
+    assert sum(v["passed"] for v in verdicts) >= 19
+    assert all(v["values"]["sgd_better"] == 0 for v in verdicts)
+
+
+def test_two_valleys_check_fails_without_momentum():
+    for seed in range(3):
+        verdict = lab.valley_escape(seed, momentum=0.0)["verdict"]
+        assert not verdict["passed"] and verdict["values"]["momentum_better"] == 0
