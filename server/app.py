@@ -46,9 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await manager.start()
         app.state.manager = manager
         app.state.sweeps = SweepManager(manager)
+        await app.state.sweeps.start()
         try:
             yield
         finally:
+            await app.state.sweeps.close()
             await manager.close()
 
     app = FastAPIOffline(title="nnplay", version=__version__, description=DESCRIPTION, lifespan=lifespan)

@@ -129,13 +129,14 @@ class RunManager:
         run = self.active.get(run_id)
         return None if run is None or run.deleted else run
 
-    async def create(self, config: RunConfig, paused: bool) -> dict[str, Any]:
+    async def create(self, config: RunConfig, paused: bool, run_id: str | None = None) -> dict[str, Any]:
+        """Start a run (under `run_id` when given: a sweep names its runs before it starts them)."""
         settings = self.settings
         self._check_queue()
         csv_text = await dataset_text(config, self.store)
         info = await asyncio.to_thread(preflight, config, csv_text, settings)
         run = ActiveRun(
-            id=secrets.token_urlsafe(16),
+            id=run_id or secrets.token_urlsafe(16),
             config=config.model_dump(mode="json"),
             created_at=time.time(),
             name=config.name,

@@ -54,6 +54,22 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     epoch INTEGER NOT NULL,
     state BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sweeps (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    spec TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    sweep_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    params TEXT NOT NULL,
+    config TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (sweep_id, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS datasets (
     id TEXT PRIMARY KEY,
     name TEXT,
@@ -240,6 +256,41 @@ class Store:
     def delete_run(self, run_id: str) -> None:
         self._queue.put(("delete", run_id))
 
+    def insert_sweep(self, sweep: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+        """A sweep (id, status, created_at, spec) and its runs (params, config, run_id, status) in order."""
+        self._queue.put(("sweep", sweep, runs))
+
+    def update_sweep(self, sweep_id: str, status: str) -> None:
+        self._queue.put(("sweep_status", sweep_id, status))
+
+    def update_sweep_run(self, sweep_id: str, index: int, status: str) -> None:
+        self._queue.put(("sweep_run", sweep_id, index, status))
+
+    def delete_sweep(self, sweep_id: str) -> None:
+        """Forget the sweep and its table; its runs stay."""
+        self._queue.put(("delete_sweep", sweep_id))
+
+    def list_sweeps(self) -> list[dict[str, Any]]:
+        """Every sweep, oldest first, with its spec and its runs in order."""
+
+        def query(db: sqlite3.Connection) -> tuple[list[tuple], list[tuple]]:
+            sweeps = db.execute("SELECT id, status, created_at, spec FROM sweeps ORDER BY seq").fetchall()
+            runs = db.execute(
+                "SELECT sweep_id, params, config, run_id, status FROM sweep_runs ORDER BY sweep_id, idx"
+            ).fetchall()
+            return sweeps, runs
+
+        sweeps, runs = self._read(query)
+        by_id = {
+            id_: {"id": id_, "status": status, "created_at": created, "spec": json.loads(spec), "runs": []}
+            for id_, status, created, spec in sweeps
+        }
+        for sweep_id, params, config, run_id, status in runs:
+            if sweep_id in by_id:
+                run = {"params": json.loads(params), "config": json.loads(config), "run_id": run_id}
+                by_id[sweep_id]["runs"].append({**run, "status": status})
+        return list(by_id.values())
+
     def insert_dataset(self, dataset: dict[str, Any]) -> None:
         self._queue.put(("dataset", {**dataset, "columns": json.dumps(dataset["columns"])}))
 
@@ -343,6 +394,29 @@ class Store:
                         db.execute(f"DELETE FROM {table} WHERE {key}=?", (op[1],))
                     self._usage.pop(op[1], None)
                     self._notes.pop(op[1], None)
+                    self._vacuuming = True
+                elif kind == "sweep":
+                    _, sweep, runs = op
+                    db.execute(
+                        "INSERT INTO sweeps (id, status, created_at, spec) VALUES (?, ?, ?, ?)",
+                        (sweep["id"], sweep["status"], sweep["created_at"], json.dumps(sweep["spec"])),
+                    )
+                    rows = [
+                        (sweep["id"], i, json.dumps(run["params"]), json.dumps(run["config"]), run["run_id"])
+                        + (run["status"],)
+                        for i, run in enumerate(runs)
+                    ]
+                    db.executemany("INSERT INTO sweep_runs VALUES (?, ?, ?, ?, ?, ?)", rows)
+                elif kind == "sweep_status":
+                    db.execute("UPDATE sweeps SET status=? WHERE id=?", (op[2], op[1]))
+                elif kind == "sweep_run":
+                    _, sweep_id, index, status = op
+                    db.execute(
+                        "UPDATE sweep_runs SET status=? WHERE sweep_id=? AND idx=?", (status, sweep_id, index)
+                    )
+                elif kind == "delete_sweep":
+                    db.execute("DELETE FROM sweep_runs WHERE sweep_id=?", (op[1],))
+                    db.execute("DELETE FROM sweeps WHERE id=?", (op[1],))
                     self._vacuuming = True
                 elif kind == "delete_dataset":
                     db.execute("DELETE FROM datasets WHERE id=?", (op[1],))

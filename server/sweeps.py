@@ -3,7 +3,7 @@
 An axis is a config path (`optimizer.lr`, `model.layers.0.activation`, `seed`, ...) with grid `values`
 or a random distribution (log_uniform, uniform, int, choice). Every run's config is built and
 validated, and planned against the limits, before the first run starts; a bad axis is a 422 naming it.
-Sweeps live in the server's memory; their runs are ordinary runs in the store.
+Sweeps and their tables are kept in the store, with their runs, which are ordinary runs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import logging
 import math
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ POLL_SECONDS = 0.25
 MAX_SWEEP_RUNS = 1000
 DISCRIMINATORS = ("name", "type")
 Distribution = Literal["log_uniform", "uniform", "int", "choice"]
+ENDED = (*FINISHED, "unstarted", "deleted")
 
 
 class Axis(BaseModel):
@@ -186,41 +188,99 @@ def expand(spec: SweepCreate) -> list[tuple[dict[str, Any], RunConfig]]:
 
 @dataclass(eq=False)
 class SweepRun:
+    """One run of a sweep, named before it starts (a restart never starts it twice); `pending` until then."""
+
     params: dict[str, Any]
-    config: RunConfig
-    run_id: str | None = None
+    config: dict[str, Any]
+    run_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     status: str = "pending"
+
+    @property
+    def started(self) -> bool:
+        return self.status not in ("pending", "unstarted")
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
 
 
 @dataclass(eq=False)
 class Sweep:
     id: str
-    name: str | None
     spec: SweepCreate
     runs: list[SweepRun]
     created_at: float = field(default_factory=time.time)
     status: str = "running"
     task: asyncio.Task | None = None
 
+    def counts(self) -> dict[str, int]:
+        """How many of its runs are in each status (pending: not started yet)."""
+        return dict(Counter(item.status for item in self.runs))
+
+    def summary(self) -> dict[str, Any]:
+        """The sweep without its rows: id, name, created_at, status, the spec's settings and the counts."""
+        return {
+            "id": self.id,
+            "name": self.spec.name,
+            "status": self.status,
+            "created_at": self.created_at,
+            "mode": self.spec.mode,
+            "budget": self.spec.budget,
+            "concurrency": self.spec.concurrency,
+            "axes": [axis.model_dump(exclude_none=True) for axis in self.spec.axes],
+            "finished": sum(1 for item in self.runs if item.ended),
+            "total": len(self.runs),
+            "counts": self.counts(),
+        }
+
 
 class SweepManager:
-    """Starts each sweep's runs through the RunManager, `concurrency` at a time, and tabulates them."""
+    """Starts each sweep's runs through the RunManager, `concurrency` at a time, and tabulates them.
+
+    Sweeps and their rows live in the store beside the runs: after a restart, a sweep that was running
+    carries on (its runs in flight resume as every run does) and starts the rest of its budget.
+    """
 
     def __init__(self, manager: RunManager):
         self.manager = manager
+        self.store = manager.store
         self.sweeps: dict[str, Sweep] = {}
+
+    async def start(self) -> None:
+        """Load every stored sweep and drive on those that were running."""
+        for stored in await asyncio.to_thread(self.store.list_sweeps):
+            runs = [SweepRun(r["params"], r["config"], r["run_id"], r["status"]) for r in stored["runs"]]
+            spec = SweepCreate.model_validate(stored["spec"])
+            sweep = Sweep(stored["id"], spec, runs, stored["created_at"], stored["status"])
+            self.sweeps[sweep.id] = sweep
+            if sweep.status == "running":
+                for index, item in enumerate(sweep.runs):
+                    if item.status == "pending" and (status := await self._run_status(item)) != "deleted":
+                        self._set_status(sweep, index, status)
+                sweep.task = asyncio.create_task(self._drive(sweep))
+
+    async def close(self) -> None:
+        tasks = [sweep.task for sweep in self.sweeps.values() if sweep.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def create(self, spec: SweepCreate) -> dict[str, Any]:
         runs = await asyncio.to_thread(expand, spec)
         settings = self.manager.settings
         for index, (_, config) in enumerate(runs):
-            csv_text = await dataset_text(config, self.manager.store)
+            csv_text = await dataset_text(config, self.store)
             try:
                 await asyncio.to_thread(preflight, config, csv_text, settings)
             except ApiError as error:
                 message = f"run {index} of the sweep ({runs[index][0]}): {error}"
                 raise ApiError(422, message, loc=["body", "axes"]) from None
-        sweep = Sweep(secrets.token_urlsafe(12), spec.name, spec, [SweepRun(p, c) for p, c in runs])
+        items = [SweepRun(params, config.model_dump(mode="json")) for params, config in runs]
+        sweep = Sweep(secrets.token_urlsafe(12), spec, items)
+        stored = {"id": sweep.id, "status": sweep.status, "created_at": sweep.created_at}
+        rows = [vars(item) for item in items]
+        self.store.insert_sweep({**stored, "spec": spec.model_dump(mode="json")}, rows)
+        await self.store.aflush()
         self.sweeps[sweep.id] = sweep
         sweep.task = asyncio.create_task(self._drive(sweep))
         return await self.table(sweep.id)
@@ -231,34 +291,63 @@ class SweepManager:
             raise not_found("sweep", sweep_id)
         return sweep
 
+    def list(self) -> list[dict[str, Any]]:
+        """Every sweep's summary, newest first."""
+        return [sweep.summary() for sweep in reversed(self.sweeps.values())]
+
+    def _set_status(self, sweep: Sweep, index: int, status: str) -> None:
+        item = sweep.runs[index]
+        if item.status != status:
+            item.status = status
+            self.store.update_sweep_run(sweep.id, index, status)
+
+    async def _run_status(self, item: SweepRun) -> str:
+        try:
+            return (await self.manager.read(item.run_id))["status"]
+        except ApiError:
+            return "deleted"
+
     async def _drive(self, sweep: Sweep) -> None:
         """Keep `concurrency` runs in flight until every run has ended."""
         try:
             while sweep.status == "running":
-                for item in sweep.runs:
-                    if item.run_id is not None and item.status not in FINISHED:
-                        item.status = (await self.manager.read(item.run_id))["status"]
-                in_flight = sum(1 for item in sweep.runs if item.run_id and item.status not in FINISHED)
-                for item in sweep.runs:
+                for index, item in enumerate(sweep.runs):
+                    if item.started and not item.ended:
+                        self._set_status(sweep, index, await self._run_status(item))
+                in_flight = sum(1 for item in sweep.runs if item.started and not item.ended)
+                for index, item in enumerate(sweep.runs):
                     if in_flight >= sweep.spec.concurrency:
                         break
-                    if item.run_id is None:
-                        try:
-                            run = await self.manager.create(item.config, paused=False)
-                        except ApiError as error:
-                            if error.status == 429:
-                                break
-                            item.run_id, item.status = "", "failed"
-                            continue
-                        item.run_id, item.status = run["id"], run["status"]
-                        in_flight += 1
-                if all(item.run_id is not None and item.status in FINISHED for item in sweep.runs):
+                    if item.status == "pending":
+                        status = await self._launch(item)
+                        if status is None:
+                            break
+                        self._set_status(sweep, index, status)
+                        in_flight += not item.ended
+                if all(item.ended for item in sweep.runs):
                     sweep.status = "completed"
+                    self.store.update_sweep(sweep.id, sweep.status)
                     return
                 await asyncio.sleep(POLL_SECONDS)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("sweep %s failed", sweep.id)
             sweep.status = "failed"
+            self.store.update_sweep(sweep.id, sweep.status)
+
+    async def _launch(self, item: SweepRun) -> str | None:
+        """Start the run; its status, `unstarted` when the server refused it, None when the queue is full."""
+        try:
+            config = RunConfig.model_validate(item.config)
+            return (await self.manager.create(config, paused=False, run_id=item.run_id))["status"]
+        except ApiError as error:
+            if error.status == 429:
+                return None
+            log.warning("sweep run %s could not start: %s", item.run_id, error)
+        except ValidationError as error:
+            log.warning("sweep run %s could not start: %s", item.run_id, error)
+        return "unstarted"
 
     async def delete(self, sweep_id: str) -> None:
         """Stop every run of the sweep in flight and forget the sweep (its runs stay)."""
@@ -267,44 +356,34 @@ class SweepManager:
         if sweep.task is not None:
             sweep.task.cancel()
         for item in sweep.runs:
-            if item.run_id and item.status not in FINISHED:
+            if item.started and not item.ended:
                 try:
                     await self.manager.control(item.run_id, "stop", {"reason": "the sweep was deleted"})
                 except ApiError:
                     pass
         del self.sweeps[sweep_id]
+        self.store.delete_sweep(sweep_id)
+        await self.store.aflush()
 
     async def table(self, sweep_id: str) -> dict[str, Any]:
         """The sweep and one row per run: parameters, status, best and final metrics."""
         sweep = self.get(sweep_id)
         rows = []
-        for index, item in enumerate(sweep.runs):
-            row: dict[str, Any] = {"index": index, "run_id": item.run_id or None, "params": item.params}
+        for index, item in enumerate(list(sweep.runs)):
+            row: dict[str, Any] = {"index": index, "run_id": None, "params": item.params}
             row["status"] = item.status
-            if item.run_id:
+            if item.started:
                 try:
                     run = await self.manager.read(item.run_id)
                     epochs = await self.manager.read_epochs(item.run_id, False)
                 except ApiError:
                     run, epochs = None, []
                 if run is not None:
+                    row["run_id"] = item.run_id
                     row["status"] = run["status"]
                     row.update(_metrics(run, epochs))
             rows.append(row)
-        done = sum(1 for row in rows if row["status"] in FINISHED)
-        return {
-            "id": sweep.id,
-            "name": sweep.name,
-            "status": sweep.status,
-            "created_at": sweep.created_at,
-            "mode": sweep.spec.mode,
-            "budget": sweep.spec.budget,
-            "concurrency": sweep.spec.concurrency,
-            "axes": [axis.model_dump(exclude_none=True) for axis in sweep.spec.axes],
-            "finished": done,
-            "total": len(rows),
-            "runs": rows,
-        }
+        return {**sweep.summary(), "finished": sum(1 for row in rows if row["status"] in ENDED), "runs": rows}
 
     async def csv(self, sweep_id: str) -> str:
         table = await self.table(sweep_id)

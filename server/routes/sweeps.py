@@ -34,10 +34,8 @@ async def create_sweep(body: SweepCreate, connection: HTTPConnection) -> dict[st
 
 @router.get("")
 async def read_sweeps(connection: HTTPConnection) -> list[dict[str, Any]]:
-    """Every sweep this server holds, newest first, without their rows."""
-    manager = sweeps(connection)
-    tables = [await manager.table(sweep_id) for sweep_id in list(manager.sweeps)]
-    return [{key: value for key, value in table.items() if key != "runs"} for table in reversed(tables)]
+    """Every sweep, newest first, without its rows: id, created_at, status, settings, counts by status."""
+    return sweeps(connection).list()
 
 
 @router.get("/{sweep_id}", responses=NOT_FOUND)
