@@ -35,6 +35,7 @@ class Run:
     probes: list[dict] = field(default_factory=list)
     initial: dict[str, np.ndarray] = field(default_factory=dict)
     final: dict[str, np.ndarray] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
 
 
 def _adam(lr: float) -> dict:
@@ -493,6 +494,8 @@ def _schedules() -> dict:
 EXPERIMENTS["overfitting"] = _overfitting()
 EXPERIMENTS["lr_schedules"] = _schedules()
 
+import engine.experiments_training  # noqa: E402, F401  (registers its experiments here; it builds on the helpers above)
+
 
 def get(name: str) -> dict:
     """The experiment called name; unknown names raise ValueError listing the valid ones."""
@@ -516,16 +519,9 @@ def run_experiment(
     """Train every config of the experiment (or the given replacements) with seed and check its claim."""
     experiment = get(name)
     probe: Callable[[Trainer], dict] | None = experiment.get("probe")
-    runs = {}
-    for label, config in (experiment["configs"] if configs is None else configs).items():
-        trainer = Trainer(_prepared(config, epochs, seed))
-        run = Run([], initial=trainer.model.state_dict())
-        for record in trainer.epochs():
-            run.records.append(record)
-            if probe is not None:
-                run.probes.append(probe(trainer))
-        run.final = trainer.model.state_dict()
-        runs[label] = run
+    train = experiment.get("train", train_arm)
+    arms = experiment["configs"] if configs is None else configs
+    runs = {label: train(label, _prepared(config, epochs, seed), probe) for label, config in arms.items()}
     return {
         "name": name,
         "title": experiment["title"],
@@ -533,7 +529,20 @@ def run_experiment(
         "seed": seed,
         "runs": runs,
         "verdict": experiment["check"](runs),
+        "figures": experiment["figures"](runs) if "figures" in experiment else [],
     }
+
+
+def train_arm(label: str, config: dict, probe: Callable[[Trainer], dict] | None = None) -> Run:
+    """Train one arm's prepared config, calling the probe after every epoch."""
+    trainer = Trainer(config)
+    run = Run([], initial=trainer.model.state_dict(), config=config)
+    for record in trainer.epochs():
+        run.records.append(record)
+        if probe is not None:
+            run.probes.append(probe(trainer))
+    run.final = trainer.model.state_dict()
+    return run
 
 
 def history(run: Run) -> dict:

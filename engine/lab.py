@@ -25,6 +25,14 @@ NOTES_VS_TORCH = {
     "lr = η(1−β) gives the same path (and the notes' v ← αv − ηg, w ← w + v is PyTorch's with lr = η).",
     "adagrad": "The notes divide by √(Σg² + ε) or √(Σg²) + ε with ε ≈ 1e-8. The engine follows PyTorch's "
     "AdaGrad: w ← w − lr·g / (√(Σg²) + ε) with ε = 1e-10, added after the square root.",
+    "adam": "The notes' Adam: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g², m̂ = m/(1−β1ᵗ), v̂ = v/(1−β2ᵗ), "
+    "w ← w − η·m̂/(√v̂ + ε). PyTorch's Adam, which the engine follows, takes the same step written as "
+    "lr/(1−β1ᵗ)·m / (√v/√(1−β2ᵗ) + ε), ε = 1e-8 after the square root; it has no switch to drop the "
+    "correction, so the uncorrected arm here is computed by the experiment itself: lr·m / (√v + ε).",
+    "batchnorm": "The notes' running averages are v ← β·v + (1−β)·x with β = 0.9. PyTorch's BatchNorm, which "
+    "the engine follows, names the other weight: running ← (1 − momentum)·running + momentum·x, momentum = "
+    "0.1; it normalizes each batch with the biased variance (÷m) but averages the unbiased one (÷(m−1)) into "
+    "running_var, and ε = 1e-5 is added to the variance under the square root.",
 }
 
 

@@ -274,7 +274,7 @@ def read_experiments() -> list[dict[str, Any]]:
             "name": name,
             "title": e["title"],
             "claim": e["claim"],
-            "configs": e["configs"],
+            "configs": {label: c for label, c in e["configs"].items() if label not in e.get("lab_only", ())},
             "notes_vs_torch": [lab.NOTES_VS_TORCH[key] for key in e.get("notes_vs_torch", ())],
         }
         for name, e in experiments.EXPERIMENTS.items()
@@ -296,6 +296,7 @@ async def run_experiment(name: str, request: Request, body: ExperimentRun | None
         "seed": result["seed"],
         "verdict": result["verdict"],
         "runs": runs,
+        "figures": result["figures"],
     }
 
 

@@ -8,6 +8,7 @@ from threadpoolctl import threadpool_limits
 
 from engine import experiments
 from engine.config import RunConfig
+from tests.engine import test_experiments_training as training
 
 SEEDS = range(20)
 NAMES = list(experiments.EXPERIMENTS)
@@ -104,6 +105,7 @@ MUTATIONS = {
     "no early stopping": ("overfitting", no_early_stopping),
     "no decay": ("lr_schedules", no_decay),
 }
+MUTATIONS.update(training.MUTATIONS)
 MUTATION_SEEDS = (0, 1)
 
 
