@@ -5,7 +5,7 @@ PORT ?= 8000
 NNPLAY_CHROMIUM ?= /usr/bin/chromium
 export NNPLAY_CHROMIUM
 
-.PHONY: run test bench bench-engine venv venv-check chromium
+.PHONY: run test bench bench-engine bench-browser venv venv-check chromium
 
 run: venv
 	$(VENV)/bin/nnplay serve --host $(HOST) --port $(PORT)
@@ -19,6 +19,9 @@ bench: venv
 
 bench-engine: venv
 	$(PYTHON) -m engine.bench
+
+bench-browser: venv chromium
+	$(PYTHON) -m server.browserbench
 
 venv: venv-check
 	@$(MAKE) --no-print-directory $(VENV)/.installed

@@ -1,0 +1,225 @@
+"""python -m server.browserbench: the playground in Chromium while a default circle run trains.
+
+Each round trains the default circle run in the page twice, once with the top of the page in view and
+once with the histograms in view, and the same run on the engine alone (one process at the workers'
+nice, as the server runs it) before, between and after, so each page run is compared with the engine
+next to it in time. The page measures itself: the epochs its websocket receives, every animation frame
+(fps, the worst frame after the first second of training), long tasks (PerformanceObserver 'longtask')
+and, with the top in view, the latency of clicks on the loss chart's log toggle and the boundary's test
+toggle (from the pointer going down to the end of the next frame after the click's handlers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.bench import bench_config, engine_alone
+from server.local import LocalServer
+from server.settings import Settings
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
+STEADY_AFTER_MS = 1000
+CLICKS = ("#log-loss", "#show-test", "#log-loss", "#show-test")
+
+PROBE = r"""(() => {
+  const bench = { frames: [], longTasks: [], clicks: [], epochs: [], done: null };
+  window.__bench = bench;
+  const frame = (time) => { bench.frames.push(time); requestAnimationFrame(frame); };
+  requestAnimationFrame(frame);
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) bench.longTasks.push([entry.startTime, entry.duration]);
+  }).observe({ type: "longtask", buffered: true });
+  let pressed = null;
+  document.addEventListener("pointerdown", (event) => { pressed = event.timeStamp; }, true);
+  document.addEventListener("click", () => {
+    const since = pressed;
+    requestAnimationFrame(() => setTimeout(() => bench.clicks.push(performance.now() - since), 0));
+  }, true);
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        const text = event.data;
+        const at = performance.now();
+        const head = text.slice(0, 20);
+        if (/^\{"type": ?"done"/.test(head)) bench.done = at;
+        if (!head.startsWith('{"type":"epoch')) return;
+        const last = text.lastIndexOf('{"epoch":');
+        if (last >= 0) bench.epochs.push([at, parseInt(text.slice(last + 9, last + 20), 10)]);
+      });
+    }
+  };
+})();"""
+
+RESET = """() => {
+  const bench = window.__bench;
+  bench.frames.length = bench.longTasks.length = bench.clicks.length = bench.epochs.length = 0;
+  bench.done = null;
+  return performance.now();
+}"""
+
+
+@dataclass
+class PageRun:
+    view: str
+    epochs: int = 0
+    rate: float = 0.0
+    engine_rate: float = 0.0
+    fps: float = 0.0
+    worst_frame: float = 0.0
+    long_tasks: list[float] = field(default_factory=list)
+    steady_long_tasks: list[float] = field(default_factory=list)
+    clicks: list[float] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.rate / self.engine_rate if self.engine_rate else 0.0
+
+
+def measure(data: dict[str, Any], view: str) -> PageRun:
+    """The figures of one page run from what the probe recorded."""
+    epochs, frames = data["epochs"], data["frames"]
+    if not epochs or data["done"] is None:
+        raise RuntimeError("the page received no epochs or no end of the run")
+    first = epochs[0]
+    last = max(epochs, key=lambda entry: (entry[1], -entry[0]))
+    start, end = first[0], data["done"]
+    result = PageRun(view, epochs=last[1])
+    if last[0] > first[0]:
+        result.rate = 1000 * (last[1] - first[1]) / (last[0] - first[0])
+    shown = [time for time in frames if start <= time <= end]
+    if len(shown) > 1:
+        result.fps = 1000 * (len(shown) - 1) / (shown[-1] - shown[0])
+    steady = start + STEADY_AFTER_MS
+    gaps = [b - a for a, b in zip(frames, frames[1:], strict=False) if a >= steady and b <= end]
+    result.worst_frame = max(gaps, default=0.0)
+    result.long_tasks = [duration for begin, duration in data["longTasks"] if start <= begin <= end]
+    result.steady_long_tasks = [duration for begin, duration in data["longTasks"] if steady <= begin <= end]
+    result.clicks = data["clicks"]
+    return result
+
+
+def page_run(browser: Any, url: str, epochs: int, view: str, viewport: dict[str, int]) -> PageRun:
+    """Open the playground, train `epochs` epochs of the default run with `view` in sight, measure."""
+    context = browser.new_context(viewport=viewport)
+    try:
+        context.add_init_script(PROBE)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{url}/#training.epochs={epochs}")
+        page.wait_for_function("document.body.dataset.ready === 'true'", timeout=60_000)
+        page.wait_for_function("!document.getElementById('play-btn').disabled", timeout=60_000)
+        if view == "histograms":
+            page.evaluate("document.getElementById('hist-chart').scrollIntoView({block: 'center'})")
+        else:
+            page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(500)
+        page.evaluate(RESET)
+        page.click("#play-btn")
+        if view == "top":
+            page.wait_for_function("window.__bench.epochs.length > 0", timeout=60_000)
+            for selector in CLICKS:
+                page.wait_for_timeout(STEADY_AFTER_MS // 2)
+                if page.evaluate("window.__bench.done !== null"):
+                    break
+                page.click(selector)
+        page.wait_for_function("window.__bench.done !== null", timeout=600_000, polling=200)
+        page.wait_for_timeout(300)
+        data = page.evaluate("window.__bench")
+        if errors:
+            raise RuntimeError(f"the page threw: {errors}")
+        return measure(data, view)
+    finally:
+        context.close()
+
+
+def engine_rate(config: dict[str, Any], nice: int) -> float:
+    return engine_alone(config, 1, 1, nice).total_rate
+
+
+def summary_line(label: str, values: list[float], unit: str = "", digits: int = 0) -> str:
+    if not values:
+        return f"{label}: none"
+    low, middle, high = (
+        f"{value:.{digits}f}" for value in (min(values), statistics.median(values), max(values))
+    )
+    return f"{label}: median {middle}{unit} ({low} to {high})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.browserbench", description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (top, histograms) page runs")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=800)
+    parser.add_argument("--chromium", default=os.environ.get("NNPLAY_CHROMIUM", "/usr/bin/chromium"))
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(args.chromium):
+        print(f"no Chromium at {args.chromium}: set NNPLAY_CHROMIUM or pass --chromium", file=sys.stderr)
+        return 2
+    settings = Settings()
+    config = bench_config(args.epochs, None)
+    viewport = {"width": args.width, "height": args.height}
+    print(
+        f"browser benchmark: default circle run, {args.epochs} epochs, Chromium {args.width}x{args.height}, "
+        f"{args.rounds} rounds; engine ep/s: the same run on the engine alone before and after each "
+        "page run; "
+        f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}",
+        flush=True,
+    )
+    print(
+        f"{'round':>5} {'view':>10} {'page ep/s':>9} {'engine ep/s':>11} {'ratio':>6} {'fps':>5} "
+        f"{'worst ms':>8} {'long tasks':>10} {'steady':>6} {'longest ms':>10} {'clicks ms':>12} {'load':>5}"
+    )
+    runs: list[PageRun] = []
+    with tempfile.TemporaryDirectory(prefix="nnplay-browserbench-") as data_dir, sync_playwright() as pw:
+        server = LocalServer(data_dir).start()
+        browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        try:
+            before = engine_rate(config, settings.worker_nice)
+            for round_ in range(1, args.rounds + 1):
+                for view in ("top", "histograms"):
+                    load = os.getloadavg()[0]
+                    result = page_run(browser, server.url, args.epochs, view, viewport)
+                    after = engine_rate(config, settings.worker_nice)
+                    result.engine_rate, before = (before + after) / 2, after
+                    runs.append(result)
+                    longest = max(result.long_tasks, default=0.0)
+                    clicks = "/".join(f"{click:.0f}" for click in result.clicks) or "-"
+                    print(
+                        f"{round_:>5} {view:>10} {result.rate:>9.1f} {result.engine_rate:>11.1f} "
+                        f"{result.ratio:>6.0%} {result.fps:>5.1f} {result.worst_frame:>8.1f} "
+                        f"{len(result.long_tasks):>10} {len(result.steady_long_tasks):>6} {longest:>10.1f} "
+                        f"{clicks:>12} {load:>5.1f}",
+                        flush=True,
+                    )
+        finally:
+            browser.close()
+            server.stop()
+    for view, name in (("top", "top of the page"), ("histograms", "histograms in view")):
+        chosen = [run for run in runs if run.view == view]
+        print(f"{name}:")
+        print("  " + summary_line("page/engine epochs/s", [100 * run.ratio for run in chosen], " %"))
+        print("  " + summary_line("fps", [run.fps for run in chosen], "", 1))
+        worst = [run.worst_frame for run in chosen]
+        print("  " + summary_line("worst frame after the first second", worst, " ms"))
+        steady = [task for run in chosen for task in run.steady_long_tasks]
+        print(f"  long tasks in steady training: {len(steady)}, longest {max(steady, default=0.0):.0f} ms")
+    clicks = [click for run in runs for click in run.clicks]
+    print(summary_line("click latency (pointer down to the next frame)", clicks, " ms"))
+    print(f"load average at the end {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
