@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Action = Literal["pause", "resume", "step", "stop", "set", "snapshot", "heavy"]
+Action = Literal["pause", "resume", "step", "stop", "set", "weight", "snapshot", "heavy"]
 EventKind = Literal["started", "status", "epoch", "done", "snapshot", "checkpoint"]
 
 
@@ -14,6 +14,7 @@ EventKind = Literal["started", "status", "epoch", "done", "snapshot", "checkpoin
 class Job:
     """One run to execute: a validated RunConfig as a dict, the CSV it names, and its limits.
 
+    settings: `set` payloads, and {"weight": payload} edits, that came while the job waited, in order;
     checkpoint: Trainer state bytes (engine.checkpoint) to continue from; checkpoint_seconds: how often
     the job reports its state (0: after every epoch).
     """
@@ -29,14 +30,16 @@ class Job:
     checkpoint_seconds: float = 10.0
 
     def control_waiting(self, action: Action, payload: dict[str, Any]) -> None:
-        """Pause, resume, step or set a job that has not reached a worker; waiting `set`s merge."""
+        """Pause, resume, step, set or weight a job that has not reached a worker; waiting `set`s merge."""
         if action == "pause":
             self.paused, self.steps = True, 0
         elif action == "resume":
             self.paused, self.steps = False, 0
         elif action == "step":
             self.paused, self.steps = True, self.steps + 1
-        elif action == "set" and self.settings:
+        elif action == "weight":
+            self.settings.append({"weight": payload})
+        elif action == "set" and self.settings and "weight" not in self.settings[-1]:
             merge_settings(self.settings[-1], payload)
         elif action == "set":
             self.settings.append(payload)

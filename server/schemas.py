@@ -55,14 +55,22 @@ class RunsPublic(BaseModel):
     count: int
 
 
+WEIGHT_FIELDS = ("layer", "from_unit", "to_unit", "value")
+
+
 class ControlRequest(BaseModel):
-    """pause, resume, step (one epoch, then paused), stop, or set lr / regularization_rate mid-run."""
+    """pause, resume, step (one epoch, then paused), stop, set lr / regularization_rate mid-run, or weight:
+    set weight[to_unit, from_unit] of dense layer `layer` (a state_dict index) to `value`."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    action: Literal["pause", "resume", "step", "stop", "set"]
+    action: Literal["pause", "resume", "step", "stop", "set", "weight"]
     lr: float | None = Field(None, gt=0, le=10)
     regularization_rate: float | None = Field(None, ge=0, le=10)
+    layer: int | None = Field(None, ge=0, le=10_000, description="weight: the dense layer's index")
+    from_unit: int | None = Field(None, ge=0, le=1_000_000, description="weight: the input unit (column)")
+    to_unit: int | None = Field(None, ge=0, le=1_000_000, description="weight: the output unit (row)")
+    value: float | None = Field(None, ge=-1000, le=1000, description="weight: the new value")
 
     @model_validator(mode="after")
     def _set_needs_a_value(self) -> ControlRequest:
@@ -70,6 +78,12 @@ class ControlRequest(BaseModel):
             raise ValueError("action 'set' needs lr or regularization_rate")
         if self.action != "set" and (self.lr is not None or self.regularization_rate is not None):
             raise ValueError(f"lr and regularization_rate go with action 'set', not {self.action!r}")
+        given = [name for name in WEIGHT_FIELDS if getattr(self, name) is not None]
+        if self.action == "weight" and len(given) < len(WEIGHT_FIELDS):
+            missing = ", ".join(name for name in WEIGHT_FIELDS if name not in given)
+            raise ValueError(f"action 'weight' needs layer, from_unit, to_unit and value; missing {missing}")
+        if self.action != "weight" and given:
+            raise ValueError(f"{', '.join(given)} go with action 'weight', not {self.action!r}")
         return self
 
     def payload(self) -> dict[str, Any]:

@@ -106,7 +106,10 @@ class JobRunner:
             },
         )
         for payload in self.job.settings:
-            self.apply("set", payload)
+            if "weight" in payload:
+                self.apply("weight", payload["weight"])
+            else:
+                self.apply("set", payload)
         try:
             self.train()
         except Exception as error:
@@ -253,6 +256,12 @@ class JobRunner:
                 if payload.get("regularization_rate") is not None:
                     trainer.set_regularization_rate(payload["regularization_rate"])
                     self.unsaved_settings = True
+            except ValueError as error:
+                self.send("status", {"status": self.announced, "message": str(error)})
+        elif action == "weight":
+            try:
+                trainer.set_weight(**payload)
+                self.unsaved_settings = True
             except ValueError as error:
                 self.send("status", {"status": self.announced, "message": str(error)})
         elif action == "heavy":
