@@ -100,32 +100,23 @@ def engine_epoch(config: dict, data, telemetry: dict) -> Callable[[], None]:
     return lambda: next(records) and None
 
 
-def torch_net(model, torch):
-    """The torch.nn.Sequential of a built engine model (dense, conv2d, maxpool2d, flatten, tanh, relu)."""
-    modules = []
-    for layer in model.layers:
-        name = type(layer).__name__
-        if name == "Dense":
-            modules.append(torch.nn.Linear(layer.weight.shape[1], layer.weight.shape[0]))
-        elif name == "Conv2d":
-            modules.append(
-                torch.nn.Conv2d(
-                    layer.weight.shape[1], layer.filters, layer.kernel_size, layer.stride, layer.padding
-                )
-            )
-        elif name == "MaxPool2d":
-            modules.append(torch.nn.MaxPool2d(layer.kernel_size, layer.stride))
-        else:
-            modules.append(
-                {"Flatten": torch.nn.Flatten, "Tanh": torch.nn.Tanh, "ReLU": torch.nn.ReLU}[name]()
-            )
-    net = torch.nn.Sequential(*modules)
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
-    return net
+def torch_side(trainer: Trainer) -> dict:
+    """The plan's torch code run: model (holding the trainer's weights), loss_fn, optimizer, scheduler."""
+    import torch
+
+    from engine.plan import run_torch
+
+    side = run_torch(trainer.plan.torch)
+    side["model"].load_state_dict({k: torch.from_numpy(v) for k, v in trainer.model.state_dict().items()})
+    return side
 
 
 def torch_epoch(config: dict, data, threads: int = 1) -> Callable[[], None] | None:
-    """One epoch of the same training in PyTorch (CPU, float32, `threads`) per call, or None without torch."""
+    """One epoch of the same training in PyTorch (CPU, `threads`) per call, or None without torch.
+
+    The network, loss, optimizer and schedule are the plan's torch code, derived from the engine's own
+    declarations.
+    """
     try:
         import torch
     except ImportError:
@@ -134,18 +125,8 @@ def torch_epoch(config: dict, data, threads: int = 1) -> Callable[[], None] | No
     trainer = Trainer(RunConfig.model_validate(config), data=data)
     x_train, y_train = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
     x_test, y_test = torch.from_numpy(trainer.x_test), torch.from_numpy(trainer.y_test)
-    net = torch_net(trainer.model, torch)
-    loss_fn = (
-        torch.nn.BCEWithLogitsLoss()
-        if trainer.loss_name == "bce_with_logits"
-        else torch.nn.CrossEntropyLoss()
-    )
-    opt_cfg = trainer.config.optimizer
-    optimizer = (
-        torch.optim.SGD(net.parameters(), lr=opt_cfg.lr)
-        if opt_cfg.name == "sgd"
-        else torch.optim.Adam(net.parameters(), lr=opt_cfg.lr)
-    )
+    side = torch_side(trainer)
+    net, loss_fn, optimizer, scheduler = (side[k] for k in ("model", "loss_fn", "optimizer", "scheduler"))
     batch = int(trainer.config.training.batch_size)
     generator = torch.Generator().manual_seed(0)
 
@@ -156,6 +137,7 @@ def torch_epoch(config: dict, data, threads: int = 1) -> Callable[[], None] | No
             optimizer.zero_grad()
             loss_fn(net(xs[i : i + batch]), ys[i : i + batch]).backward()
             optimizer.step()
+        scheduler.step()
         with torch.no_grad():
             loss_fn(net(x_train), y_train).item()
             loss_fn(net(x_test), y_test).item()

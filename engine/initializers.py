@@ -52,6 +52,7 @@ class Initializer:
 
     bounds: dict[str, tuple[float, float]] = {}
     choices: dict[str, tuple[str, ...]] = {}
+    torch_function = ""
 
     def _set_params(self, **params):
         for key, value in params.items():
@@ -59,6 +60,15 @@ class Initializer:
 
     def __call__(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
+
+    def torch_arguments(self) -> dict[str, object]:
+        """The torch.nn.init function's keyword arguments."""
+        return {k: getattr(self, k) for k in inspect.signature(type(self)).parameters}
+
+    def torch(self, tensor: str) -> str:
+        """The equivalent torch.nn.init call on `tensor` (in place), as a Python statement."""
+        args = "".join(f", {k}={v!r}" for k, v in self.torch_arguments().items())
+        return f"nn.init.{self.torch_function}({tensor}{args})"
 
     def __repr__(self):
         args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
@@ -68,6 +78,8 @@ class Initializer:
 class Zeros(Initializer):
     """All zeros: w = 0."""
 
+    torch_function = "zeros_"
+
     def __call__(self, shape, rng):
         return np.zeros(shape)
 
@@ -75,12 +87,19 @@ class Zeros(Initializer):
 class Ones(Initializer):
     """All ones: w = 1."""
 
+    torch_function = "ones_"
+
     def __call__(self, shape, rng):
         return np.ones(shape)
 
 
 class Constant(Initializer):
     """A constant: w = value."""
+
+    torch_function = "constant_"
+
+    def torch_arguments(self):
+        return {"val": self.value}
 
     bounds = {"value": (-10.0, 10.0)}
 
@@ -94,6 +113,8 @@ class Constant(Initializer):
 class Identity(Initializer):
     """The identity matrix of a 2-D weight (out, in), as torch.nn.init.eye_: w = I."""
 
+    torch_function = "eye_"
+
     def __call__(self, shape, rng):
         if len(shape) != 2:
             raise ValueError(f"identity initializer needs a 2-D weight, got shape {tuple(shape)}")
@@ -102,6 +123,8 @@ class Identity(Initializer):
 
 class Normal(Initializer):
     """Normal: w ~ N(mean, std^2)."""
+
+    torch_function = "normal_"
 
     bounds = {"mean": (-10.0, 10.0), "std": (0.0, 10.0)}
 
@@ -114,6 +137,8 @@ class Normal(Initializer):
 
 class Uniform(Initializer):
     """Uniform: w ~ U(a, b)."""
+
+    torch_function = "uniform_"
 
     bounds = {"a": (-10.0, 10.0), "b": (-10.0, 10.0)}
 
@@ -166,9 +191,15 @@ class _Xavier(VarianceScaling):
             scale = self.gain
         super().__init__(scale**2, "fan_avg", distribution)
 
+    def torch(self, tensor: str) -> str:
+        gain = f"nn.init.calculate_gain({self.gain!r})" if isinstance(self.gain, str) else repr(self.gain)
+        return f"nn.init.{self.torch_function}({tensor}, gain={gain})"
+
 
 class XavierUniform(_Xavier):
     """Glorot uniform (gain: number or nonlinearity): w ~ U(-b, b), b = gain sqrt(6 / (fan_in + fan_out))."""
+
+    torch_function = "xavier_uniform_"
 
     def __init__(self, gain=1.0):
         super().__init__(gain, "uniform")
@@ -176,6 +207,8 @@ class XavierUniform(_Xavier):
 
 class XavierNormal(_Xavier):
     """Glorot normal (gain: number or nonlinearity): w ~ N(0, s^2), s = gain sqrt(2 / (fan_in + fan_out))."""
+
+    torch_function = "xavier_normal_"
 
     def __init__(self, gain=1.0):
         super().__init__(gain, "normal")
@@ -197,12 +230,16 @@ class _Kaiming(VarianceScaling):
 class HeUniform(_Kaiming):
     """He (Kaiming) uniform: w ~ U(-b, b), b = gain(nonlinearity, a) * sqrt(3 / fan_mode)."""
 
+    torch_function = "kaiming_uniform_"
+
     def __init__(self, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
         super().__init__(a, mode, nonlinearity, "uniform")
 
 
 class HeNormal(_Kaiming):
     """He (Kaiming) normal: w ~ N(0, std^2), std = gain(nonlinearity, a) / sqrt(fan_mode)."""
+
+    torch_function = "kaiming_normal_"
 
     def __init__(self, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
         super().__init__(a, mode, nonlinearity, "normal")
@@ -211,12 +248,22 @@ class HeNormal(_Kaiming):
 class LecunNormal(VarianceScaling):
     """LeCun normal (torch: kaiming_normal_ with nonlinearity "linear"): w ~ N(0, 1 / fan_in)."""
 
+    torch_function = "kaiming_normal_"
+
+    def torch_arguments(self):
+        return {"nonlinearity": "linear"}
+
     def __init__(self):
         super().__init__(1.0, "fan_in", "normal")
 
 
 class Default(VarianceScaling):
     """PyTorch's Linear/Conv2d default (kaiming_uniform_, a = sqrt 5): w ~ U(-b, b), b = 1 / sqrt(fan_in)."""
+
+    torch_function = "kaiming_uniform_"
+
+    def torch_arguments(self):
+        return {"a": math.sqrt(5)}
 
     def __init__(self):
         super().__init__(1 / 3, "fan_in", "uniform")

@@ -13,6 +13,7 @@ class Loss:
 
     task = "regression"
     bounds: dict[str, tuple[float, float]] = {}
+    torch_class = ""
 
     def _set_params(self, **params):
         for key, value in params.items():
@@ -33,6 +34,11 @@ class Loss:
         """What to display for pred: probabilities for classification losses on logits, else pred itself."""
         return pred
 
+    def torch(self) -> str:
+        """The equivalent torch loss module (mean reduction), as a Python expression over `nn`."""
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
+        return f"nn.{self.torch_class}({args})"
+
     def _diff(self, pred, target):
         self.diff = pred - np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
         return self.diff
@@ -45,6 +51,8 @@ class Loss:
 class MSE(Loss):
     """Mean squared error, pred and target (batch, n): L = mean((pred - target)^2)."""
 
+    torch_class = "MSELoss"
+
     def forward(self, pred, target):
         d = self._diff(pred, target)
         return float(np.mean(d * d))
@@ -55,6 +63,8 @@ class MSE(Loss):
 
 class MAE(Loss):
     """Mean absolute error (torch L1Loss), pred and target (batch, n): L = mean(|pred - target|)."""
+
+    torch_class = "L1Loss"
 
     def forward(self, pred, target):
         return float(np.mean(np.abs(self._diff(pred, target))))
@@ -68,6 +78,8 @@ class SmoothL1(Loss):
 
     L = mean(0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta)
     """
+
+    torch_class = "SmoothL1Loss"
 
     bounds = {"beta": (0.0, 100.0)}
 
@@ -89,6 +101,8 @@ class SmoothL1(Loss):
 class Huber(Loss):
     """Huber, d = pred - target: L = mean(0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta))."""
 
+    torch_class = "HuberLoss"
+
     bounds = {"delta": (0.0, 100.0)}
 
     def __init__(self, delta=1.0):
@@ -107,6 +121,8 @@ class BCE(Loss):
 
     L = -mean(t log p + (1 - t) log(1 - p))
     """
+
+    torch_class = "BCELoss"
 
     task = "classification"
 
@@ -128,6 +144,8 @@ class BCEWithLogits(Loss):
 
     L = mean(max(x, 0) - x t + log(1 + exp(-|x|)))
     """
+
+    torch_class = "BCEWithLogitsLoss"
 
     task = "classification"
 
@@ -155,6 +173,8 @@ class CrossEntropy(Loss):
 
     L = mean(logsumexp(x) - x_t)
     """
+
+    torch_class = "CrossEntropyLoss"
 
     task = "classification"
 

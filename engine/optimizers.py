@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from operator import is_
 
@@ -42,8 +43,10 @@ class _Group:
         dtype = params[index[0]].dtype
         self.index = index
         self.slots = {name: np.full(bounds[-1], fill, dtype) for name, fill in slots.items()}
-        self.g, self.p, self.a, self.b = np.empty((4, bounds[-1]), dtype)
-        self.steps = [self.a[lo:hi].reshape(shape) for lo, hi, shape in spans]
+        self.gathered_grads, self.gathered_params, self.step_vector, self.scratch = np.empty(
+            (4, bounds[-1]), dtype
+        )
+        self.steps = [self.step_vector[lo:hi].reshape(shape) for lo, hi, shape in spans]
         self.state = [
             {name: slot[lo:hi].reshape(shape) for name, slot in self.slots.items()} for lo, hi, shape in spans
         ]
@@ -68,10 +71,15 @@ class Optimizer:
     """
 
     decoupled = False
+    bounds: dict[str, tuple[float, float, str]] = {
+        "lr": (0.0, math.inf, "[]"),
+        "weight_decay": (0.0, 1.0, "[]"),
+    }
+    torch_class = ""
 
     def __init__(self, lr: float, weight_decay: float = 0.0):
         self.lr = lr
-        self.weight_decay = real("weight_decay", weight_decay, 0)
+        self.weight_decay = self._bounded("weight_decay", weight_decay)
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
         self._groups: list[_Group] | None = None
@@ -82,14 +90,24 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = real("lr", value, 0)
+        self._lr = self._bounded("lr", value)
+
+    def _bounded(self, name: str, value: float) -> float:
+        return real(name, value, *self.bounds[name])
+
+    def torch(self, parameters: str = "model.parameters()") -> str:
+        """The equivalent torch.optim optimizer over `parameters`, as a Python expression."""
+        args = "".join(f", {k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
+        return f"torch.optim.{self.torch_class or type(self).__name__}({parameters}{args})"
 
     def slots(self) -> dict[str, float]:
         """State vectors this optimizer keeps, with their initial values."""
         return {}
 
-    def update(self, g: np.ndarray, s: dict[str, np.ndarray], a: np.ndarray, b: np.ndarray) -> None:
-        """Fill `a` with the step for the flat gradient `g` (read-only) and state `s`; `b` is scratch."""
+    def update(
+        self, grad: np.ndarray, state: dict[str, np.ndarray], step: np.ndarray, scratch: np.ndarray
+    ) -> None:
+        """Fill `step` with the step for the flat gradient `grad` (read-only) and its `state` vectors."""
         raise NotImplementedError
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
@@ -104,17 +122,18 @@ class Optimizer:
         for group in self._groups:
             flat = group.flat(params, group.param_views, group.flat_params)
             if group.flat(grads, group.grad_views, group.flat_grads):
-                g = group.flat_grads
+                grad = group.flat_grads
             else:
-                g = group.gather(grads, group.g)
+                grad = group.gather(grads, group.gathered_grads)
             if coupled:
-                weights = group.flat_params if flat else group.gather(params, group.p)
-                g = np.add(g, np.multiply(weights, self.weight_decay, out=group.a), out=group.g)
-            self.update(g, group.slots, group.a, group.b)
+                weights = group.flat_params if flat else group.gather(params, group.gathered_params)
+                decayed = np.multiply(weights, self.weight_decay, out=group.step_vector)
+                grad = np.add(grad, decayed, out=group.gathered_grads)
+            self.update(grad, group.slots, group.step_vector, group.scratch)
             if flat:
                 if decay is not None:
                     group.flat_params *= decay
-                group.flat_params -= group.a
+                group.flat_params -= group.step_vector
                 continue
             for i, delta in zip(group.index, group.steps, strict=True):
                 p = params[i]
@@ -176,10 +195,12 @@ class SGD(Optimizer):
     d = b (or g + momentum b with nesterov; g without momentum); g includes weight_decay * p.
     """
 
+    bounds = {**Optimizer.bounds, "momentum": (0.0, 1.0, "[)"), "dampening": (0.0, 1.0, "[]")}
+
     def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(lr, weight_decay)
-        self.momentum = real("momentum", momentum, 0)
-        self.dampening = real("dampening", dampening, 0, 1)
+        self.momentum = self._bounded("momentum", momentum)
+        self.dampening = self._bounded("dampening", dampening)
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov needs momentum > 0 and dampening = 0")
@@ -187,36 +208,47 @@ class SGD(Optimizer):
     def slots(self):
         return {"momentum_buffer": 0.0} if self.momentum else {}
 
-    def update(self, g, s, a, b):
+    def update(self, grad, state, step, scratch):
         if self.momentum:
-            buf = s["momentum_buffer"]
+            buffer = state["momentum_buffer"]
             if self.t == 1:
-                np.copyto(buf, g)
+                np.copyto(buffer, grad)
             else:
-                buf *= self.momentum
-                buf += np.multiply(g, 1 - self.dampening, out=b) if self.dampening else g
-            g = np.add(g, np.multiply(buf, self.momentum, out=b), out=b) if self.nesterov else buf
-        np.multiply(g, self._lr, out=a)
+                buffer *= self.momentum
+                buffer += np.multiply(grad, 1 - self.dampening, out=scratch) if self.dampening else grad
+            if self.nesterov:
+                grad = np.add(grad, np.multiply(buffer, self.momentum, out=scratch), out=scratch)
+            else:
+                grad = buffer
+        np.multiply(grad, self._lr, out=step)
 
 
 class Adagrad(Optimizer):
     """AdaGrad: sum += g^2; p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)."""
 
+    bounds = {
+        **Optimizer.bounds,
+        "lr_decay": (0.0, 1.0, "[]"),
+        "initial_accumulator_value": (0.0, 10.0, "[]"),
+        "eps": (0.0, 1.0, "[]"),
+    }
+
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
         super().__init__(lr, weight_decay)
-        self.lr_decay = real("lr_decay", lr_decay, 0)
-        self.initial_accumulator_value = real("initial_accumulator_value", initial_accumulator_value, 0)
-        self.eps = real("eps", eps, 0)
+        self.lr_decay = self._bounded("lr_decay", lr_decay)
+        self.initial_accumulator_value = self._bounded("initial_accumulator_value", initial_accumulator_value)
+        self.eps = self._bounded("eps", eps)
 
     def slots(self):
         return {"sum": self.initial_accumulator_value}
 
-    def update(self, g, s, a, b):
-        total = s["sum"]
-        total += np.multiply(g, g, out=a)
-        np.sqrt(total, out=a)
-        a += self.eps
-        np.divide(np.multiply(g, self._lr / (1 + (self.t - 1) * self.lr_decay), out=b), a, out=a)
+    def update(self, grad, state, step, scratch):
+        total = state["sum"]
+        total += np.multiply(grad, grad, out=step)
+        np.sqrt(total, out=step)
+        step += self.eps
+        scaled = np.multiply(grad, self._lr / (1 + (self.t - 1) * self.lr_decay), out=scratch)
+        np.divide(scaled, step, out=step)
 
 
 class RMSprop(Optimizer):
@@ -225,11 +257,18 @@ class RMSprop(Optimizer):
     With momentum: b = momentum b + g / (sqrt(.) + eps); p -= lr b.
     """
 
+    bounds = {
+        **Optimizer.bounds,
+        "alpha": (0.0, 1.0, "[)"),
+        "eps": (0.0, 1.0, "[]"),
+        "momentum": (0.0, 1.0, "[)"),
+    }
+
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(lr, weight_decay)
-        self.alpha = real("alpha", alpha, 0)
-        self.eps = real("eps", eps, 0)
-        self.momentum = real("momentum", momentum, 0)
+        self.alpha = self._bounded("alpha", alpha)
+        self.eps = self._bounded("eps", eps)
+        self.momentum = self._bounded("momentum", momentum)
         self.centered = bool(centered)
 
     def slots(self):
@@ -240,24 +279,24 @@ class RMSprop(Optimizer):
             slots["grad_avg"] = 0.0
         return slots
 
-    def update(self, g, s, a, b):
-        square_avg = s["square_avg"]
+    def update(self, grad, state, step, scratch):
+        square_avg = state["square_avg"]
         square_avg *= self.alpha
-        square_avg += np.multiply(np.multiply(g, 1 - self.alpha, out=a), g, out=a)
+        square_avg += np.multiply(np.multiply(grad, 1 - self.alpha, out=step), grad, out=step)
         if self.centered:
-            grad_avg = s["grad_avg"]
-            grad_avg += np.multiply(np.subtract(g, grad_avg, out=a), 1 - self.alpha, out=a)
-            np.sqrt(np.subtract(square_avg, np.multiply(grad_avg, grad_avg, out=a), out=a), out=a)
+            grad_avg = state["grad_avg"]
+            grad_avg += np.multiply(np.subtract(grad, grad_avg, out=step), 1 - self.alpha, out=step)
+            np.sqrt(np.subtract(square_avg, np.multiply(grad_avg, grad_avg, out=step), out=step), out=step)
         else:
-            np.sqrt(square_avg, out=a)
-        a += self.eps
+            np.sqrt(square_avg, out=step)
+        step += self.eps
         if self.momentum:
-            buf = s["momentum_buffer"]
-            buf *= self.momentum
-            buf += np.divide(g, a, out=a)
-            np.multiply(buf, self._lr, out=a)
+            buffer = state["momentum_buffer"]
+            buffer *= self.momentum
+            buffer += np.divide(grad, step, out=step)
+            np.multiply(buffer, self._lr, out=step)
         else:
-            np.divide(np.multiply(g, self._lr, out=b), a, out=a)
+            np.divide(np.multiply(grad, self._lr, out=scratch), step, out=step)
 
 
 class Adam(Optimizer):
@@ -266,12 +305,19 @@ class Adam(Optimizer):
     c_i = 1 - b_i^t; amsgrad uses the running max of v; weight_decay adds weight_decay * p to g.
     """
 
+    bounds = {
+        **Optimizer.bounds,
+        "betas[0]": (0.0, 1.0, "[)"),
+        "betas[1]": (0.0, 1.0, "[)"),
+        "eps": (0.0, 1.0, "[]"),
+    }
+
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
         super().__init__(lr, weight_decay)
         if not isinstance(betas, tuple | list) or len(betas) != 2:
             raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
-        self.betas = (real("betas[0]", betas[0], 0, 1, "[)"), real("betas[1]", betas[1], 0, 1, "[)"))
-        self.eps = real("eps", eps, 0)
+        self.betas = (self._bounded("betas[0]", betas[0]), self._bounded("betas[1]", betas[1]))
+        self.eps = self._bounded("eps", eps)
         self.amsgrad = bool(amsgrad)
 
     def slots(self):
@@ -280,18 +326,18 @@ class Adam(Optimizer):
             slots["max_exp_avg_sq"] = 0.0
         return slots
 
-    def update(self, g, s, a, b):
+    def update(self, grad, state, step, scratch):
         beta1, beta2 = self.betas
-        exp_avg, exp_avg_sq = s["exp_avg"], s["exp_avg_sq"]
-        exp_avg += np.multiply(np.subtract(g, exp_avg, out=a), 1 - beta1, out=a)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg += np.multiply(np.subtract(grad, exp_avg, out=step), 1 - beta1, out=step)
         exp_avg_sq *= beta2
-        exp_avg_sq += np.multiply(np.multiply(g, 1 - beta2, out=a), g, out=a)
+        exp_avg_sq += np.multiply(np.multiply(grad, 1 - beta2, out=step), grad, out=step)
         if self.amsgrad:
-            exp_avg_sq = np.maximum(s["max_exp_avg_sq"], exp_avg_sq, out=s["max_exp_avg_sq"])
-        np.sqrt(exp_avg_sq, out=a)
-        a /= (1 - beta2**self.t) ** 0.5
-        a += self.eps
-        np.divide(np.multiply(exp_avg, self._lr / (1 - beta1**self.t), out=b), a, out=a)
+            exp_avg_sq = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        np.sqrt(exp_avg_sq, out=step)
+        step /= (1 - beta2**self.t) ** 0.5
+        step += self.eps
+        np.divide(np.multiply(exp_avg, self._lr / (1 - beta1**self.t), out=scratch), step, out=step)
 
 
 class AdamW(Adam):

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from engine import initializers, losses, optimizers, schedules
 from engine import layers as layer_registry
-from engine import optimizers
 from engine.config import ActivationLayer, DenseLayer, FlattenLayer, RunConfig
 from engine.datasets import ArrayDataset, make_dataset, validation_split
 from engine.layers import Layer
@@ -23,7 +23,8 @@ from engine.model import PREDICT_BATCH, Model
 CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
 OPTIMIZER_SCRATCH = 4
 RECORD_BASELINE = 2**20
-DISPLAYED_VALUE = 32
+ENCODED_VALUE = 16
+QUANTIZED_VALUE = 4
 
 
 class PlanError(ValueError):
@@ -207,18 +208,49 @@ def _plan_layer(
     )
 
 
-def _torch_code(layers: list[LayerPlan], dtype: str) -> str:
+def _initializations(layers: list[LayerPlan]) -> list[str]:
+    """nn.init calls for the parameters whose initializer is not torch's default for the module."""
+    lines = []
+    for layer in layers:
+        for key, option in (("weight", "weight_init"), ("bias", "bias_init")):
+            spec = layer.options.get(option, "default")
+            if key in layer.parameters and spec != "default":
+                lines.append(initializers.get(spec).torch(f"model[{layer.index}].{key}"))
+    return lines
+
+
+def _torch_code(layers: list[LayerPlan], config: RunConfig, loss: str) -> str:
+    """The torch.nn.Sequential, its non-default initializations, loss, optimizer and lr scheduler."""
     definitions = []
     for layer in layers:
         if layer.definition and not layer.torch.startswith("nn.") and layer.definition not in definitions:
             definitions.append(layer.definition)
-    lines = [f"    {layer.torch},  # {layer.index}" for layer in layers]
-    body = "\n".join(lines)
+    body = "\n".join(f"    {layer.torch},  # {layer.index}" for layer in layers)
     helpers = "".join(f"\n\n{definition}" for definition in definitions)
+    initialized = "".join(f"\n    {line}" for line in _initializations(layers))
+    training = (
+        f"loss_fn = {losses.get(loss).torch()}\n"
+        f"optimizer = {optimizers.get(config.optimizer.model_dump()).torch()}\n"
+        f"scheduler = {schedules.get(config.schedule.model_dump()).torch()}  # step after each epoch\n"
+    )
     return (
         f"import torch\nfrom torch import nn\n{helpers}\n\n"
-        f"model = nn.Sequential(\n{body}\n).to(torch.{dtype})\n"
+        f"model = nn.Sequential(\n{body}\n).to(torch.{config.dtype})\n"
+        + (f"with torch.no_grad():{initialized}\n" if initialized else "")
+        + training
     )
+
+
+def run_torch(code: str, **names: Any) -> dict[str, Any]:
+    """Run torch code (the plan's, or a component's `torch` expression assigned to a name) with `names`.
+
+    Returns the namespace it leaves: e.g. model, loss_fn, optimizer and scheduler for the plan. Needs torch.
+    """
+    import torch
+
+    namespace: dict[str, Any] = {"torch": torch, "nn": torch.nn, **names}
+    exec(code, namespace)
+    return namespace
 
 
 def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: str | None = None) -> Plan:
@@ -264,7 +296,7 @@ def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: s
         layers=layers,
         num_parameters=sum(layer.num_parameters for layer in layers),
         memory={},
-        torch=_torch_code(layers, config.dtype),
+        torch=_torch_code(layers, config, loss),
     )
     result.memory = memory(config, result, data)
     return result
@@ -298,9 +330,13 @@ def _training_values(layers: list[LayerPlan], input_values: int) -> int:
 
 
 def _telemetry_bytes(config: RunConfig, planned: Plan, points: int) -> int:
-    """One heavy record as Python lists: displayed weights, feature maps, boundary and neuron grids."""
+    """One heavy record in its compact encoding: weights and feature maps as float32, grids as uint8 levels.
+
+    A value costs its array, its base64 text in the record and again in the record's JSON: ENCODED_VALUE
+    bytes as float32, QUANTIZED_VALUE as a uint8 level (boundary and neuron thumbnails).
+    """
     telemetry = config.telemetry
-    values = 0
+    values = levels = 0
     if telemetry.weights:
         values += sum(
             layer.num_parameters
@@ -312,8 +348,9 @@ def _telemetry_bytes(config: RunConfig, planned: Plan, points: int) -> int:
         values += sum(int(np.prod(shape)) for shape in images if len(shape) == 3)
     if points:
         units = sum(layer.output_shape[0] for layer in planned.layers if layer.parameters)
-        values += points + units * min(telemetry.neuron_grid_size, telemetry.grid_size) ** 2
-    return RECORD_BASELINE + values * DISPLAYED_VALUE
+        thumbnails = telemetry.neurons and units <= telemetry.max_neurons
+        levels += points + thumbnails * units * min(telemetry.neuron_grid_size, telemetry.grid_size) ** 2
+    return RECORD_BASELINE + values * ENCODED_VALUE + levels * QUANTIZED_VALUE
 
 
 def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, Any]:

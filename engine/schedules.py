@@ -12,8 +12,17 @@ from engine.registry import integer, lookup, real
 class Schedule:
     """Base schedule: `lr_at(epoch, base_lr)` is the lr for 0-based `epoch`; lr_at(0, base) = base."""
 
+    torch_class = "LambdaLR"
+    torch_names: dict[str, str] = {}
+
     def lr_at(self, epoch: int, base_lr: float) -> float:
         return base_lr
+
+    def torch(self, optimizer: str = "optimizer") -> str:
+        """The equivalent torch.optim.lr_scheduler scheduler (stepped once per epoch), as an expression."""
+        params = inspect.signature(type(self)).parameters
+        args = "".join(f", {self.torch_names.get(k, k)}={getattr(self, k)!r}" for k in params)
+        return f"torch.optim.lr_scheduler.{self.torch_class}({optimizer}{args})"
 
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
@@ -23,9 +32,14 @@ class Schedule:
 class Constant(Schedule):
     """lr = base_lr."""
 
+    def torch(self, optimizer: str = "optimizer") -> str:
+        return f"torch.optim.lr_scheduler.LambdaLR({optimizer}, lambda epoch: 1.0)"
+
 
 class Step(Schedule):
     """StepLR: lr = base_lr * gamma ** (epoch // step_size)."""
+
+    torch_class = "StepLR"
 
     def __init__(self, step_size=30, gamma=0.1):
         self.step_size = integer("step_size", step_size)
@@ -37,6 +51,8 @@ class Step(Schedule):
 
 class MultiStep(Schedule):
     """MultiStepLR: lr = base_lr * gamma ** (number of milestones <= epoch)."""
+
+    torch_class = "MultiStepLR"
 
     def __init__(self, milestones=(50, 100), gamma=0.1):
         if isinstance(milestones, str) or not hasattr(milestones, "__iter__"):
@@ -51,6 +67,8 @@ class MultiStep(Schedule):
 class Exponential(Schedule):
     """ExponentialLR: lr = base_lr * gamma ** epoch."""
 
+    torch_class = "ExponentialLR"
+
     def __init__(self, gamma=0.99):
         self.gamma = real("gamma", gamma, 0, interval="(]")
 
@@ -60,6 +78,9 @@ class Exponential(Schedule):
 
 class Cosine(Schedule):
     """CosineAnnealingLR: lr = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / t_max)) / 2."""
+
+    torch_class = "CosineAnnealingLR"
+    torch_names = {"t_max": "T_max"}
 
     def __init__(self, t_max=100, eta_min=0.0):
         self.t_max = integer("t_max", t_max)

@@ -41,11 +41,11 @@ def test_the_conv_case_is_the_digits_net_of_the_issue():
     assert config["training"]["batch_size"] == 32 and config["optimizer"]["name"] == "adam"
     engine_side = bench.engine_epoch(config, data, bench.NO_HEAVY)
     engine_side()
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from engine.config import RunConfig
     from engine.trainer import Trainer
 
     trainer = Trainer(RunConfig.model_validate(config))
-    net = bench.torch_net(trainer.model, torch)
+    net = bench.torch_side(trainer)["model"]
     assert str(net).count("Conv2d") == 2 and "MaxPool2d" in str(net) and "Linear(in_features=256" in str(net)
     assert trainer.input_shape == (1, 8, 8)

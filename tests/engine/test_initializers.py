@@ -6,6 +6,7 @@ import pytest
 
 from engine import initializers
 from engine.initializers import INITIALIZERS, calculate_gain, fans, get
+from engine.plan import run_torch
 
 SHAPE = (400, 300)
 CONV = (64, 16, 5, 5)
@@ -177,3 +178,36 @@ def test_default_bound_matches_torch_linear_and_conv2d(torch):
         ours = np.abs(sample("default", shape)).max()
         theirs = module.weight.detach().abs().max().item()
         assert ours == pytest.approx(theirs, rel=0.01)
+
+
+TORCH_SPECS = [
+    *INITIALIZERS,
+    {"name": "constant", "value": -0.7},
+    {"name": "normal", "mean": 1.5, "std": 0.2},
+    {"name": "uniform", "a": -3.0, "b": 0.5},
+    {"name": "xavier_uniform", "gain": "tanh"},
+    {"name": "xavier_normal", "gain": 2.5},
+    {"name": "he_uniform", "a": 0.2, "mode": "fan_out", "nonlinearity": "leaky_relu"},
+    {"name": "he_normal", "mode": "fan_in", "nonlinearity": "relu"},
+]
+
+
+@pytest.mark.parametrize("spec", TORCH_SPECS, ids=lambda spec: str(spec))
+@pytest.mark.parametrize("shape", [SHAPE, CONV])
+def test_the_declared_torch_initializer_draws_the_same_distribution(torch, spec, shape):
+    """Exact for the deterministic ones; else mean, std (and a uniform's ends) agree to sampling error."""
+    if spec == "identity" and len(shape) != 2:
+        return
+    initializer = get(spec)
+    tensor = torch.empty(shape, dtype=torch.float64)
+    torch.manual_seed(0)
+    run_torch(initializer.torch("tensor"), tensor=tensor)
+    theirs, ours = tensor.numpy(), sample(spec, shape)
+    spread = max(float(ours.std()), 1e-12)
+    assert abs(ours.mean() - theirs.mean()) <= 5 * spread / math.sqrt(ours.size) + 1e-12
+    assert ours.std() == pytest.approx(theirs.std(), rel=0.02, abs=1e-12)
+    if spec in ("zeros", "ones", "identity") or isinstance(spec, dict) and spec["name"] == "constant":
+        np.testing.assert_array_equal(ours, theirs)
+    elif "uniform" in str(spec) or spec == "default":
+        width = ours.max() - ours.min()
+        assert (ours.min(), ours.max()) == pytest.approx((theirs.min(), theirs.max()), abs=0.01 * width)

@@ -1,7 +1,10 @@
+"""Every layer against the torch module it declares (`torch(input_shape)` and `torch_definition`), float64."""
+
 import numpy as np
 import pytest
 
-from engine.layers import AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Maxout, MaxPool2d
+from engine.layers import AvgPool2d, BatchNorm, Conv2d, Dense, Flatten, Layer, Maxout, MaxPool2d
+from engine.plan import run_torch
 
 torch = pytest.importorskip("torch")
 
@@ -16,7 +19,19 @@ def tensor(a, grad=False):
     return torch.tensor(np.ascontiguousarray(a), dtype=torch.float64, requires_grad=grad)
 
 
-def load(module, layer):
+def declared_module(layer: Layer, input_shape: tuple[int, ...]):
+    """The torch module an engine layer declares for inputs of `input_shape`, built in float64."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        return run_torch(f"{layer.torch_definition}\nmodule = {layer.torch(input_shape)}")["module"]
+    finally:
+        torch.set_default_dtype(default)
+
+
+def twin(layer: Layer, input_shape: tuple[int, ...]):
+    """The declared module holding the layer's parameters."""
+    module = declared_module(layer, input_shape)
     with torch.no_grad():
         for k, v in layer.params.items():
             getattr(module, k).copy_(tensor(v))
@@ -45,8 +60,7 @@ def compare(layer, module, x, seed=2):
 def test_dense_matches_torch_linear(bias):
     layer = Dense(6, bias=bias)
     layer.build((4,), rng(), np.float64)
-    module = load(torch.nn.Linear(4, 6, bias=bias, dtype=torch.float64), layer)
-    compare(layer, module, rng(1).normal(size=(5, 4)))
+    compare(layer, twin(layer, (4,)), rng(1).normal(size=(5, 4)))
 
 
 @pytest.mark.parametrize(
@@ -62,20 +76,20 @@ def test_dense_matches_torch_linear(bias):
 def test_conv2d_matches_torch(kernel, stride, padding, bias):
     layer = Conv2d(4, kernel_size=kernel, stride=stride, padding=padding, bias=bias)
     out = layer.build((3, 7, 6), rng(), np.float64)
-    module = load(torch.nn.Conv2d(3, 4, kernel, stride, padding, bias=bias, dtype=torch.float64), layer)
+    module = twin(layer, (3, 7, 6))
     x = rng(1).normal(size=(2, 3, 7, 6))
     assert tuple(module(tensor(x)).shape[1:]) == out
     compare(layer, module, x)
 
 
-@pytest.mark.parametrize("ours, theirs", [(MaxPool2d, torch.nn.MaxPool2d), (AvgPool2d, torch.nn.AvgPool2d)])
+@pytest.mark.parametrize("ours", [MaxPool2d, AvgPool2d])
 @pytest.mark.parametrize("kernel, stride", [(2, None), (3, 1), (3, 2), ((2, 3), (1, 2)), (2, 3)])
-def test_pools_match_torch(ours, theirs, kernel, stride):
+def test_pools_match_torch(ours, kernel, stride):
     layer = ours(kernel, stride)
     out = layer.build((3, 7, 6), rng(), np.float64)
     x = rng(1).normal(size=(2, 3, 7, 6))
     x[0, 0, :3, :3] = 0.5
-    module = theirs(kernel, stride)
+    module = twin(layer, (3, 7, 6))
     assert tuple(module(tensor(x)).shape[1:]) == out
     compare(layer, module, x)
 
@@ -84,11 +98,9 @@ def test_pools_match_torch(ours, theirs, kernel, stride):
 def test_batchnorm_matches_torch_over_train_and_eval_steps(shape):
     layer = BatchNorm(momentum=0.3, eps=1e-4)
     layer.build(shape, rng(), np.float64)
-    cls = torch.nn.BatchNorm1d if len(shape) == 1 else torch.nn.BatchNorm2d
-    module = cls(shape[0], momentum=0.3, eps=1e-4, dtype=torch.float64)
     for v in layer.params.values():
         v[...] = rng(7).normal(size=v.shape)
-    load(module, layer)
+    module = twin(layer, shape)
     for step, training in enumerate([True, True, False, True, False]):
         module.train(training)
         compare(layer, module, rng(step).normal(size=(5, *shape)) * 2 + 1, seed=10 + step)
@@ -96,20 +108,10 @@ def test_batchnorm_matches_torch_over_train_and_eval_steps(shape):
             close(v, getattr(module, k))
 
 
-def test_maxout_matches_torch_linear_then_max_over_pieces():
-    units, pieces = 3, 4
-    layer = Maxout(units, pieces=pieces)
+def test_maxout_matches_its_declared_module_linear_then_max_over_pieces():
+    layer = Maxout(3, pieces=4)
     layer.build((5,), rng(), np.float64)
-    linear = load(torch.nn.Linear(5, units * pieces, dtype=torch.float64), layer)
-    x = rng(1).normal(size=(6, 5))
-    tx = tensor(x, grad=True)
-    ty = linear(tx).view(6, units, pieces).max(dim=2).values
-    g = rng(2).normal(size=(6, units))
-    ty.backward(tensor(g))
-    close(layer.forward(x, True), ty)
-    close(layer.backward(g), tx.grad)
-    close(layer.grads["weight"], linear.weight.grad)
-    close(layer.grads["bias"], linear.bias.grad)
+    compare(layer, twin(layer, (5,)), rng(1).normal(size=(6, 5)))
 
 
 def test_small_cnn_matches_torch_sequential():
@@ -123,17 +125,11 @@ def test_small_cnn_matches_torch_sequential():
         Dense(2),
     ]
     shape = (1, 8, 8)
+    modules = []
     for i, layer in enumerate(ours):
+        modules.append(declared_module(layer, shape))
         shape = layer.build(shape, rng(i), np.float64)
-    theirs = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 4, 3, padding=1),
-        torch.nn.BatchNorm2d(4),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(4, 3, 2, stride=2),
-        torch.nn.AvgPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(3, 2),
-    ).double()
+    theirs = torch.nn.Sequential(*modules)
     theirs.load_state_dict(
         {
             f"{i}.{k}": tensor(v)

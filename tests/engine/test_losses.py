@@ -7,6 +7,7 @@ from scipy.special import expit
 from engine import losses
 from engine.gradcheck import check_loss_gradients
 from engine.losses import LOSSES, get
+from engine.plan import run_torch
 
 SPECS = [
     *LOSSES,
@@ -176,20 +177,6 @@ def torch():
     return pytest.importorskip("torch")
 
 
-def torch_loss(torch, spec):
-    F = torch.nn.functional
-    p = {} if isinstance(spec, str) else spec
-    return {
-        "mse": F.mse_loss,
-        "mae": F.l1_loss,
-        "smooth_l1": lambda x, t: F.smooth_l1_loss(x, t, beta=p.get("beta", 1.0)),
-        "huber": lambda x, t: F.huber_loss(x, t, delta=p.get("delta", 1.0)),
-        "bce": F.binary_cross_entropy,
-        "bce_with_logits": F.binary_cross_entropy_with_logits,
-        "cross_entropy": F.cross_entropy,
-    }[name_of(spec)]
-
-
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)
 def test_forward_and_backward_match_torch(torch, spec):
     """To 1e-12, but torch's bce backward clamps p (1 - p) to the float32 constant 1e-12 even for float64."""
@@ -201,7 +188,8 @@ def test_forward_and_backward_match_torch(torch, spec):
     grad = loss.backward()
 
     tp = torch.tensor(pred, requires_grad=True)
-    expected = torch_loss(torch, spec)(tp, torch.tensor(target))
+    loss_fn = run_torch(f"loss_fn = {loss.torch()}")["loss_fn"]
+    expected = loss_fn(tp, torch.tensor(target))
     expected.backward()
     assert value == pytest.approx(expected.item(), rel=1e-12)
     rtol = 1e-8 if spec == "bce" else 1e-12

@@ -1,23 +1,10 @@
 import numpy as np
 import pytest
 
+from tests.engine.test_layers_torch import declared_module
 from tests.engine.test_model import CONV_SPECS, SPECS, build
 
 torch = pytest.importorskip("torch")
-
-
-TWINS = {
-    "Dense": lambda layer: torch.nn.Linear(*layer.params["weight"].shape[::-1]),
-    "Conv2d": lambda layer: torch.nn.Conv2d(
-        layer.params["weight"].shape[1], layer.params["weight"].shape[0], 3, padding=1
-    ),
-    "ReLU": lambda layer: torch.nn.ReLU(),
-    "LeakyReLU": lambda layer: torch.nn.LeakyReLU(0.1),
-    "BatchNorm": lambda layer: torch.nn.BatchNorm1d(layer.params["weight"].shape[0]),
-    "Dropout": lambda layer: torch.nn.Dropout(0.2),
-    "MaxPool2d": lambda layer: torch.nn.MaxPool2d(2),
-    "Flatten": lambda layer: torch.nn.Flatten(),
-}
 
 
 @pytest.mark.parametrize("specs, input_shape", [(SPECS, (4,)), (CONV_SPECS, (1, 8, 8))])
@@ -27,7 +14,8 @@ def test_a_trained_state_dict_loads_into_torch_and_gives_the_same_outputs(specs,
     for _ in range(3):
         x = rng.standard_normal((16, *input_shape))
         model.forward(x, training=True)
-    net = torch.nn.Sequential(*[TWINS[type(layer).__name__](layer) for layer in model.layers]).double()
+    shapes = [tuple(input_shape), *model.output_shapes]
+    net = torch.nn.Sequential(*[declared_module(layer, shapes[i]) for i, layer in enumerate(model.layers)])
     net.load_state_dict(
         {key: torch.from_numpy(np.asarray(value)) for key, value in model.state_dict().items()}
     )

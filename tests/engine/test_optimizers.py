@@ -1,4 +1,5 @@
 import math
+import typing
 
 import numpy as np
 import pytest
@@ -210,6 +211,9 @@ def test_defaults_follow_torch():
         ({"name": "sgd", "beta": 0.9}, "unknown parameter 'beta'"),
         ({"name": "sgd", "lr": -0.1}, "lr must be"),
         ({"name": "sgd", "momentum": -0.5}, "momentum must be"),
+        ({"name": "sgd", "momentum": 1.0}, r"momentum must be a number in \[0.0, 1.0\)"),
+        ({"name": "rmsprop", "momentum": 1.5}, "momentum must be"),
+        ({"name": "sgd", "weight_decay": 2.0}, "weight_decay must be"),
         ({"name": "sgd", "dampening": 2}, "dampening must be"),
         ({"name": "sgd", "nesterov": True}, "nesterov needs momentum"),
         ({"name": "adagrad", "lr_decay": "fast"}, "lr_decay must be"),
@@ -250,3 +254,37 @@ def test_params_tiling_one_vector_update_as_that_vector_with_the_same_bits(name,
     for a, b in zip(flat.state, separate.state, strict=True):
         for key in b:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+def _interval(schema: dict) -> tuple[float, float, str]:
+    low = schema.get("minimum", schema.get("exclusiveMinimum", -math.inf))
+    high = schema.get("maximum", schema.get("exclusiveMaximum", math.inf))
+    return (
+        low,
+        high,
+        ("(" if "exclusiveMinimum" in schema else "[") + (")" if "exclusiveMaximum" in schema else "]"),
+    )
+
+
+def _within(inner: tuple[float, float, str], outer: tuple[float, float, str]) -> bool:
+    (low, high, ends), (outer_low, outer_high, outer_ends) = inner, outer
+    low_ok = low > outer_low or low == outer_low and (outer_ends[0] == "[" or ends[0] == "(")
+    high_ok = high < outer_high or high == outer_high and (outer_ends[1] == "]" or ends[1] == ")")
+    return low_ok and high_ok
+
+
+@pytest.mark.parametrize("model", typing.get_args(typing.get_args(config.OptimizerConfig)[0]))
+def test_every_config_bound_lies_within_the_bounds_the_optimizer_declares(model):
+    """config.py may narrow an optimizer's declared bounds, never widen them."""
+    cls = optimizers.OPTIMIZERS[model.model_fields["name"].default]
+    for name, schema in model.model_json_schema()["properties"].items():
+        items = schema.get("prefixItems")
+        fields = [(f"{name}[{i}]", item) for i, item in enumerate(items)] if items else [(name, schema)]
+        for field, bounds in fields:
+            if bounds.get("type") == "number":
+                assert field in cls.bounds, f"{cls.__name__} declares no bounds for {field}"
+                assert _within(_interval(bounds), cls.bounds[field]), (
+                    field,
+                    _interval(bounds),
+                    cls.bounds[field],
+                )

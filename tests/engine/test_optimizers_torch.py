@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine import optimizers
+from engine.plan import run_torch
 
 torch = pytest.importorskip("torch")
 
@@ -48,13 +49,12 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-TORCH = {
-    "sgd": torch.optim.SGD,
-    "adagrad": torch.optim.Adagrad,
-    "rmsprop": torch.optim.RMSprop,
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-}
+def torch_twin(optimizer: optimizers.Optimizer, params: list) -> torch.optim.Optimizer:
+    """The optimizer's declared torch equivalent over `params`, on torch's single-tensor path."""
+    theirs = run_torch(f"optimizer = {optimizer.torch('params')}", params=params)["optimizer"]
+    for group in theirs.param_groups:
+        group["foreach"] = False
+    return theirs
 
 
 def _problem(seed=0):
@@ -75,7 +75,7 @@ def test_matches_torch(name, hyper):
     lr = {"sgd": 0.05, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.05, "adamw": 0.05}[name]
     ours = optimizers.get({"name": name, "lr": lr, **hyper})
     tparams = [torch.tensor(p, dtype=torch.float64) for p in params]
-    theirs = TORCH[name](tparams, lr=lr, foreach=False, **hyper)
+    theirs = torch_twin(ours, tparams)
     for step in range(50):
         if step == 30:
             ours.lr = lr / 3

@@ -10,7 +10,7 @@ import torch
 
 from engine import Trainer, plan
 from engine.activations import ACTIVATIONS
-from engine.plan import PlanError
+from engine.plan import PlanError, run_torch
 
 LIGHT = {"probe_size": 8, "grid_size": 10, "bins": 5, "neuron_grid_size": 4}
 CIRCLE = {"dataset": "circle", "n_samples": 60}
@@ -126,9 +126,7 @@ def check_against_trainer(config: dict, csv_text: str | None = None):
 
 
 def torch_outputs(planned, trainer) -> tuple[np.ndarray, np.ndarray]:
-    namespace: dict = {}
-    exec(planned.torch, namespace)
-    net = namespace["model"]
+    net = run_torch(planned.torch)["model"]
     net.load_state_dict(
         {key: torch.from_numpy(np.asarray(value)) for key, value in trainer.model.state_dict().items()}
     )
@@ -190,6 +188,29 @@ def test_options_are_resolved_with_defaults():
     dense, leaky = planned.layers[:2]
     assert dense.options == {"weight_init": "default", "bias_init": "default", "bias": True, "units": 3}
     assert leaky.options == {"negative_slope": 0.01} and leaky.torch == "nn.LeakyReLU(negative_slope=0.01)"
+
+
+def test_the_torch_code_sets_up_training_from_each_components_declaration():
+    config = run(
+        layers=[
+            {"type": "dense", "units": 3, "weight_init": {"name": "he_normal", "nonlinearity": "relu"}},
+            {"type": "dense", "units": 2, "bias_init": {"name": "constant", "value": 0.5}},
+        ]
+    )
+    config.update(
+        optimizer={"name": "rmsprop", "lr": 0.02, "momentum": 0.5},
+        schedule={"name": "cosine", "t_max": 30, "eta_min": 0.001},
+        loss="mse",
+    )
+    code = plan(config).torch
+    assert "nn.init.kaiming_normal_(model[0].weight, a=0.0, mode='fan_in', nonlinearity='relu')" in code
+    assert "nn.init.constant_(model[1].bias, val=0.5)" in code and "model[2]" not in code
+    assert "loss_fn = nn.MSELoss()\n" in code
+    assert "optimizer = torch.optim.RMSprop(model.parameters(), lr=0.02, alpha=0.99, eps=1e-08" in code
+    assert "lr_scheduler.CosineAnnealingLR(optimizer, T_max=30, eta_min=0.001)" in code
+    side = run_torch(code)
+    assert torch.all(side["model"][1].bias == 0.5)
+    assert side["optimizer"].defaults["momentum"] == 0.5 and side["scheduler"].T_max == 30
 
 
 def test_to_dict_is_json_ready():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine import config, schedules
+from engine.plan import run_torch
 
 CASES = [
     ("constant", {}),
@@ -41,17 +42,8 @@ def test_matches_torch_schedulers_over_300_epochs(name, params):
     torch = pytest.importorskip("torch")
     base = 0.05
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
-    lr_scheduler = torch.optim.lr_scheduler
-    scheduler = {
-        "constant": lambda: lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0),
-        "step": lambda: lr_scheduler.StepLR(optimizer, **params),
-        "multistep": lambda: lr_scheduler.MultiStepLR(optimizer, **params),
-        "exponential": lambda: lr_scheduler.ExponentialLR(optimizer, **params),
-        "cosine": lambda: lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=params["t_max"], eta_min=params["eta_min"]
-        ),
-    }[name]()
     ours = schedules.get({"name": name, **params})
+    scheduler = run_torch(f"scheduler = {ours.torch()}", optimizer=optimizer)["scheduler"]
     expected = []
     for _ in range(300):
         expected.append(optimizer.param_groups[0]["lr"])

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from engine import ArrayDataset, RunConfig, Trainer
+from engine.plan import run_torch
 from engine.telemetry import decode
 
 QUIET = {"every": 10_000}
@@ -284,13 +285,15 @@ def test_records_are_json_safe():
     assert '"boundary"' in text and "NaN" not in text
 
 
-def test_float64_runs_match_pytorch():
+def test_float64_runs_match_the_plans_pytorch_code():
+    """The plan's torch code (network, loss, optimizer, lr scheduler) trains to the engine's numbers."""
     torch = pytest.importorskip("torch")
     config = RunConfig.model_validate(
         {
             "data": {"dataset": "circle", "noise": 10},
             "model": {"layers": [TANH_8, {"type": "dense", "units": 4, "activation": "relu"}]},
             "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+            "schedule": {"name": "step", "step_size": 2, "gamma": 0.5},
             "regularization": {"penalty": "l2", "rate": 0.01},
             "training": {"epochs": 5, "batch_size": "full"},
             "dtype": "float64",
@@ -298,22 +301,21 @@ def test_float64_runs_match_pytorch():
         }
     )
     trainer = Trainer(config)
-    net = torch.nn.Sequential(
-        torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1)
-    ).double()
+    side = run_torch(trainer.plan.torch)
+    net, loss_fn, optimizer, scheduler = (side[k] for k in ("model", "loss_fn", "optimizer", "scheduler"))
     net.load_state_dict({k: torch.from_numpy(v) for k, v in trainer.model.state_dict().items()})
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3)
     x, y = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
     losses = []
     for _ in range(5):
         optimizer.zero_grad()
-        data_loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x), y)
         penalty = 0.01 / 2 * sum((m.weight**2).sum() for m in net if isinstance(m, torch.nn.Linear))
-        (data_loss + penalty).backward()
+        (loss_fn(net(x), y) + penalty).backward()
         optimizer.step()
+        scheduler.step()
         with torch.no_grad():
-            losses.append(torch.nn.functional.binary_cross_entropy_with_logits(net(x), y).item())
+            losses.append(loss_fn(net(x), y).item())
     records = list(trainer.epochs())
+    assert [r.lr for r in records] == [0.1, 0.1, 0.05, 0.05, 0.025]
     np.testing.assert_allclose([r.train_loss for r in records], losses, rtol=1e-12)
     for key, value in net.state_dict().items():
         np.testing.assert_allclose(trainer.model.state_dict()[key], value.numpy(), rtol=1e-11, atol=1e-14)
