@@ -39,7 +39,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.executor == "dask":
             from server.dask_executor import DaskExecutor
 
-            executor = DaskExecutor(settings.max_runs, settings.dask_scheduler, settings.dask_callback_host)
+            executor = DaskExecutor(
+                settings.max_runs,
+                settings.dask_scheduler,
+                settings.dask_callback_host,
+                settings.dask_heartbeat_seconds,
+            )
         else:
             executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds, settings.worker_nice)
         manager = RunManager(settings, store, executor)

@@ -5,8 +5,11 @@ which attempt it is with a one-time token, and receives its Job (config, CSV, ch
 connection; from then on it runs a `server.worker.JobRunner` whose events and commands are
 server.wire's length-prefixed frames on the socket, so no epoch or control goes through the scheduler.
 A connection that ends without a `done` means the worker was lost: the run's `done` says `lost`, and the
-run manager resubmits it from its checkpoint. Dask may re-run a task whose worker died; that stale
-attempt finds its token spent and ends at once.
+run manager resubmits it from its checkpoint. So does a connection that goes silent: the task sends a
+heartbeat from a thread of its own, and a run the server hears nothing from for `heartbeat_seconds` (a hung
+or stopped worker, a connection lost without a close) is cut off and resumed, away from that worker for
+SUSPECT_SECONDS. Dask may re-run a task whose worker died; that stale attempt finds its token spent and
+ends at once.
 """
 
 from __future__ import annotations
@@ -15,24 +18,63 @@ import asyncio
 import contextlib
 import secrets
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.executor import Action, Event, Job
 from server.pool import coalesce
-from server.wire import Reader, frame
+from server.wire import Reader, Writer, frame
 
 TOKEN_BYTES = 32
 CONNECT_TIMEOUT_SECONDS = 30.0
 CLOSE_GRACE_SECONDS = 3.0
 READ_BYTES = 1 << 16
+HEARTBEATS_PER_DEADLINE = 4
+SUSPECT_SECONDS = 300.0
+TASK_ONLY = ("hello", "heartbeat")
 NO_PROFILER = {"distributed.worker.profile.enabled": False}  # its 10 ms stack sampling halves training speed
 
 
-def run_task(run_id: str, token: str, host: str, port: int) -> str:
+class SharedWriter(Writer):
+    """A Writer that the job and its heartbeat thread share: whole frames, one writer at a time."""
+
+    def __init__(self, fd: int, hold_seconds: float = 0.0):
+        super().__init__(fd, hold_seconds)
+        self.lock = threading.RLock()
+
+    def send(self, message: Any, hold: bool = False) -> None:
+        with self.lock:
+            super().send(message, hold)
+
+    def flush(self) -> None:
+        with self.lock:
+            super().flush()
+
+
+def heartbeat(events: Writer, run_id: str, interval: float, stopped: threading.Event) -> None:
+    """Send a heartbeat every `interval` seconds until `stopped` or the connection fails."""
+    while not stopped.wait(interval):
+        try:
+            events.send(("heartbeat", run_id, {}))
+        except OSError:
+            return
+
+
+def worker_address() -> str | None:
+    from distributed import get_worker
+
+    try:
+        return get_worker().address
+    except ValueError:
+        return None
+
+
+def run_task(run_id: str, token: str, host: str, port: int, heartbeat_seconds: float = 30.0) -> str:
     """The Dask task: connect back to the server, take the job, run it; returns how the job ended."""
-    from server.wire import Receiver, Writer
+    from server.wire import Receiver
     from server.worker import EPOCH_HOLD_SECONDS, JobRunner
 
     with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS) as connection:
@@ -40,18 +82,25 @@ def run_task(run_id: str, token: str, host: str, port: int) -> str:
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection.sendall(token.encode())
         commands = Receiver(connection.fileno())
-        events = Writer(connection.fileno(), hold_seconds=EPOCH_HOLD_SECONDS)
+        events = SharedWriter(connection.fileno(), hold_seconds=EPOCH_HOLD_SECONDS)
         try:
+            events.send(("hello", run_id, {"worker": worker_address()}))
             message = commands.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return "refused"
         if message is None:
             return "refused"
+        stopped = threading.Event()
+        interval = heartbeat_seconds / HEARTBEATS_PER_DEADLINE
+        beating = threading.Thread(target=heartbeat, args=(events, run_id, interval, stopped), daemon=True)
+        beating.start()
         try:
             JobRunner(message[1], commands, events).run()
             events.flush()
         except OSError:
             return "disconnected"
+        finally:
+            stopped.set()
         with contextlib.suppress(OSError):
             connection.shutdown(socket.SHUT_WR)
             while connection.recv(READ_BYTES):
@@ -67,19 +116,30 @@ class _Attempt:
     writer: asyncio.StreamWriter | None = None
     pending: list = field(default_factory=list)
     done: bool = False
+    heard: float = 0.0
+    worker: str | None = None
 
 
 class DaskExecutor:
     """Runs jobs as Dask tasks on a scheduler (an address) or on an in-process LocalCluster (None).
 
     `capacity` bounds the runs in flight that this server counts as running; Dask queues the rest.
-    `callback_host` is the address of this server that the Dask workers can reach.
+    `callback_host` is the address of this server that the Dask workers can reach. A run that sends
+    nothing (not even a heartbeat) for `heartbeat_seconds` is taken as lost.
     """
 
-    def __init__(self, capacity: int, scheduler: str | None = None, callback_host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        capacity: int,
+        scheduler: str | None = None,
+        callback_host: str = "127.0.0.1",
+        heartbeat_seconds: float = 30.0,
+    ):
         self.capacity = capacity
         self.scheduler = scheduler
         self.callback_host = callback_host
+        self.heartbeat_seconds = heartbeat_seconds
+        self._suspects: dict[str, float] = {}
         self.client: Any = None
         self.cluster: Any = None
         self._attempts: dict[str, _Attempt] = {}
@@ -109,6 +169,7 @@ class DaskExecutor:
                     asynchronous=True,
                 )
             self.client = await Client(self.cluster, asynchronous=True)
+        self._spawn(self._watch_heartbeats())
 
     async def close(self) -> None:
         """Ask every connected run to stop, end every connection after CLOSE_GRACE_SECONDS, close Dask."""
@@ -116,7 +177,7 @@ class DaskExecutor:
         for attempt in list(self._attempts.values()):
             if attempt.writer is not None:
                 self._write(attempt, None)
-            elif attempt.future is not None:
+            else:
                 self._end(attempt, "stopped", "the server shut down before the run started")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CLOSE_GRACE_SECONDS
@@ -149,17 +210,54 @@ class DaskExecutor:
         attempt = _Attempt(job, secrets.token_hex(TOKEN_BYTES // 2))
         self._attempts[job.run_id] = attempt
         self._by_token[attempt.token] = attempt
+        self._spawn(self._place(attempt))
+
+    async def _place(self, attempt: _Attempt) -> None:
+        """Submit the attempt's task, kept off workers suspected of hanging while others are up."""
+        workers = await self._trusted_workers() if self._suspects else None
+        if attempt.done or self._closing:
+            return
+        job = attempt.job
         attempt.future = self.client.submit(
             run_task,
             job.run_id,
             attempt.token,
             self.callback_host,
             self._port,
+            self.heartbeat_seconds,
             key=f"nnplay-run-{job.run_id}-{attempt.token[:8]}",
             resources={"CPU": 1},
+            workers=workers,
             pure=False,
         )
-        self._spawn(self._watch(attempt))
+        await self._watch(attempt)
+
+    async def _trusted_workers(self) -> list[str] | None:
+        """The scheduler's workers that no run went silent on in the last SUSPECT_SECONDS (None: any)."""
+        now = time.monotonic()
+        self._suspects = {a: t for a, t in self._suspects.items() if now - t < SUSPECT_SECONDS}
+        try:
+            workers = set((await self.client.scheduler.identity(n_workers=-1))["workers"])
+        except Exception:
+            return None
+        return sorted(workers - set(self._suspects)) or None
+
+    async def _watch_heartbeats(self) -> None:
+        """Cut off and resume every run that has sent nothing for `heartbeat_seconds`."""
+        while True:
+            await asyncio.sleep(min(1.0, self.heartbeat_seconds / HEARTBEATS_PER_DEADLINE))
+            now = time.monotonic()
+            for attempt in list(self._attempts.values()):
+                if attempt.writer is not None and now - attempt.heard > self.heartbeat_seconds:
+                    self._lose(attempt, now)
+
+    def _lose(self, attempt: _Attempt, now: float) -> None:
+        if attempt.worker is not None:
+            self._suspects[attempt.worker] = now
+        attempt.writer.transport.abort()
+        silent = f"it sent nothing for {self.heartbeat_seconds:g} s (NNPLAY_DASK_HEARTBEAT_SECONDS)"
+        self._end(attempt, "failed", f"the Dask worker running the run was lost: {silent}", lost=True)
+        self._cancel(attempt)
 
     def control(self, run_id: str, action: Action, payload: dict[str, Any] | None = None) -> bool:
         attempt = self._attempts.get(run_id)
@@ -224,11 +322,12 @@ class DaskExecutor:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        attempt.writer = writer
+        attempt.writer, attempt.heard = writer, time.monotonic()
         writer.write(frame(("job", attempt.job)))
         parser = Reader()
         try:
             while chunk := await reader.read(READ_BYTES):
+                attempt.heard = time.monotonic()
                 messages = parser.feed(chunk)
                 if messages:
                     self._on_messages(attempt, messages)
@@ -242,7 +341,12 @@ class DaskExecutor:
             self._cancel(attempt)
 
     def _on_messages(self, attempt: _Attempt, messages: list[tuple]) -> None:
-        events = [Event(kind, run_id, data) for kind, run_id, data in messages]
+        for kind, _, data in messages:
+            if kind == "hello":
+                attempt.worker = data["worker"]
+        events = [Event(kind, run_id, data) for kind, run_id, data in messages if kind not in TASK_ONLY]
+        if not events:
+            return
         if any(event.kind == "done" for event in events):
             attempt.done = True
             self._forget(attempt)

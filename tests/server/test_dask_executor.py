@@ -125,6 +125,33 @@ def test_a_sweep_runs_through_both_dask_workers(dask_cluster, live_server):
     assert sum(any(row["run_id"] in key for key in seen) for row in table["runs"]) >= 2
 
 
+def test_a_hung_dask_worker_is_detected_by_heartbeat_and_its_run_resumes_elsewhere(dask_cluster, live_server):
+    address, dask = dask_cluster
+    cfg = config(300)
+    expected, records = uninterrupted(cfg)
+    server = live_server(env={**dask_env(address), "NNPLAY_DASK_HEARTBEAT_SECONDS": "3"})
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        run_id = client.post("/api/runs", json={**cfg, "paused": True}).json()["id"]
+        wait_status(client, run_id, "paused", timeout=60)
+        time.sleep(7)
+        run = client.get(f"/api/runs/{run_id}").json()
+        assert run["status"] == "paused" and not run["message"], run
+        with ws_client.connect(f"{server.ws_url}/api/runs/{run_id}/stream") as websocket:
+            client.post(f"/api/runs/{run_id}/control", json={"action": "resume"})
+            wait_for(lambda: epochs_done(client, run_id) >= 30, timeout=60)
+            _, pid = wait_for(lambda: worker_running(dask, run_id))
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                messages = receive_until_done(websocket)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+        assert messages[-1]["status"] == "completed", messages[-1]
+        (rewind,) = [m for m in messages if m["type"] == "status" and m.get("rewind") is not None]
+        assert "sent nothing for 3 s" in rewind["message"] and "retry 1 of 2" in rewind["message"]
+        assert_same_weights(weights(client, run_id), expected)
+        assert_same_epochs(client, run_id, records)
+
+
 def test_a_run_whose_dask_worker_is_killed_finishes_elsewhere_bit_for_bit(dask_cluster, live_server):
     address, dask = dask_cluster
     cfg = config(300)
