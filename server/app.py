@@ -16,7 +16,7 @@ from server import __version__, errors, static
 from server.manager import RunManager
 from server.middleware import BodyLimitMiddleware, CrossSiteMiddleware, TokenMiddleware
 from server.pool import ProcessExecutor
-from server.routes import catalog, continuation, datasets, health, lab, plan, runs, stream, sweeps
+from server.routes import catalog, continuation, datasets, health, lab, plan, preview, runs, stream, sweeps
 from server.settings import Settings
 from server.store import Store
 from server.sweeps import SweepManager
@@ -62,8 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.lab_limiter = anyio.CapacityLimiter(settings.lab_concurrency)
     app.state.csv_limiter = anyio.CapacityLimiter(settings.csv_concurrency)
+    app.state.preview_limiter = anyio.CapacityLimiter(settings.preview_concurrency)
     errors.install(app)
-    for module in (runs, continuation, stream, datasets, catalog, health, lab, plan, sweeps):
+    for module in (runs, continuation, stream, datasets, catalog, health, lab, plan, preview, sweeps):
         app.include_router(module.router)
     static.install(app, settings.web_dir)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)

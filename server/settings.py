@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         1, ge=1, le=64, description="lab computations (race, init, experiments, landscape) at once"
     )
     lab_queue: int = Field(16, ge=0, description="lab computations waiting beyond those; more get a 429")
+    preview_concurrency: int = Field(
+        1, ge=1, le=64, description="epoch-0 previews (pictures before training) computed at once"
+    )
+    preview_queue: int = Field(4, ge=0, description="previews waiting beyond those; more get a 429")
     max_predict_rows: int = Field(10_000, ge=1)
     subscriber_queue_limit: int = Field(
         20_000, ge=16, description="pending envelopes before a slow socket is closed"
