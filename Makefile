@@ -5,14 +5,17 @@ PORT ?= 8000
 NNPLAY_CHROMIUM ?= /usr/bin/chromium
 export NNPLAY_CHROMIUM
 
-.PHONY: run test bench bench-engine bench-browser venv venv-check chromium
+.PHONY: run test lint npm bench bench-engine bench-browser venv venv-check chromium
 
 run: venv
 	$(VENV)/bin/nnplay serve --host $(HOST) --port $(PORT)
 
-test: venv chromium
+test: venv chromium lint
 	$(VENV)/bin/ruff check .
 	$(PYTHON) -m pytest
+
+lint: node_modules/.installed
+	npx --no-install eslint web/
 
 bench: venv
 	$(PYTHON) -m server.bench
@@ -39,6 +42,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[dev]'
 	touch $@
+
+# ESLint for web/ comes from npm at the versions in package-lock.json, installed again when the lock changes.
+node_modules/.installed: package-lock.json | npm
+	npm ci --no-audit --no-fund
+	touch $@
+
+npm:
+	@if command -v npm >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq npm; \
+	else \
+		echo "No npm (Node.js's package manager) for ESLint: install Node.js with npm ('sudo apt-get install npm')"; \
+		exit 1; \
+	fi
 
 # The browser tests run Chromium at $NNPLAY_CHROMIUM; Debian's chromium is installed when that is the default path.
 chromium:
