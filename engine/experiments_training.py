@@ -464,23 +464,29 @@ MODES_ARMS = {
     "plain, batch 2": (False, 2),
 }
 BN10, BN2, PLAIN2 = MODES_ARMS
+PROBES = 6
+FLOAT32_ROUNDING = 1e-4
 
 
 def _mode_probe(trainer: Trainer) -> dict:
-    """One input's output in training mode beside two sets of batchmates and in eval mode; running stats."""
+    """Inputs' outputs in training mode beside two sets of batchmates and in eval mode; the running stats."""
     model, x = trainer.model, trainer.x_train
     saved = model.state_dict()
-    probe, mates = x[:1], (x[1:10], x[10:19])
-    train = [model.forward(np.concatenate([probe, m]), training=True)[0] for m in mates]
+    probes, mates = x[:PROBES], (x[PROBES : PROBES + 9], x[PROBES + 9 : PROBES + 18])
+    train = [
+        [model.forward(np.concatenate([p[None], m]), training=True)[0, 0] for p in probes] for m in mates
+    ]
     model.load_state_dict(saved)
-    evaluated = [model.forward(np.concatenate([probe, m]), training=False)[0] for m in mates]
-    alone = model.forward(probe, training=False)[0]
+    evaluated = [
+        [model.forward(np.concatenate([p[None], m]), training=False)[0, 0] for p in probes] for m in mates
+    ]
+    alone = model.forward(probes, training=False)[:, 0]
     index = next(i for i, layer in enumerate(model.layers) if type(layer).__name__ == "BatchNorm")
     inputs = model.trace(x)[index]
     buffers = model.layers[index].buffers
-    std = inputs.std(axis=0)
-    mean_error = np.abs(buffers["running_mean"] - inputs.mean(axis=0)) / std
+    mean_error = np.abs(buffers["running_mean"] - inputs.mean(axis=0)) / inputs.std(axis=0)
     var_ratio = buffers["running_var"] / inputs.var(axis=0, ddof=1)
+    train, evaluated = np.array(train, dtype=np.float64), np.array(evaluated, dtype=np.float64)
     return {
         "train_batchmates_change": float(np.max(np.abs(train[0] - train[1]))),
         "eval_batchmates_change": float(np.max(np.abs(evaluated[0] - evaluated[1]))),
@@ -512,15 +518,15 @@ def _check_modes(runs: dict[str, Run]) -> dict:
     accuracy = {label: runs[label].records[-1].test_metric for label in MODES_ARMS}
     modes = (
         probe["train_batchmates_change"] >= 1e-3
-        and probe["eval_batchmates_change"] <= 1e-6
-        and probe["eval_alone_change"] <= 1e-6
+        and probe["eval_batchmates_change"] <= FLOAT32_ROUNDING
+        and probe["eval_alone_change"] <= FLOAT32_ROUNDING
         and probe["running_mean_error"] <= 0.5
     )
     small = test[BN2] >= test[BN10] + 0.2 and test[BN2] >= test[PLAIN2] + 0.2 and accuracy[PLAIN2] >= 0.9
     return _verdict(
         modes and small,
-        f"in training mode one input's output changes by up to {probe['train_batchmates_change']:.3g} when "
-        f"its 9 batchmates change; in eval mode by {probe['eval_batchmates_change']:.2g} (the same alone); "
+        f"in training mode an input's output changes by up to {probe['train_batchmates_change']:.3g} when "
+        f"its 9 batchmates change; in eval mode by {probe['eval_batchmates_change']:.2g} (or without them); "
         f"the running mean sits within {probe['running_mean_error']:.2f} standard deviations of the training "
         f"set's mean; test loss (eval mode) with batch norm at batch 10 {test[BN10]:.3f}, at batch 2 "
         f"{test[BN2]:.3f}, without batch norm at batch 2 {test[PLAIN2]:.3f} (accuracy {accuracy[BN10]:.0%}, "
@@ -537,7 +543,7 @@ def _key(label: str) -> str:
 
 def _mode_figures(runs: dict[str, Run]) -> list[dict]:
     probe = runs[BN10].probes[-1]
-    outputs = ["output (logit)"]
+    outputs = [f"input {i}" for i in range(1, PROBES + 1)]
     return [
         _figure(
             "loss",
@@ -549,9 +555,9 @@ def _mode_figures(runs: dict[str, Run]) -> list[dict]:
         ),
         _figure(
             "modes",
-            "one input's output, batch norm net (batch 10)",
-            "mode",
-            "output",
+            "the same inputs' outputs in training and eval mode (batch norm, batch 10)",
+            "training input",
+            "output (logit)",
             [
                 _trace("training mode, batchmates A", outputs, probe["train_output"], "bar"),
                 _trace("training mode, batchmates B", outputs, probe["train_output_other"], "bar"),

@@ -1,5 +1,6 @@
 import { api, request } from "./api.js";
 import { CLASS_COLORS, COLORS, FONT, PLOT_CONFIG } from "./charts.js";
+import { drawFigures } from "./labfigures.js";
 import { State } from "./state.js";
 
 const SCHEDULE_PARAMS = {
@@ -562,6 +563,7 @@ class ExperimentList extends Explorer {
     const verdict = h("p", { class: "lab-verdict", role: "status" });
     const chart = h("div", { class: "lab-plot lab-plot-experiment", id: `lab-experiment-${experiment.name}` });
     const caption = h("p", { class: "hint lab-caption" });
+    const figures = h("div", { class: "lab-figures", id: `lab-figures-${experiment.name}` });
     const loads = Object.entries(experiment.configs).map(([label, config]) => h("button", { type: "button",
       text: `Load “${label}”`, onclick: () => this.lab.load(config) }));
     const seed = number(0, { min: 0, step: 1, "aria-label": `${experiment.name} seed`, class: "lab-seed" });
@@ -573,7 +575,8 @@ class ExperimentList extends Explorer {
         const result = await request("POST", `/api/lab/experiments/${experiment.name}/run`, { json: { seed: Number(seed.value) || 0 } });
         verdict.textContent = `${result.verdict.passed ? "✓ reproduced" : "✗ not reproduced"}: ${result.verdict.summary}`;
         verdict.classList.add(result.verdict.passed ? "passed" : "failed");
-        await this.drawRuns(chart, caption, result.runs);
+        if (result.figures?.length) await drawFigures(figures, result.figures, experiment.name);
+        else await this.drawRuns(chart, caption, result.runs);
       } catch (error) {
         verdict.textContent = error.message;
         verdict.classList.add("failed");
@@ -583,7 +586,7 @@ class ExperimentList extends Explorer {
     } });
     return h("article", { class: "lab-experiment", "data-name": experiment.name }, h("h3", { text: experiment.title }),
       h("p", { text: experiment.claim }), ...(experiment.notes_vs_torch ?? []).map(note),
-      h("div", { class: "button-row" }, ...loads, h("label", { class: "hint", text: "seed " }, seed), check), verdict, chart, caption);
+      h("div", { class: "button-row" }, ...loads, h("label", { class: "hint", text: "seed " }, seed), check), verdict, chart, caption, figures);
   }
 
   drawRuns(node, caption, runs) {

@@ -212,7 +212,7 @@ def test_modes_check_fails_when_eval_mode_uses_the_batch(monkeypatch):
 
 def test_eval_mode_reads_the_running_statistics(results):
     probe = results("batchnorm_modes")["runs"][training.BN10].probes[-1]
-    assert probe["eval_batchmates_change"] == probe["eval_alone_change"] == 0
+    assert probe["eval_batchmates_change"] <= 1e-5 and probe["eval_alone_change"] <= 1e-5
     assert probe["train_vs_eval"] > 0 and probe["running_mean_error"] < 0.5
     assert 0.5 < probe["running_var_ratio_low"] <= probe["running_var_ratio_high"] < 2
 
