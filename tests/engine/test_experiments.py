@@ -91,6 +91,21 @@ def no_decay():
     return arms
 
 
+def no_clipping_in_the_cured_arm():
+    arms = configs("exploding_gradients")
+    for config in arms.values():
+        config["training"]["clip_grad_norm"] = None
+    return arms
+
+
+def small_init_in_both_arms():
+    arms = configs("exploding_gradients")
+    for config in arms.values():
+        for layer in config["model"]["layers"]:
+            layer["weight_init"] = {"name": "normal", "std": 0.2}
+    return arms
+
+
 MUTATIONS = {
     "relu everywhere": ("vanishing_gradients", relu_everywhere),
     "leaky ReLU in every arm": ("dead_relu", leaky_everywhere),
@@ -104,6 +119,8 @@ MUTATIONS = {
     "L2 at rate 10": ("overfitting", crushing_l2),
     "no early stopping": ("overfitting", no_early_stopping),
     "no decay": ("lr_schedules", no_decay),
+    "clipping off in the cured arm": ("exploding_gradients", no_clipping_in_the_cured_arm),
+    "small init N(0, 0.2²), no explosion": ("exploding_gradients", small_init_in_both_arms),
 }
 MUTATIONS.update(training.MUTATIONS)
 MUTATION_SEEDS = (0, 1)
@@ -180,6 +197,17 @@ def test_the_seed_reaches_data_and_weights():
     a, b = (r["runs"]["hidden layer, tanh"] for r in (first, second))
     assert not np.array_equal(a.initial["0.weight"], b.initial["0.weight"])
     assert a.records[0].train_loss != b.records[0].train_loss
+
+
+def test_exploding_gradients_arms_differ_only_in_clipping(results):
+    plain, clipped = configs("exploding_gradients").values()
+    assert clipped["training"].pop("clip_grad_norm") == 1.0
+    assert plain["training"].pop("clip_grad_norm") is None and plain == clipped
+    runs = results("exploding_gradients")["runs"]
+    norms = [probe["grad_norm"] for probe in runs["no clipping"].probes]
+    assert runs["no clipping"].records[-1].status == "diverged"
+    assert norms[-1] is None and norms[1] > 100 * norms[0]
+    assert len(runs["clipped at 1"].records) == 400
 
 
 def test_vanishing_gradients_changes_only_the_activation():
