@@ -1,4 +1,4 @@
-"""An activation registered by this test alone reaches the catalog, the plan, the torch export and the builder.
+"""An activation registered by this test alone reaches the catalog, the plan, the export and the builder.
 
 The server runs in this process (uvicorn in a thread) so that it sees the registration; catalog and plan
 answer from the server process, so no worker needs to know the new class.
