@@ -1,5 +1,6 @@
 import { api, request } from "./api.js";
 import { CLASS_COLORS, COLORS, FONT, PLOT_CONFIG } from "./charts.js";
+import { h } from "./forms.js";
 import { drawFigures } from "./labfigures.js";
 import { State } from "./state.js";
 
@@ -12,18 +13,6 @@ const SCHEDULE_PARAMS = {
 const RACER_EXTRA = { momentum: "momentum", nesterov: "momentum", rmsprop: "alpha", adam: "betas" };
 const ZERO_GRADIENT = "rgba(198, 40, 40, 0.13)";
 const SATURATING = "rgba(245, 147, 34, 0.16)";
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  node.append(...children.flat().filter((child) => child !== null && child !== undefined));
-  return node;
-}
 
 function field(label, control) {
   const id = control.id || `lab-${Math.random().toString(36).slice(2, 9)}`;
