@@ -79,7 +79,7 @@ class _Initialized(Strict):
         return _check_spec("initializer", spec)
 
 
-class _Weighted(_Initialized):
+class _BiasAndActivation(_Initialized):
     bias: bool = True
     activation: Spec | None = None
 
@@ -89,7 +89,7 @@ class _Weighted(_Initialized):
         return _check_spec("activation", spec)
 
 
-class DenseLayer(_Weighted):
+class DenseLayer(_BiasAndActivation):
     """Fully connected: y = x W^T + b."""
 
     type: Literal["dense"] = "dense"
@@ -124,7 +124,7 @@ class BatchNormLayer(Strict):
     eps: float = Field(1e-5, gt=0, le=1)
 
 
-class Conv2dLayer(_Weighted):
+class Conv2dLayer(_BiasAndActivation):
     """2-D convolution over (channels, height, width) images."""
 
     type: Literal["conv2d"] = "conv2d"

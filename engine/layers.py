@@ -96,7 +96,7 @@ def _spatial_output(name, input_shape, kernel, stride, padding=(0, 0)):
     return (hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1
 
 
-class _Weighted(Layer):
+class _WeightAndBias(Layer):
     """A layer with a weight (out, *fan) and an optional bias (out,) drawn from initializer specs."""
 
     regularized = ("weight",)
@@ -132,7 +132,7 @@ class _Weighted(Layer):
         self.weight, self.bias = self.params["weight"], self.params.get("bias")
 
 
-class Dense(_Weighted):
+class Dense(_WeightAndBias):
     """Fully connected: y = x @ W.T + b, (batch, n_in) -> (batch, units), W (units, n_in), b (units,)."""
 
     def __init__(self, units, weight_init="default", bias_init="default", bias=True):
@@ -301,7 +301,7 @@ class BatchNorm(Layer):
         return f"BatchNorm(momentum={self.momentum}, eps={self.eps})"
 
 
-class Conv2d(_Weighted):
+class Conv2d(_WeightAndBias):
     """2-D convolution (cross-correlation), zero padding: y[n, o] = sum_c W[o, c] * x_pad[n, c] + b[o].
 
     (batch, C, H, W) -> (batch, filters, H_out, W_out), H_out = (H + 2 * padding - kh) // stride + 1;
@@ -505,7 +505,7 @@ class Flatten(Layer):
         return grad.reshape(self.x_shape)
 
 
-class Maxout(_Weighted):
+class Maxout(_WeightAndBias):
     """Maxout: y[:, u] = max_p z[:, u, p], z = (x @ W.T + b).reshape(batch, units, pieces).
 
     (batch, n_in) -> (batch, units); W (units * pieces, n_in), b (units * pieces,), as torch Linear then max

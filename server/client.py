@@ -82,6 +82,7 @@ class Client:
         return self._request("GET", f"/api/runs/{run_id}").json()
 
     def control(self, run_id: str, action: str, **fields: Any) -> dict[str, Any]:
+        """POST a control; `set` takes RunConfig's names: optimizer={"lr": 0.1}, regularization={"rate": 0}"""
         return self._request("POST", f"/api/runs/{run_id}/control", {"action": action, **fields}).json()
 
     def _connect(self, path: str) -> Any:

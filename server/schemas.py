@@ -58,15 +58,34 @@ class RunsPublic(BaseModel):
 WEIGHT_FIELDS = ("layer", "from_unit", "to_unit", "value")
 
 
+class LiveOptimizer(BaseModel):
+    """The optimizer's fields a run takes mid-run, named as in RunConfig.optimizer."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    lr: float = Field(gt=0, le=10)
+
+
+class LiveRegularization(BaseModel):
+    """The regularization fields a run takes mid-run, named as in RunConfig.regularization."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    rate: float = Field(ge=0, le=10)
+
+
 class ControlRequest(BaseModel):
-    """pause, resume, step (one epoch, then paused), stop, set lr / regularization_rate mid-run, or weight:
-    set weight[to_unit, from_unit] of dense layer `layer` (a state_dict index) to `value`."""
+    """pause, resume, step (one epoch, then paused), stop, set optimizer.lr / regularization.rate mid-run (as
+    {"optimizer": {"lr": ...}, "regularization": {"rate": ...}}, RunConfig's names; a top-level `lr` is
+    accepted for optimizer.lr), or weight: set weight[to_unit, from_unit] of dense layer `layer` (a state_dict
+    index) to `value`."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     action: Literal["pause", "resume", "step", "stop", "set", "weight"]
-    lr: float | None = Field(None, gt=0, le=10)
-    regularization_rate: float | None = Field(None, ge=0, le=10)
+    optimizer: LiveOptimizer | None = None
+    regularization: LiveRegularization | None = None
+    lr: float | None = Field(None, gt=0, le=10, description="the same as optimizer.lr")
     layer: int | None = Field(None, ge=0, le=10_000, description="weight: the dense layer's index")
     from_unit: int | None = Field(None, ge=0, le=1_000_000, description="weight: the input unit (column)")
     to_unit: int | None = Field(None, ge=0, le=1_000_000, description="weight: the output unit (row)")
@@ -74,10 +93,13 @@ class ControlRequest(BaseModel):
 
     @model_validator(mode="after")
     def _set_needs_a_value(self) -> ControlRequest:
-        if self.action == "set" and self.lr is None and self.regularization_rate is None:
-            raise ValueError("action 'set' needs lr or regularization_rate")
-        if self.action != "set" and (self.lr is not None or self.regularization_rate is not None):
-            raise ValueError(f"lr and regularization_rate go with action 'set', not {self.action!r}")
+        live = [self.optimizer, self.regularization, self.lr]
+        if self.action == "set" and all(value is None for value in live):
+            raise ValueError("action 'set' needs optimizer.lr or regularization.rate")
+        if self.action != "set" and any(value is not None for value in live):
+            raise ValueError(f"optimizer.lr and regularization.rate go with 'set', not {self.action!r}")
+        if self.lr is not None and self.optimizer is not None:
+            raise ValueError("give the learning rate once: optimizer.lr (or lr), not both")
         given = [name for name in WEIGHT_FIELDS if getattr(self, name) is not None]
         if self.action == "weight" and len(given) < len(WEIGHT_FIELDS):
             missing = ", ".join(name for name in WEIGHT_FIELDS if name not in given)
@@ -87,7 +109,11 @@ class ControlRequest(BaseModel):
         return self
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"action", "type"}, exclude_none=True)
+        """The fields for the worker; a top-level lr is given as optimizer.lr."""
+        payload = self.model_dump(exclude={"action", "type", "lr"}, exclude_none=True)
+        if self.lr is not None:
+            payload["optimizer"] = {"lr": self.lr}
+        return payload
 
 
 class StreamControl(ControlRequest):

@@ -250,11 +250,13 @@ class JobRunner:
             self.stop(payload.get("reason") or "stopped by the user")
         elif action == "set":
             try:
-                if payload.get("lr") is not None:
-                    trainer.set_lr(payload["lr"])
+                lr = (payload.get("optimizer") or {}).get("lr", payload.get("lr"))
+                rate = (payload.get("regularization") or {}).get("rate")
+                if lr is not None:
+                    trainer.set_lr(lr)
                     self.unsaved_settings = True
-                if payload.get("regularization_rate") is not None:
-                    trainer.set_regularization_rate(payload["regularization_rate"])
+                if rate is not None:
+                    trainer.set_regularization_rate(rate)
                     self.unsaved_settings = True
             except ValueError as error:
                 self.send("status", {"status": self.announced, "message": str(error)})

@@ -9,7 +9,7 @@ import { isFinished } from "./runs.js";
 import { isObject } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
-const LIVE = { "optimizer.lr": "lr", "regularization.rate": "regularization_rate" };
+const LIVE = new Set(["optimizer.lr", "regularization.rate"]);
 const IMAGE_LAYERS = new Set(["conv2d", "maxpool2d", "avgpool2d", "flatten"]);
 const FLAT_LAYERS = new Set(["dense", "maxout"]);
 const PLAN_DELAY = 120;
@@ -113,10 +113,11 @@ export class Editors {
       this.applyUi();
       return;
     }
-    if (path in LIVE) {
+    if (LIVE.has(path)) {
       this.syncLive();
       this.trainingPanel.render(this.info);
-      this.player.setLive(LIVE[path], this.state.get(path));
+      const [section, field] = path.split(".");
+      this.player.setLive(section, { [field]: this.state.get(path) });
       return;
     }
     if (["", "data", "data.dataset", "data.images"].includes(path) && this.fitNetwork()) {

@@ -84,9 +84,9 @@ async def delete_run(run_id: str, manager: ManagerDep) -> Response:
     "/{run_id}/control", response_model=ControlPublic, responses={**NOT_FOUND, **ENDED, **TOO_MANY_CONTROLS}
 )
 async def control_run(run_id: str, body: ControlRequest, manager: ManagerDep) -> Any:
-    """pause, resume, step, stop, set (lr, regularization_rate) or weight (layer, from_unit, to_unit,
-    value: one dense weight); the run acts before its next epoch. A weight outside the network comes back
-    as a `status` message on the stream naming the field.
+    """pause, resume, step, stop, set (optimizer.lr, regularization.rate) or weight (layer, from_unit,
+    to_unit, value: one dense weight); the run acts before its next epoch. A weight outside the network
+    comes back as a `status` message on the stream naming the field.
 
     At most NNPLAY_MAX_CONTROLS_PER_SECOND controls a second per run (bursts of twice that); beyond, a 429
     with Retry-After. Stop is always accepted.

@@ -106,7 +106,8 @@ def test_set_lr_mid_run_shows_in_the_next_epochs(client):
     with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
         websocket.receive_json()
         receive_until(websocket, "epoch", "epochs")
-        websocket.send_json({"type": "control", "action": "set", "lr": 0.25, "regularization_rate": 0.001})
+        live = {"optimizer": {"lr": 0.25}, "regularization": {"rate": 0.001}}
+        websocket.send_json({"type": "control", "action": "set", **live})
         lrs = []
         while len(lrs) < 20:
             lrs += [record["lr"] for record in epoch_records([websocket.receive_json()])]
@@ -123,7 +124,9 @@ def test_set_lr_mid_run_shows_in_the_next_epochs(client):
         ("[1, 2]", "unknown message type"),
         ('{"type": "dance"}', "unknown message type 'dance'; valid: control, ping"),
         ('{"type": "control", "action": "explode"}', "action"),
-        ('{"type": "control", "action": "set"}', "needs lr or regularization_rate"),
+        ('{"type": "control", "action": "set"}', "needs optimizer.lr or regularization.rate"),
+        ('{"type": "control", "action": "set", "regularization_rate": 0.1}', "regularization_rate"),
+        ('{"type": "control", "action": "set", "regularization": {"rate": -1}}', "rate"),
         ('{"type": "control", "action": "set", "lr": -1}', "lr"),
         ('{"type": "control", "action": "set", "lr": NaN}', "lr"),
         ('{"type": "control", "action": "pause", "extra": 1}', "extra"),
