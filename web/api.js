@@ -1,5 +1,6 @@
 const TOKEN_KEY = "nnplay-token";
 
+/** The access token from the page's #token= (kept for the session), or null when the server asks none. @type {string|null} */
 export const token = takeToken();
 
 function takeToken() {
@@ -19,6 +20,11 @@ function headers(json) {
   return result;
 }
 
+/**
+ * A failed API request: its HTTP status and the server's detail (a message, or field errors with loc and msg).
+ * @param {number} status
+ * @param {string|object[]|object|null} detail
+ */
 export class ApiError extends Error {
   constructor(status, detail) {
     super(ApiError.describe(status, detail));
@@ -43,6 +49,13 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Calls the server's API with the token; throws ApiError on a non-2xx answer.
+ * @param {string} method
+ * @param {string} path
+ * @param {{json?: *}} [options] a body sent as JSON
+ * @returns {Promise<*>} the parsed JSON answer (or its text, or null when empty)
+ */
 export async function request(method, path, { json } = {}) {
   const init = { method, headers: headers(json) };
   if (json !== undefined) init.body = JSON.stringify(json);
@@ -69,6 +82,7 @@ function query(params) {
   return text ? `?${text}` : "";
 }
 
+/** The server's REST API, one function per endpoint; each returns a Promise of the answer (modelUrl returns a URL). */
 export const api = {
   health: () => request("GET", "/api/health"),
   catalog: () => request("GET", "/api/catalog"),
@@ -88,6 +102,11 @@ export const api = {
   }).catch(() => {}),
 };
 
+/**
+ * A run's websocket: every message parsed and passed on; onClose once when the server closes it.
+ * @param {string} id the run's id
+ * @param {{onMessage: (message: object) => void, onClose?: () => void}} handlers
+ */
 export class RunStream {
   constructor(id, { onMessage, onClose }) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";

@@ -6,6 +6,12 @@ function shapeText(shape) {
   return `(${shape.join(", ")})`;
 }
 
+/**
+ * The sidebar's layer editor and model summary over the state's model.layers.
+ * @param {HTMLElement} container where the layer cards go
+ * @param {HTMLElement} summary where the plan's summary goes
+ * @param {import("./state.js").State} state
+ */
 export class ModelBuilder {
   constructor(container, summary, state) {
     this.container = container;

@@ -1,3 +1,4 @@
+/** The playground's colours: sign of a value, train and test, ink and grid. @type {Object<string, string>} */
 export const COLORS = {
   negative: "#f59322",
   positive: "#0877bd",
@@ -8,17 +9,21 @@ export const COLORS = {
   grid: "#e6e8ec",
 };
 
+/** One colour per class, in class order. @type {string[]} */
 export const CLASS_COLORS = ["#c75000", "#0868ac", "#1f9d5b", "#e068a0", "#680065", "#4600a3", "#6775fb", "#4613ff",
   "#67170c", "#2c1327"];
 
 const DIVERGING = [[0, COLORS.negative], [0.5, COLORS.middle], [1, COLORS.positive]];
 
+/** Plotly's font for every chart. @type {object} */
 export const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, Ubuntu, sans-serif", size: 11, color: COLORS.ink };
+/** Plotly's config for every chart: no logo, no mode bar, responsive. @type {object} */
 export const PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
 
 /**
  * The array an encoded telemetry field holds: {dtype, shape, data} with data base64 of little-endian float32,
  * or of uint8 levels q standing for low + (high - low) * q / 255. Anything else is returned as it is.
+ * @param {{dtype: string, shape: number[], data: string, low?: number, high?: number} | *} encoded
  * @returns {Float32Array | *}
  */
 export function decodeArray(encoded) {
@@ -44,6 +49,9 @@ function split(flat, shape, offset, plain) {
 
 /**
  * An encoded array as rows: arrays of Float32Array views of one buffer (plain nested arrays when `plain`).
+ * @param {object | *} encoded an encoded array (anything else is returned as it is)
+ * @param {boolean} [plain]
+ * @returns {Float32Array[] | Array | number | *}
  */
 export function decodeNested(encoded, plain = false) {
   if (typeof encoded?.data !== "string") return encoded;
@@ -51,7 +59,11 @@ export function decodeNested(encoded, plain = false) {
   return encoded.shape.length === 0 ? flat[0] : split(flat, encoded.shape, 0, plain);
 }
 
-/** Decode a record's heavy fields in place (grids as typed rows, weights and thumbnails as plain arrays). */
+/**
+ * Decode a record's heavy fields in place (grids as typed rows, weights and thumbnails as plain arrays).
+ * @param {object|null} record an epoch record
+ * @returns {object|null} the same record
+ */
 export function decodeRecord(record) {
   if (!record?.heavy) return record;
   const { boundary, neurons, weights, feature_maps: maps, layers } = record;
@@ -78,6 +90,12 @@ export function decodeRecord(record) {
   return record;
 }
 
+/**
+ * A viridis-like colour for the layer at a position among count layers.
+ * @param {number} position
+ * @param {number} count
+ * @returns {string} an rgb() colour
+ */
 export function layerColor(position, count) {
   const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [190, 190, 40]];
   const t = count <= 1 ? 0 : position / (count - 1);
@@ -109,6 +127,7 @@ function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height,
 const PACING = 5;
 const FRAME_BUDGET = 12;
 
+/** Flushes changed views once per animation frame, only when visible, paced by what each flush costs. */
 export class FrameScheduler {
   constructor() {
     this.dirty = new Set();
@@ -155,6 +174,12 @@ export class FrameScheduler {
   }
 }
 
+/**
+ * Something drawn on the scheduler's frames: invalidate() asks for a flush().
+ * @param {HTMLElement} el
+ * @param {FrameScheduler} scheduler
+ * @param {{lazy?: boolean}} [options] lazy views draw only while on screen
+ */
 export class View {
   constructor(el, scheduler, { lazy = true } = {}) {
     this.el = el;
@@ -176,6 +201,12 @@ class PlotView extends View {
   }
 }
 
+/**
+ * Lines over epochs, one per series, extended point by point.
+ * @param {HTMLElement} el
+ * @param {FrameScheduler} scheduler
+ * @param {object} [options] title, axis titles, log, legend, format, yRange, toZero and the series ({name, color, dash})
+ */
 export class LineChart extends PlotView {
   constructor(el, scheduler, options = {}) {
     super(el, scheduler);
@@ -244,6 +275,12 @@ export class LineChart extends PlotView {
   }
 }
 
+/**
+ * The data's points over the decision boundary heatmap (or a highlighted neuron's output).
+ * @param {HTMLElement} el
+ * @param {FrameScheduler} scheduler
+ * @param {{compact?: boolean, alwaysTest?: boolean, markerSize?: number}} [options]
+ */
 export class ScatterChart extends PlotView {
   constructor(el, scheduler, options = {}) {
     super(el, scheduler);
@@ -375,6 +412,11 @@ function recencyColor(recency, alpha = 1) {
   return `rgba(${rgb.join(",")},${alpha})`;
 }
 
+/**
+ * A layer's histograms over epochs, as offset curves or percentile bands.
+ * @param {HTMLElement} el
+ * @param {FrameScheduler} scheduler
+ */
 export class HistogramChart extends PlotView {
   constructor(el, scheduler) {
     super(el, scheduler);
@@ -474,6 +516,12 @@ export class HistogramChart extends PlotView {
   }
 }
 
+/**
+ * A grid of small images (filters, digits), each a 2-D array drawn on a canvas.
+ * @param {HTMLElement} el
+ * @param {FrameScheduler} scheduler
+ * @param {{size?: number}} [options] each image's size in CSS pixels
+ */
 export class ImageGrid extends View {
   constructor(el, scheduler, { size = 48 } = {}) {
     super(el, scheduler, { lazy: false });
@@ -541,6 +589,13 @@ function paintCanvas(canvas, rows, color, flip, lighten = 0) {
   context.putImageData(image, 0, 0);
 }
 
+/**
+ * Paints a 2-D array on a canvas, one pixel per value, in the diverging colours (or gray).
+ * @param {HTMLCanvasElement} canvas
+ * @param {ArrayLike<number>[]} rows
+ * @param {{scale?: number, flip?: boolean, gray?: boolean}} [options] scale: the value drawn at full colour
+ *   (default the largest magnitude); flip: first row at the bottom
+ */
 export function drawGrid(canvas, rows, { scale, flip = true, gray = false } = {}) {
   let limit = scale;
   if (!limit) {

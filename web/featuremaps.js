@@ -19,6 +19,11 @@ function sizeText(maps) {
   return `${maps.length}×${maps[0]?.length ?? 0}×${maps[0]?.[0]?.length ?? 0}`;
 }
 
+/**
+ * The feature maps of one test image, one row of channels per layer.
+ * @param {HTMLElement} el
+ * @param {import("./charts.js").FrameScheduler} scheduler
+ */
 export class FeatureMapView extends View {
   constructor(el, scheduler) {
     super(el, scheduler);

@@ -1,10 +1,23 @@
 let nextId = 0;
 
+/**
+ * A new element id, unique in the page.
+ * @param {string} [prefix]
+ * @returns {string}
+ */
 export function uid(prefix = "f") {
   nextId += 1;
   return `${prefix}-${nextId}`;
 }
 
+/**
+ * Creates an element: on* attrs listen, text fills textContent, dataset fills data-*, other non-string values
+ * set properties, the rest attributes (true as ""; null, undefined and false skipped); children are appended.
+ * @param {string} tag
+ * @param {Object<string, *>} [attrs]
+ * @param {...(Node|string|Array|null|undefined|false)} children
+ * @returns {HTMLElement}
+ */
 export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -46,6 +59,12 @@ function bound(value, param) {
   return null;
 }
 
+/**
+ * Reads a number typed for a catalog parameter, checking its type and bounds.
+ * @param {string} text
+ * @param {object} param the catalog's parameter (type, nullable, minimum, maximum, ...)
+ * @returns {{value?: number|null, error?: string}}
+ */
 export function parseNumber(text, param) {
   const trimmed = text.trim();
   if (trimmed === "") return param.nullable ? { value: null } : { error: "is required" };
@@ -77,6 +96,11 @@ function parseSpec(text) {
   return { value: trimmed !== "" && Number.isFinite(value) ? value : trimmed };
 }
 
+/**
+ * Shows (or clears, with null) a field's error and marks it invalid.
+ * @param {HTMLElement} wrapper the .field element
+ * @param {string|null} message
+ */
 export function setFieldError(wrapper, message) {
   const error = wrapper.querySelector(":scope > .field-error");
   const control = wrapper.querySelector(":scope > .control");
@@ -121,6 +145,16 @@ function textField(path, labelText, param, value, onChange, parse, display) {
   return wrapper;
 }
 
+/**
+ * A labelled select; a value not among the options is shown and flagged.
+ * @param {string} path the config path the field edits
+ * @param {string} labelText
+ * @param {[string, string][]} options value and text of each choice
+ * @param {*} value
+ * @param {(value: string) => void} onChange
+ * @param {string} [title]
+ * @returns {HTMLElement} the .field element
+ */
 export function selectField(path, labelText, options, value, onChange, title) {
   const known = options.some(([optionValue]) => optionValue === value);
   const choices = known ? options : [[String(value), `${value} (unknown)`], ...options];
@@ -136,6 +170,15 @@ export function selectField(path, labelText, options, value, onChange, title) {
   return wrapper;
 }
 
+/**
+ * A labelled checkbox; a value that is not a boolean is flagged.
+ * @param {string} path the config path the field edits
+ * @param {string} labelText
+ * @param {*} value
+ * @param {(checked: boolean) => void} onChange
+ * @param {string} [title]
+ * @returns {HTMLElement} the .field element
+ */
 export function checkboxField(path, labelText, value, onChange, title) {
   const input = h("input", { id: uid(), type: "checkbox", checked: Boolean(value) });
   input.addEventListener("change", () => {
@@ -181,6 +224,12 @@ function specField(ctx, path, labelText, param, value, onChange) {
   return group;
 }
 
+/**
+ * The field for a catalog parameter, by its type (boolean, enum, activation, initializer, array, number, text).
+ * @param {{catalog: object}} ctx
+ * @param {{path: string, label?: string, param: object, value: *, onChange: (value: *) => void}} field
+ * @returns {HTMLElement}
+ */
 export function createField(ctx, { path, label, param, value, onChange }) {
   const labelText = label ?? humanize(path.split(".").pop());
   switch (param.type) {
@@ -216,6 +265,16 @@ function rank(name) {
   return position === -1 ? ORDER.length : position;
 }
 
+/**
+ * Fields for a component's parameters, in the usual order.
+ * @param {{catalog: object}} ctx
+ * @param {string} prefix the config path of the component
+ * @param {Object<string, object>} params the catalog's parameters
+ * @param {Object<string, *>} values
+ * @param {(name: string, value: *) => void} onChange
+ * @param {{skip?: string[]}} [options] parameters left out
+ * @returns {HTMLElement[]}
+ */
 export function fieldGroup(ctx, prefix, params, values, onChange, { skip = [] } = {}) {
   return Object.entries(params)
     .filter(([name]) => !skip.includes(name))

@@ -59,6 +59,7 @@ export function networkColumns(plan, config, datasetKind) {
   return columns;
 }
 
+/** The network diagram: nodes with their output thumbnails, weighted links, unit controls and neuron highlight. */
 export class NetworkView extends View {
   constructor(el, scheduler, { onUnits, onNeuron }) {
     super(el, scheduler);

@@ -13,6 +13,11 @@ const DATASET_NAMES = {
   csv: "Your CSV",
 };
 
+/**
+ * A dataset's name as people read it.
+ * @param {string} name
+ * @returns {string}
+ */
 export function datasetLabel(name) {
   return DATASET_NAMES[name] ?? name;
 }
@@ -38,6 +43,13 @@ function withSlider(wrapper, { min, max, step }, onChange) {
   return wrapper;
 }
 
+/**
+ * The Data section: dataset, its parameters, features, CSV upload and target.
+ * @param {HTMLElement} fields
+ * @param {HTMLElement} extra
+ * @param {import("./state.js").State} state
+ * @param {{onUpload: (file: File) => void, onRegenerate: () => void}} handlers
+ */
 export class DataPanel {
   constructor(fields, extra, state, { onUpload, onRegenerate }) {
     this.fields = fields;
@@ -132,6 +144,13 @@ export class DataPanel {
   }
 }
 
+/**
+ * The Training and Telemetry sections: loss, optimizer, schedule, regularization, stopping, telemetry.
+ * @param {HTMLElement} fields
+ * @param {HTMLElement} telemetry
+ * @param {import("./state.js").State} state
+ * @param {{onNotice: (message: string) => void}} handlers
+ */
 export class TrainingPanel {
   constructor(fields, telemetry, state, { onNotice }) {
     this.fields = fields;

@@ -5,6 +5,11 @@ import { datasetLabel } from "./panels.js";
 
 const FINISHED = new Set(["completed", "stopped", "diverged", "failed", "interrupted"]);
 
+/**
+ * Whether a run's status is final.
+ * @param {string} status
+ * @returns {boolean}
+ */
 export function isFinished(status) {
   return FINISHED.has(status);
 }
@@ -32,6 +37,12 @@ function started(run) {
     : date.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
+/**
+ * The Runs tab: the stored runs, opening one, and comparing the losses of the selected runs.
+ * @param {{body: HTMLElement, compareButton: HTMLButtonElement, refreshButton: HTMLButtonElement,
+ *   chartEl: HTMLElement, scheduler: import("./charts.js").FrameScheduler, onOpen: (id: string) => void,
+ *   onError: (message: string) => void}} options
+ */
 export class RunsPanel {
   constructor({ body, compareButton, refreshButton, chartEl, scheduler, onOpen, onError }) {
     this.body = body;

@@ -11,6 +11,11 @@ const ATOMIC = new Set(["model.layers", "optimizer", "schedule", "training.batch
 
 const clone = (value) => structuredClone(value);
 
+/**
+ * Whether a value is a plain object (not null, not an array).
+ * @param {*} value
+ * @returns {boolean}
+ */
 export function isObject(value) {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -80,6 +85,10 @@ function paramDefaults(params = {}) {
   return Object.fromEntries(Object.entries(params).map(([name, param]) => [name, clone(param.default)]));
 }
 
+/**
+ * The setup being edited (a RunConfig) and the view options; dispatches "change" with the changed path.
+ * @param {object} catalog the server's catalog (defaults, components, limits)
+ */
 export class State extends EventTarget {
   constructor(catalog) {
     super();
