@@ -60,7 +60,13 @@ function figureLayout(figure, width) {
   };
 }
 
-/** Draw every figure into container (one plot each, stacked), replacing what it held. */
+/**
+ * Draw every figure into container (one plot each, stacked), replacing what it held.
+ * @param {HTMLElement} container
+ * @param {object[]} figures the experiment's figures (traces, titles, axes)
+ * @param {string} name the experiment's name, for the figures' ids
+ * @returns {Promise<void>}
+ */
 export async function drawFigures(container, figures, name) {
   for (const node of container.querySelectorAll(".lab-figure")) Plotly.purge(node);
   const nodes = figures.map((figure) => {
