@@ -1,5 +1,5 @@
 import { COLORS, View, drawGrid } from "./charts.js";
-import { h } from "./forms.js";
+import { h, parseNumber } from "./forms.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_NODES = 16;
@@ -8,6 +8,7 @@ const NODE_MAX = 52;
 const HEADER = 58;
 const WEIGHTED = new Set(["dense", "maxout", "conv2d"]);
 const SHORT = { dense: "D", maxout: "M", conv2d: "C" };
+const WEIGHT_PARAM = { type: "number", minimum: -1000, maximum: 1000 };
 
 const FEATURES = {
   x1: (x) => x,
@@ -61,10 +62,20 @@ export function networkColumns(plan, config, datasetKind) {
 
 /** The network diagram: nodes with their output thumbnails, weighted links, unit controls and neuron highlight. */
 export class NetworkView extends View {
-  constructor(el, scheduler, { onUnits, onNeuron }) {
+  /**
+   * @param {HTMLElement} el
+   * @param {import("./charts.js").FrameScheduler} scheduler
+   * @param {object} options
+   * @param {(source: number, delta: number) => void} options.onUnits a layer's + or − was pressed
+   * @param {(neuron: object|null) => void} options.onNeuron a neuron is hovered or focused (null: none)
+   * @param {(edit: {layer: number, from_unit: number, to_unit: number, value: number}) => Promise<string|null>}
+   *   options.onWeight a weight was edited in the popup; resolves to an error message or null
+   */
+  constructor(el, scheduler, { onUnits, onNeuron, onWeight }) {
     super(el, scheduler);
     this.onUnits = onUnits;
     this.onNeuron = onNeuron;
+    this.onWeight = onWeight;
     this.columns = [];
     this.record = null;
     this.domain = [-6, 6, -6, 6];
@@ -73,7 +84,8 @@ export class NetworkView extends View {
     this.svg.classList.add("net-links");
     this.nodes = h("div", { class: "net-nodes" });
     this.tooltip = h("div", { class: "net-tooltip", role: "tooltip", id: "net-tooltip", hidden: true });
-    el.append(this.header, this.svg, this.nodes, this.tooltip);
+    this.popup = this.weightPopup();
+    el.append(this.header, this.svg, this.nodes, this.tooltip, this.popup);
     new ResizeObserver(() => this.layoutAgain()).observe(el);
   }
 
@@ -112,6 +124,7 @@ export class NetworkView extends View {
 
   build() {
     this.forgetHover();
+    this.closePopup(false);
     this.header.replaceChildren();
     this.nodes.replaceChildren();
     this.svg.replaceChildren();
@@ -208,11 +221,96 @@ export class NetworkView extends View {
       path.setAttribute("d", `M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}`);
       path.setAttribute("class", dense ? "link" : "link bundle");
       this.svg.append(path);
-      const link = { path, from, to, in: a.unit, out: b.unit, dense };
-      path.addEventListener("mouseenter", () => this.showTip(path, this.linkText(link), { x: mid, y: (y0 + y1) / 2 }));
+      const link = { path, from, to, in: a.unit, out: b.unit, dense, point: { x: mid, y: (y0 + y1) / 2 } };
+      const show = () => this.showTip(path, this.linkText(link), link.point);
+      path.addEventListener("mouseenter", show);
       path.addEventListener("mouseleave", () => this.hideTip());
+      if (dense && to.module?.type === "dense") this.makeEditable(link, show);
       this.links.push(link);
     }
+  }
+
+  makeEditable(link, show) {
+    const { path } = link;
+    path.setAttribute("tabindex", "0");
+    path.setAttribute("role", "button");
+    path.setAttribute("aria-label", `Weight from ${this.sourceName(link)} to ${link.to.title} unit ${link.out + 1}`);
+    path.setAttribute("aria-describedby", this.tooltip.id);
+    path.setAttribute("aria-haspopup", "dialog");
+    path.classList.add("editable");
+    path.addEventListener("focus", show);
+    path.addEventListener("blur", () => this.hideTip());
+    path.addEventListener("click", () => this.openPopup(link));
+    path.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      this.openPopup(link);
+    });
+  }
+
+  weightPopup() {
+    const input = h("input", { type: "number", step: "any", class: "control", id: "weight-input", autocomplete: "off",
+      "aria-describedby": "weight-error" });
+    const error = h("span", { class: "field-error", id: "weight-error", role: "status" });
+    const title = h("p", { class: "weight-title", id: "weight-title" });
+    const apply = h("button", { type: "submit" }, "Apply");
+    const cancel = h("button", { type: "button", onclick: () => this.closePopup() }, "Cancel");
+    const form = h("form", { class: "weight-popup", role: "dialog", "aria-labelledby": "weight-title", hidden: true },
+      title, h("label", { for: "weight-input" }, "Weight"), input, error, h("div", { class: "button-row" }, apply, cancel));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.applyWeight();
+    });
+    form.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.closePopup();
+    });
+    Object.assign(this, { popupInput: input, popupError: error, popupTitle: title });
+    return form;
+  }
+
+  openPopup(link) {
+    this.hideTip();
+    this.editing = link;
+    const w = this.weight(link);
+    this.popupTitle.textContent = `${this.sourceName(link)} → ${link.to.title} unit ${link.out + 1}`;
+    this.popupInput.value = typeof w === "number" ? String(Number(w.toFixed(4))) : "";
+    this.popupError.textContent = "";
+    this.popupInput.removeAttribute("aria-invalid");
+    const width = this.el.clientWidth;
+    this.popup.style.left = `${Math.max(4, Math.min(link.point.x - 90, width - 190))}px`;
+    this.popup.style.top = `${Math.max(HEADER, link.point.y - 20)}px`;
+    this.popup.hidden = false;
+    this.popupInput.focus();
+    this.popupInput.select();
+  }
+
+  closePopup(refocus = true) {
+    if (!this.popup || this.popup.hidden) return;
+    this.popup.hidden = true;
+    const link = this.editing;
+    this.editing = null;
+    if (refocus && link?.path.isConnected) link.path.focus();
+  }
+
+  async applyWeight() {
+    const link = this.editing;
+    const result = parseNumber(this.popupInput.value, WEIGHT_PARAM);
+    const fail = (message) => {
+      this.popupError.textContent = `Weight ${message}`;
+      this.popupInput.setAttribute("aria-invalid", "true");
+    };
+    if (result.error) return fail(result.error);
+    const edit = { layer: link.to.weightIndex, from_unit: link.in, to_unit: link.out, value: result.value };
+    const problem = await this.onWeight(edit);
+    if (problem) return fail(problem);
+    const row = this.record?.weights?.[String(edit.layer)]?.weight?.[edit.to_unit];
+    if (Array.isArray(row)) row[edit.from_unit] = edit.value;
+    this.invalidate();
+    this.closePopup();
+  }
+
+  sourceName(link) {
+    return link.from.kind === "input" ? link.from.labels[link.in] : `${link.from.title} unit ${link.in + 1}`;
   }
 
   weight(link) {
@@ -307,9 +405,9 @@ export class NetworkView extends View {
   linkText(link) {
     if (!link.dense) return `${link.to.title}: ${link.to.detail}`;
     const w = this.weight(link);
-    const from = link.from;
-    const source = from.kind === "input" ? from.labels[link.in] : `${from.title} unit ${link.in + 1}`;
-    return `Weight ${source} → ${link.to.title} unit ${link.out + 1}: ${typeof w === "number" ? w.toFixed(4) : "not trained yet"}`;
+    const value = typeof w === "number" ? w.toFixed(4) : "not drawn yet";
+    const edit = link.path.classList.contains("editable") ? " (click or Enter to edit)" : "";
+    return `Weight ${this.sourceName(link)} → ${link.to.title} unit ${link.out + 1}: ${value}${edit}`;
   }
 
   showTip(target, text, point) {
