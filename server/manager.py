@@ -19,7 +19,7 @@ from server.envelopes import envelope, history_envelope
 from server.errors import ApiError, not_found
 from server.executor import Event, Executor, Job
 from server.limits import dataset_text, preflight
-from server.predict import Predictor
+from server.predict import Predictor, load_npz
 from server.ratelimit import TokenBucket, retry_after
 from server.schemas import FINISHED
 from server.settings import Settings
@@ -29,6 +29,21 @@ from server.subscriber import Subscriber
 log = logging.getLogger("nnplay.server")
 QUEUE_RETRY_SECONDS = 5
 HEAVY_ANSWER_SECONDS = 1.0
+HEAVY_ON_DEMAND_SECONDS = 30.0
+
+
+def heavy_on_weights(predictor: Predictor, weights: bytes, last: dict[str, Any]) -> str:
+    """The record JSON of epoch `last` (its scalars) with heavy telemetry computed on the stored weights."""
+    from engine.trainer import EpochRecord
+
+    trainer = predictor.trainer
+    with predictor.lock:
+        try:
+            trainer.model.load_state_dict(load_npz(weights))
+        except ValueError as error:
+            raise ApiError(409, f"the run's weights cannot be used: {error}") from None
+        trainer.last_record = EpochRecord.model_validate({**last, "heavy": False})
+        return trainer.heavy_record().model_dump_json()
 
 
 @dataclass(eq=False)
@@ -57,6 +72,7 @@ class ActiveRun:
     retries: int = 0
     heavy_asked: float = float("-inf")
     heavy_pending: bool = False
+    heavy_waiters: list[asyncio.Future] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
@@ -303,6 +319,51 @@ class RunManager:
         await self.store.aflush()
         return await asyncio.to_thread(self.store.get_epochs, run_id, full)
 
+    async def latest_heavy(self, run_id: str) -> str:
+        """The newest epoch's record JSON with heavy telemetry, computed now if that epoch went without.
+
+        A running or paused run's worker computes it at its next epoch boundary (a paused run: at once);
+        an ended run's is its stored last record, or is computed on its stored final weights.
+        """
+        run = self._get_active(run_id)
+        if run is not None and not run.finished:
+            return await self._live_heavy(run)
+        stored = await self.read(run_id)
+        if not stored["epochs"] or stored["last"] is None:
+            raise ApiError(409, f"run {run_id!r} ended ({stored['status']}) without training an epoch")
+        last = stored["last"]
+        await self.store.aflush()
+        latest = await asyncio.to_thread(self.store.latest_record, run_id)
+        if latest is not None and json.loads(latest)["epoch"] == last["epoch"]:
+            return latest
+        if stored["status"] == "diverged":
+            raise ApiError(409, f"run {run_id!r} diverged: its last weights are not finite numbers")
+        weights = await asyncio.to_thread(self.store.get_weights, run_id)
+        if weights is None:
+            raise ApiError(409, f"run {run_id!r} ended ({stored['status']}) without a model")
+        predictor = await self._cached_predictor(stored)
+        record_json = await asyncio.to_thread(heavy_on_weights, predictor, weights, last)
+        self.store.add_epoch(run_id, last["epoch"], json.dumps(last), record_json)
+        return record_json
+
+    async def _live_heavy(self, run: ActiveRun) -> str:
+        if not run.scalars:
+            raise ApiError(409, f"run {run.id!r} has not trained an epoch yet ({run.status})")
+        if run.status == "paused" and run.latest is not None:
+            if json.loads(run.latest)["epoch"] == run.last["epoch"]:
+                return run.latest
+        self._spend_control(run)
+        waiter = asyncio.get_running_loop().create_future()
+        run.heavy_waiters.append(waiter)
+        try:
+            if not self.executor.control(run.id, "heavy", {}):
+                raise ApiError(409, f"run {run.id!r} is ending")
+            return await asyncio.wait_for(waiter, HEAVY_ON_DEMAND_SECONDS)
+        except TimeoutError:
+            raise ApiError(409, f"run {run.id!r} did not answer in time; try again") from None
+        finally:
+            run.heavy_waiters.remove(waiter)
+
     async def control(self, run_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         run = self._get_active(run_id)
         if run is None:
@@ -533,6 +594,9 @@ class RunManager:
         scalars_json, record_json = data["scalars_json"], data["record_json"]
         if record_json is not None:
             run.latest, run.heavy_pending = record_json, False
+            for waiter in run.heavy_waiters:
+                if not waiter.done():
+                    waiter.set_result(record_json)
         if data.get("again"):
             if not run.deleted:
                 self.store.add_epoch(run.id, data["scalars"]["epoch"], scalars_json, record_json)
@@ -573,6 +637,9 @@ class RunManager:
         if storage is not None:
             message = f"{message}; {storage}" if message else storage
         run.status, run.message, run.finished_at = status, message, now
+        for waiter in run.heavy_waiters:
+            if not waiter.done():
+                waiter.set_exception(ApiError(409, f"run {run.id!r} ended ({status}) first"))
         if weights is not None and not run.deleted:
             self.store.put_weights(run.id, weights)
         if not run.deleted:

@@ -111,6 +111,21 @@ async def read_epochs(
     return StreamingResponse(pieces, media_type="application/json")
 
 
+@router.get(
+    "/{run_id}/epochs/latest",
+    response_class=Response,
+    responses={**NOT_FOUND, **ENDED, **TOO_MANY_CONTROLS, 200: {"content": {"application/json": {}}}},
+)
+async def read_latest_epoch(run_id: str, manager: ManagerDep) -> Response:
+    """The newest epoch in full, with heavy telemetry computed on demand when that epoch went without.
+
+    A running run's worker computes it at its next epoch boundary, a paused run's at once (each such
+    request counts against NNPLAY_MAX_CONTROLS_PER_SECOND); an ended run gives its stored last record, or
+    one computed on its final weights. 409 for a run that has not trained an epoch, diverged, or has no model.
+    """
+    return Response(await manager.latest_heavy(run_id), media_type="application/json")
+
+
 @router.get("/{run_id}/model", response_model=ModelPublic, responses={**NOT_FOUND, **ENDED, **NPZ})
 async def read_model(run_id: str, manager: ManagerDep, format: Literal["json", "npz"] = "json") -> Any:
     """The config and torch-compatible state_dict (the current weights while the run is in flight)."""

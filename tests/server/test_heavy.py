@@ -1,4 +1,4 @@
-"""Heavy telemetry in the worker: the record's declared heavy fields never ride in the scalars."""
+"""Heavy telemetry: declared heavy fields never ride in the scalars; pulled by viewers; on demand."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import json
 import time
 from collections import deque
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from engine import telemetry
 from engine.config import RunConfig
 from engine.trainer import EpochRecord
 from server.app import create_app
@@ -119,3 +121,72 @@ def test_a_waiting_heavy_request_coalesces():
     assert coalesce(pending, ("control", "a", "heavy", {}))
     assert not coalesce(pending, ("control", "b", "heavy", {}))
     assert not coalesce(deque([("control", "a", "stop", {})]), ("control", "a", "heavy", {}))
+
+
+def latest(client, run_id):
+    return client.get(f"/api/runs/{run_id}/epochs/latest")
+
+
+def test_the_latest_epoch_of_a_running_run_comes_with_heavy_fields_from_its_worker(client):
+    run_id = create(client, **unscheduled(10_000))
+    wait_for(lambda: client.get(f"/api/runs/{run_id}").json()["epochs"] > 20)
+    asked_at = client.get(f"/api/runs/{run_id}").json()["epochs"]
+    response = latest(client, run_id)
+    assert response.status_code == 200, response.text
+    record = response.json()
+    assert record["epoch"] >= asked_at and record["heavy"] and record["layers"] and record["boundary"]
+    client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+    wait_status(client, run_id, "stopped")
+
+
+def test_the_latest_epoch_of_a_paused_run_is_the_paused_epoch_in_full(client):
+    run_id = create(client, **unscheduled(10_000))
+    wait_for(lambda: client.get(f"/api/runs/{run_id}").json()["epochs"] > 20)
+    client.post(f"/api/runs/{run_id}/control", json={"action": "pause"})
+    paused_at = wait_status(client, run_id, "paused")["epochs"]
+    wait_for(lambda: latest(client, run_id).json()["epoch"] == paused_at)
+    record = latest(client, run_id).json()
+    assert record["heavy"] and record["boundary"] and record["layers"]
+    client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+    wait_status(client, run_id, "stopped")
+
+
+def test_a_finished_run_without_a_stored_last_heavy_record_computes_it_on_its_final_weights(tmp_path):
+    app = create_app(make_settings(tmp_path, max_run_storage_mb=0.001))
+    with TestClient(app, headers=CLIENT_HEADERS) as client:
+        run_id = create(client, **small_config(epochs=30))
+        run = wait_status(client, run_id, "completed")
+        assert heavy_epochs(client, run_id) == []
+        response = latest(client, run_id)
+        assert response.status_code == 200, response.text
+        record = response.json()
+        assert record["epoch"] == 30 and record["test_loss"] == run["last"]["test_loss"]
+        assert record["heavy"] and record["layers"] and record["boundary"]
+        state = client.get(f"/api/runs/{run_id}/model").json()["state_dict"]
+        shown = telemetry.decode(record["weights"]["0"]["weight"])
+        assert np.array_equal(shown, np.asarray(state["0.weight"]["values"], dtype=np.float32))
+        assert latest(client, run_id).json() == record
+
+
+def test_a_finished_run_gives_its_stored_last_record(client):
+    run_id = create(client, **small_config(epochs=4))
+    wait_status(client, run_id, "completed")
+    stored = client.get(f"/api/runs/{run_id}/epochs", params={"heavy": 1}).json()[-1]
+    assert latest(client, run_id).json() == stored and stored["epoch"] == 4
+
+
+def test_latest_epoch_refuses_unknown_untrained_and_diverged_runs(client):
+    assert latest(client, "nope").status_code == 404
+    waiting = create(client, paused=True, **small_config(epochs=10))
+    wait_status(client, waiting, "paused")
+    response = latest(client, waiting)
+    assert response.status_code == 409 and "has not trained an epoch" in response.json()["detail"]
+    client.post(f"/api/runs/{waiting}/control", json={"action": "stop"})
+    wait_status(client, waiting, "stopped")
+    response = latest(client, waiting)
+    assert response.status_code == 409 and "without training an epoch" in response.json()["detail"]
+    diverging = small_config(epochs=50, optimizer={"name": "sgd", "lr": 10}, data={"dataset": "plane"})
+    diverged = create(client, **diverging)
+    wait_status(client, diverged, "diverged")
+    response = latest(client, diverged)
+    assert response.status_code == 409 and "diverged" in response.json()["detail"]
