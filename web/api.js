@@ -87,6 +87,8 @@ export const api = {
   health: () => request("GET", "/api/health"),
   catalog: () => request("GET", "/api/catalog"),
   plan: (config) => request("POST", "/api/plan", { json: config }),
+  preview: (config) => request("POST", "/api/preview", { json: config }),
+  continueRun: (id, epochs) => request("POST", `/api/runs/${id}/continue`, { json: { epochs } }),
   dataset: (name, params) => request("GET", `/api/datasets/${encodeURIComponent(name)}${query(params)}`),
   uploadCsv: (name, csv) => request("POST", "/api/datasets", { json: { name, csv } }),
   createRun: (config, { paused = false } = {}) => request("POST", "/api/runs", { json: { ...config, paused } }),
@@ -94,7 +96,7 @@ export const api = {
     request("POST", `/api/runs/${id}/control`, { json: { action, ...params } }),
   runs: (params = {}) => request("GET", `/api/runs${query(params)}`),
   run: (id) => request("GET", `/api/runs/${id}`),
-  epochs: (id, full = false) => request("GET", `/api/runs/${id}/epochs${query({ full: full ? 1 : null })}`),
+  epochs: (id, params = {}) => request("GET", `/api/runs/${id}/epochs${query(params)}`),
   deleteRun: (id) => request("DELETE", `/api/runs/${id}`),
   modelUrl: (id, format) => `/api/runs/${id}/model${query({ format })}`,
   stopOnLeave: (id) => fetch(`/api/runs/${id}/control`, {

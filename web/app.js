@@ -48,6 +48,7 @@ class App {
         this.state.set("optimizer.lr", lr);
         if (this.player.run) this.player.discardRun();
       },
+      onWeight: (edit) => this.player.setWeight(edit),
     });
     this.runs = new RunsPanel({
       body: $("runs-body"),

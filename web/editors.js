@@ -258,8 +258,25 @@ export class Editors {
       } catch (error) {
         problem = error instanceof ApiError && error.fieldErrors.length ? error.fieldErrors[0] : { loc: [], msg: error.message };
       }
-      if (asked === this.planAsked) this.showPlan(plan, problem ?? plan.limits.problem);
+      if (asked !== this.planAsked) return;
+      this.showPlan(plan, problem ?? plan.limits.problem);
+      if (plan && !plan.limits.problem) this.requestInitial(config, asked);
     }, PLAN_DELAY);
+  }
+
+  /**
+   * Asks for the setup's untrained network (epoch 0) and shows it while no run is attached.
+   * @param {object} config the setup the plan was made for
+   * @param {number} asked the plan request it follows; a later one makes this answer stale
+   */
+  async requestInitial(config, asked) {
+    let record = null;
+    try {
+      record = await api.preview(config);
+    } catch {
+      record = null;
+    }
+    if (asked === this.planAsked && !this.player.run) this.runView.showInitial(record);
   }
 
   showPlan(plan, problem) {

@@ -3,6 +3,7 @@ import { decodeRecord } from "./charts.js";
 import { isFinished } from "./runs.js";
 
 const RUNNING = ["running", "queued", "resuming"];
+const HEAVY_ON_REOPEN = 200;
 
 /**
  * A fresh random seed for the data and the weights.
@@ -128,9 +129,13 @@ export class Player {
       this.runView.clear(run.config, run.status);
       this.run = { id: run.id, status: run.status, message: run.message, config: run.config };
       this.runs.setCurrent(run.id);
-      const records = await api.epochs(id, true);
+      const scalars = await api.epochs(id);
+      const kept = scalars.filter((record) => record.heavy).length;
+      const every = Math.max(1, Math.ceil(kept / HEAVY_ON_REOPEN));
+      const heavy = kept ? await api.epochs(id, { heavy: 1, every }) : [];
       if (this.run?.id !== id) return;
-      for (const record of records) this.runView.ingest(record);
+      const full = new Map(heavy.map((record) => [record.epoch, record]));
+      for (const record of scalars) this.runView.ingest(full.get(record.epoch) ?? record);
       this.setStatus(run.status, run.message);
     } catch (error) {
       this.toast(`Could not open the run: ${error.message}`);
@@ -156,6 +161,23 @@ export class Player {
     const run = this.run;
     if (!run || isFinished(run.status)) return;
     this.control("set", { [name]: value });
+  }
+
+  /**
+   * Sets one dense weight of the current run, starting a paused run of the setup first when there is none.
+   * @param {{layer: number, from_unit: number, to_unit: number, value: number}} edit
+   * @returns {Promise<string|null>} why it failed, or null once the server took it
+   */
+  async setWeight(edit) {
+    if (!this.run || isFinished(this.run.status)) {
+      if (this.busy || !(await this.startRun(true))) return "the run could not start";
+    }
+    try {
+      await api.control(this.run.id, "weight", edit);
+      return null;
+    } catch (error) {
+      return error.message;
+    }
   }
 
   /** Asks the server to stop the current run when the page is left. */

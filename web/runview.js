@@ -57,8 +57,9 @@ export class RunView {
    * @param {(index: number, delta: number) => void} options.onUnits a layer's unit count changed on the diagram
    * @param {(text: string, actionText: string, onAction: () => void) => void} options.ask a banner offering one action
    * @param {(lr: number) => void} options.onUseLearningRate the divergence banner's suggested learning rate was taken
+   * @param {(edit: object) => Promise<string|null>} options.onWeight a weight was edited on the diagram
    */
-  constructor({ state, catalog, scheduler, onUnits, ask, onUseLearningRate }) {
+  constructor({ state, catalog, scheduler, onUnits, ask, onUseLearningRate, onWeight }) {
     this.state = state;
     this.catalog = catalog;
     this.ask = ask;
@@ -82,7 +83,7 @@ export class RunView {
     this.hist = new HistogramChart($("hist-chart"), s);
     this.filters = new ImageGrid($("filters"), s, { size: 44 });
     this.featureMaps = new FeatureMapView($("feature-maps"), s);
-    this.network = new NetworkView($("network"), s, { onUnits, onNeuron: (neuron) => this.highlightNeuron(neuron) });
+    this.network = new NetworkView($("network"), s, { onUnits, onNeuron: (neuron) => this.highlightNeuron(neuron), onWeight });
   }
 
   /**
@@ -114,6 +115,24 @@ export class RunView {
     this.fillHistogramLayers();
     this.drawHistogram();
     $("banner").hidden = true;
+    if (runConfig && this.initial) this.applyInitial();
+    else if (!runConfig) this.initial = null;
+  }
+
+  /**
+   * Shows the untrained network (epoch 0: pictures and boundary) until a run draws epochs of its own.
+   * @param {object|null} record the server's epoch-0 record of the setup (POST /api/preview)
+   */
+  showInitial(record) {
+    this.initial = record && decodeRecord(record);
+    if (this.initial && this.lastEpoch === 0) this.applyInitial();
+  }
+
+  applyInitial() {
+    this.heavy = this.initial;
+    if (this.initial.boundary) this.boundary.setBoundary(this.initial.boundary);
+    this.network.setRecord(this.initial);
+    document.body.dataset.initial = "shown";
   }
 
   /**
@@ -133,7 +152,7 @@ export class RunView {
    */
   ingest(record) {
     if (record.epoch <= this.lastEpoch) {
-      if (record.heavy && record.epoch === this.lastEpoch && this.heavy?.epoch !== record.epoch) this.applyHeavy(decodeRecord(record));
+      if (record.layers && record.epoch === this.lastEpoch && this.heavy?.epoch !== record.epoch) this.applyHeavy(decodeRecord(record));
       return;
     }
     this.lastEpoch = record.epoch;
@@ -142,7 +161,7 @@ export class RunView {
     this.metric.extend(record.epoch, [record.train_metric, record.test_metric]);
     this.lr.extend(record.epoch, [record.lr]);
     if (record.metric) $("metric-title").textContent = record.metric === "r2" ? "R²" : "Accuracy";
-    if (record.heavy) this.applyHeavy(decodeRecord(record));
+    if (record.layers) this.applyHeavy(decodeRecord(record));
     this.readout.show(record, this.status);
     if (record.status === "diverged") this.showDiverged(record.message);
   }

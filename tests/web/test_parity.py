@@ -3,12 +3,14 @@ TensorBoard histograms, a colour-blind-safe class palette, links by keyboard."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 
 import numpy as np
+import pytest
 
 from tests.web.conftest import open_app
-from tests.web.test_playground import wait_status
+from tests.web.test_playground import config, type_into, wait_status, wait_text
 
 OLD_CLASS_COLORS = ["#f59322", "#0877bd", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                     "#bcbd22", "#17becf"]
@@ -105,3 +107,97 @@ def test_histograms_are_shaded_ridgelines_and_percentile_bands(page):
     assert shapes[4]["x0"] == shapes[4]["x1"], "the median"
     overlay = page.evaluate(HIST_TRACES)
     assert overlay[-1]["fill"] == "tozeroy"
+
+
+BOUNDARY_IMAGE = "document.getElementById('boundary-chart').layout?.images?.[0]?.source ?? null"
+NEURON_PAINTED = """() => [...document.querySelectorAll('.net-node.hidden canvas')].every((canvas) => {
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return new Set(data).size > 4;
+})"""
+SERVER_PREVIEW = """(config) => fetch('/api/preview', {method: 'POST',
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify(config)}).then((r) => r.json())"""
+MIDDLE = "(el) => { const b = el.getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]; }"
+FOCUSED = "document.activeElement.getAttribute('aria-label')"
+
+
+def wait_initial(page) -> None:
+    page.wait_for_function("document.body.dataset.initial === 'shown' && window.nnplay.heavy?.epoch === 0")
+
+
+def test_the_untrained_network_is_drawn_before_play_and_follows_the_setup(page):
+    open_app(page, "#seed=3")
+    wait_initial(page)
+    assert page.evaluate("window.nnplay.run") is None
+    assert page.text_content("#epoch-counter") == "0"
+    page.wait_for_function(BOUNDARY_IMAGE)
+    first = page.evaluate(BOUNDARY_IMAGE)
+    assert page.evaluate(NEURON_PAINTED)
+    assert page.evaluate("document.querySelector('.net-links .link.editable').style.stroke") != ""
+    shown = page.evaluate("window.nnplay.heavy.weights['0'].weight")
+    server = page.evaluate(SERVER_PREVIEW, config(page))
+    assert server["epoch"] == 0
+    assert np.allclose(shown, decode_weight(server["weights"]["0"]["weight"]), atol=0)
+
+    type_into(page, "seed", 4)
+    page.wait_for_function(f"(first) => ({BOUNDARY_IMAGE}) && ({BOUNDARY_IMAGE}) !== first", arg=first)
+    assert page.evaluate("window.nnplay.heavy.weights['0'].weight") != shown
+
+
+def decode_weight(encoded: dict) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(encoded["data"]), "<f4").reshape(encoded["shape"])
+
+
+def test_a_link_opens_the_weight_popup_and_the_edit_reaches_the_run(page):
+    open_app(page)
+    wait_initial(page)
+    link = page.locator(".net-links .link.editable").first
+    assert link.get_attribute("aria-label") == "Weight from x1 to 0 dense unit 1"
+    before = page.evaluate("window.nnplay.heavy.weights['0'].weight[0][0]")
+    box = link.evaluate(MIDDLE)
+    page.mouse.click(*box)
+    popup = page.locator(".weight-popup")
+    popup.wait_for(state="visible")
+    assert page.evaluate("document.activeElement.id") == "weight-input"
+    assert float(page.input_value("#weight-input")) == pytest.approx(before, abs=1e-4)
+    page.fill("#weight-input", "5000")
+    page.keyboard.press("Enter")
+    wait_text(page, "weight-error", "Weight must be ≤ 1000")
+    assert page.evaluate("window.nnplay.run") is None
+
+    page.fill("#weight-input", "2.5")
+    page.keyboard.press("Enter")
+    popup.wait_for(state="hidden")
+    wait_status(page, "paused")
+    run_id = page.evaluate("window.nnplay.run.id")
+    model = page.evaluate("(id) => fetch(`/api/runs/${id}/model`).then((r) => r.json())", run_id)
+    assert model["state_dict"]["0.weight"]["values"][0][0] == 2.5
+    assert page.evaluate("window.nnplay.heavy.weights['0'].weight[0][0]") == 2.5
+    assert page.evaluate(FOCUSED) == "Weight from x1 to 0 dense unit 1"
+    assert "2.5000" in page.text_content(".net-tooltip")
+
+    page.click("#step-btn")
+    page.wait_for_function("window.nnplay.lastEpoch === 1 && window.nnplay.heavy?.epoch === 1")
+    stepped = page.evaluate("window.nnplay.heavy.weights['0'].weight[0][0]")
+    assert stepped != before and abs(stepped - 2.5) < 0.5
+
+
+def test_links_are_reachable_by_keyboard_with_names(page):
+    open_app(page)
+    wait_initial(page)
+    names = page.evaluate("""[...document.querySelectorAll('.net-links .link.editable')].map((link) =>
+        [link.getAttribute('tabindex'), link.getAttribute('role'), link.getAttribute('aria-label')])""")
+    assert len(names) == 2 * 4 + 4 * 2 + 2 * 1
+    assert all(tab == "0" and role == "button" for tab, role, _ in names)
+    assert all(label.startswith("Weight from ") for _, _, label in names)
+    assert len({label for _, _, label in names}) == len(names)
+    page.focus(".net-links .link.editable >> nth=0")
+    assert page.is_visible(".net-tooltip") and "click or Enter to edit" in page.text_content(".net-tooltip")
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED) == "Weight from x1 to 0 dense unit 2"
+    page.keyboard.press("Enter")
+    page.locator(".weight-popup").wait_for(state="visible")
+    assert "x1 → 0 dense unit 2" in page.text_content(".weight-popup")
+    page.keyboard.press("Escape")
+    page.locator(".weight-popup").wait_for(state="hidden")
+    assert page.evaluate(FOCUSED) == "Weight from x1 to 0 dense unit 2"
+    assert page.evaluate("window.nnplay.run") is None
