@@ -1,4 +1,5 @@
 import { api, request } from "./api.js";
+import { BackpropExplorer } from "./backprop.js";
 import { CLASS_COLORS, COLORS, FONT, PLOT_CONFIG } from "./charts.js";
 import { h } from "./forms.js";
 import { drawFigures } from "./labfigures.js";
@@ -601,7 +602,7 @@ class ExperimentList extends Explorer {
 class Lab {
   constructor(panel) {
     this.panel = panel;
-    this.explorers = [ActivationExplorer, RaceExplorer, InitExplorer, LandscapeExplorer, ExperimentList].map((E) => new E(this));
+    this.explorers = [ActivationExplorer, RaceExplorer, InitExplorer, LandscapeExplorer, BackpropExplorer, ExperimentList].map((E) => new E(this));
     this.nav = h("div", { class: "lab-nav", role: "group", "aria-label": "Lab explorers" },
       ...this.explorers.map((explorer) => h("button", { type: "button", "data-section": explorer.name,
         text: explorer.el.getAttribute("aria-label"), onclick: () => this.open(explorer.name) })));
