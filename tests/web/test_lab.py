@@ -187,3 +187,18 @@ def test_experiments_run_their_check_and_load_into_the_playground(page):
     page.wait_for_function("window.nnplay.state.config.model.layers[0]?.activation === 'sigmoid'")
     assert page.evaluate("window.nnplay.state.config.optimizer.name") == "adam"
     assert "sigmoid" in page.evaluate("location.hash")
+
+
+def test_exploding_gradients_experiment_draws_both_arms_without_overlap(page):
+    open_lab(page, "experiments")
+    card = page.locator('[data-name="exploding_gradients"]')
+    assert "clip_grad_norm_" in card.inner_text()
+    card.locator('button:has-text("Run the check")').click()
+    page.wait_for_selector('[data-name="exploding_gradients"] .lab-verdict.passed', timeout=120_000)
+    assert "diverged at epoch" in card.locator(".lab-verdict").inner_text()
+    traces = plot(page, "lab-experiment-exploding_gradients")
+    assert [t["name"] for t in traces] == ["no clipping", "clipped at 1"]
+    assert traces[0]["x"] < 10 and traces[1]["x"] == 400
+    axis = "document.getElementById('lab-experiment-exploding_gradients').layout.yaxis.type"
+    assert page.evaluate(axis) == "log"
+    assert_no_overlap(page, "lab-experiment-exploding_gradients", drawn=(".legend", ".xtitle", ".ytitle"))
