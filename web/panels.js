@@ -1,4 +1,29 @@
+import { api } from "./api.js";
+import { CLASS_COLORS, COLORS } from "./charts.js";
 import { checkboxField, createField, fieldGroup, h, selectField, uid } from "./forms.js";
+
+const THUMB_SIZE = 44;
+const thumbPoints = new Map();
+
+/** Draws a 2-D dataset's points (fetched once per name) on a small canvas, TF-Playground's dataset picker. */
+async function paintThumb(canvas, name) {
+  if (!thumbPoints.has(name)) thumbPoints.set(name, api.dataset(name, { n_samples: 200, seed: 0 }));
+  const preview = await thumbPoints.get(name);
+  const [x0, x1, y0, y1] = preview.domain;
+  const scale = window.devicePixelRatio || 1;
+  canvas.width = canvas.height = THUMB_SIZE * scale;
+  const context = canvas.getContext("2d");
+  context.scale(scale, scale);
+  context.fillStyle = "#ffffff";
+  context.fillRect(0, 0, THUMB_SIZE, THUMB_SIZE);
+  const regression = preview.task === "regression";
+  preview.train.x.forEach(([x, y], i) => {
+    const label = preview.train.y[i];
+    context.fillStyle = regression ? (label >= 0 ? COLORS.positive : COLORS.negative) : CLASS_COLORS[label % CLASS_COLORS.length];
+    context.fillRect(((x - x0) / (x1 - x0)) * (THUMB_SIZE - 3), ((y1 - y) / (y1 - y0)) * (THUMB_SIZE - 3), 3, 3);
+  });
+  canvas.dataset.painted = "true";
+}
 
 const DATASET_NAMES = {
   circle: "Circle",
@@ -97,9 +122,36 @@ export class DataPanel {
       rows.push(selectField("data.target", "Target column", targets, data.target ?? "", (value) => this.state.set("data.target", value || null)));
       rows.push(field("task", "Task"), field("standardize", "Standardize"));
     }
-    this.fields.replaceChildren(...rows);
+    const thumbsFocused = Boolean(document.activeElement?.closest?.(".dataset-thumbs"));
+    this.fields.replaceChildren(this.datasetThumbs(data.dataset), ...rows);
     this.extra.replaceChildren(...this.extraRows(data, dataset));
     restore();
+    if (thumbsFocused) this.fields.querySelector('.dataset-thumbs [aria-checked="true"]')?.focus();
+  }
+
+  /** The 2-D datasets as pictures to pick from: a radio group (arrow keys move and pick, Enter or Space pick). */
+  datasetThumbs(current) {
+    const names = Object.keys(this.state.catalog.datasets).filter((name) => this.state.catalog.datasets[name].input === "2d");
+    const pick = (name) => {
+      if (name !== this.state.config.data.dataset) this.state.set("data.dataset", name);
+    };
+    const focusable = names.includes(current) ? current : names[0];
+    const buttons = names.map((name) => {
+      const canvas = h("canvas", { "aria-hidden": "true" });
+      paintThumb(canvas, name).catch(() => {});
+      return h("button", { type: "button", role: "radio", class: "dataset-thumb", "aria-checked": String(name === current),
+        "aria-label": datasetLabel(name), title: datasetLabel(name), tabindex: name === focusable ? "0" : "-1",
+        dataset: { name }, onclick: () => pick(name) }, canvas);
+    });
+    const group = h("div", { class: "dataset-thumbs", role: "radiogroup", "aria-label": "Datasets" }, buttons);
+    group.addEventListener("keydown", (event) => {
+      const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (!step) return;
+      event.preventDefault();
+      const at = names.indexOf(event.target.dataset.name);
+      pick(names[(at + step + names.length) % names.length]);
+    });
+    return group;
   }
 
   extraRows(data, dataset) {

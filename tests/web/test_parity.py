@@ -201,3 +201,33 @@ def test_links_are_reachable_by_keyboard_with_names(page):
     page.locator(".weight-popup").wait_for(state="hidden")
     assert page.evaluate(FOCUSED) == "Weight from x1 to 0 dense unit 2"
     assert page.evaluate("window.nnplay.run") is None
+
+
+THUMBS = """[...document.querySelectorAll('.dataset-thumbs [role="radio"]')].map((thumb) => ({
+    name: thumb.dataset.name, label: thumb.getAttribute('aria-label'),
+    checked: thumb.getAttribute('aria-checked'), tabindex: thumb.getAttribute('tabindex')}))"""
+
+
+def test_datasets_are_picked_from_thumbnails_by_mouse_or_keyboard(page):
+    open_app(page)
+    page.wait_for_function("document.querySelectorAll('.dataset-thumbs canvas[data-painted]').length === 8")
+    thumbs = page.evaluate(THUMBS)
+    assert [thumb["name"] for thumb in thumbs] == ["circle", "xor", "gauss", "spiral", "plane", "multi_gauss",
+                                                   "blobs", "moons"]
+    assert thumbs[0]["label"] == "Circle" and thumbs[3]["label"] == "Spiral"
+    assert [thumb["checked"] for thumb in thumbs] == ["true"] + ["false"] * 7
+    assert [thumb["tabindex"] for thumb in thumbs] == ["0"] + ["-1"] * 7
+    assert page.get_attribute(".dataset-thumbs", "role") == "radiogroup"
+
+    page.click('.dataset-thumb[data-name="spiral"]')
+    page.wait_for_function("window.nnplay.state.config.data.dataset === 'spiral'")
+    page.focus('.dataset-thumb[aria-checked="true"]')
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("window.nnplay.state.config.data.dataset === 'plane'")
+    assert page.evaluate("document.activeElement.dataset.name") == "plane"
+    assert page.evaluate("document.activeElement.getAttribute('aria-checked')") == "true"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("window.nnplay.state.config.data.dataset === 'gauss'")
+    assert page.input_value('.field[data-path="data.dataset"] select') == "gauss"
+    assert "data.dataset=" in page.url
