@@ -645,6 +645,7 @@ EXPERIMENTS: dict[str, dict] = {
         "check": _check_init,
         "figures": _init_figures,
         "probe": _saturation,
+        "notes_vs_torch": ["batchnorm"],
     },
     "batchnorm_modes": {
         "title": "Batch norm in training vs eval mode, and with very small batches",
