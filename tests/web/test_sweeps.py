@@ -63,7 +63,31 @@ def test_grid_sweep_over_lr_runs_live_and_charts_every_run(page):
     header, *lines = csv.strip().splitlines()
     assert header.startswith("index,run_id,status,optimizer.lr,") and len(lines) == 3
 
+    page.wait_for_selector("#sweep-top .sweep-top-card >> nth=2")
+    page.locator("#sweep-top").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "document.querySelectorAll('#sweep-top .sweep-top-boundary.js-plotly-plot').length === 3"
+    )
+    top = page.evaluate(
+        """() => [...document.querySelectorAll('#sweep-top .sweep-top-card')].map((card) => ({
+            index: Number(card.dataset.index),
+            loss: card.querySelector('.sweep-top-loss').data.map((trace) => trace.x.length),
+            images: card.querySelector('.sweep-top-boundary').layout.images.length,
+        }))"""
+    )
+    table = page.evaluate("window.nnplaySweeps.sweep.runs")
+    by_best = sorted(table, key=lambda row: -row["best_test_metric"])
+    assert [card["index"] for card in top] == [row["index"] for row in by_best]
+    assert all(card["loss"] == [3, 3] and card["images"] == 1 for card in top), top
+    assert page.inner_text("#sweep-top-title").startswith("Top 3 runs by best test accuracy")
+
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    best = by_best[0]["run_id"]
+    page.click("#sweep-top .sweep-top-card >> nth=0")
+    page.wait_for_selector("#tab-play:not([hidden])")
+    page.wait_for_function("(id) => window.nnplay.run && window.nnplay.run.id === id", arg=best)
+    page.click("#tab-sweeps-btn")
 
     run_id = page.evaluate("window.nnplaySweeps.sweep.runs[1].run_id")
     rows.nth(1).click()
@@ -144,3 +168,109 @@ def test_random_sweep_samples_distributions_and_charts_categorical_axes(page):
     assert all(d["lines"] == 3 for d in parcoords)
     assert set(parcoords[1]["ticks"]) <= {"tanh", "relu"}
     assert page.locator("#sweep-scatters .sweep-scatter").count() == 2
+
+
+def axis_of(page) -> tuple[str, str]:
+    axis = page.locator(".sweep-axis")
+    assert axis.count() == 1
+    return (
+        axis.locator('input[aria-label="Axis path"]').input_value(),
+        axis.locator('input[aria-label="Axis values"]').input_value(),
+    )
+
+
+def sweep_this(page, selector: str) -> tuple[str, str]:
+    page.click("#tab-play-btn")
+    live = selector.startswith("#live")
+    page.click(f".live-field:has({selector}) .sweep-this" if live else f"{selector} .sweep-this")
+    page.wait_for_selector("#tab-sweeps:not([hidden])")
+    return axis_of(page)
+
+
+def test_sweep_this_opens_the_sweeps_tab_with_an_axis_on_the_field(page):
+    open_app(page)
+    catalog = page.evaluate("window.nnplay.state.catalog")
+    field = '.field[data-path="{}"]'.format
+    assert sweep_this(page, field("optimizer.lr")) == ("optimizer.lr", "0.003, 0.009, 0.03, 0.09, 0.3")
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Axis values"
+    assert page.input_value("#sweep-epochs") == str(
+        page.evaluate("window.nnplay.state.config.training.epochs")
+    )
+    assert sweep_this(page, field("model.layers.0.units")) == ("model.layers.0.units", "2, 4, 8")
+    assert sweep_this(page, field("seed")) == ("seed", "0, 1, 2, 3")
+    assert sweep_this(page, field("data.seed")) == ("data.seed", "0, 1, 2, 3")
+    assert sweep_this(page, field("data.n_samples")) == ("data.n_samples", "250, 500, 1000")
+    assert sweep_this(page, field("training.batch_size")) == ("training.batch_size", "full, 1, 10, 50")
+    activation = sweep_this(page, field("model.layers.0.activation"))
+    assert activation == ("model.layers.0.activation", ", ".join(catalog["activations"]))
+    assert sweep_this(page, field("optimizer.name")) == ("optimizer.name", ", ".join(catalog["optimizers"]))
+    assert sweep_this(page, "#live-rate") == ("regularization.rate", "0, 0.0001, 0.001, 0.01")
+    assert page.locator("#telemetry-fields .sweep-this").count() == 0
+
+    page.click("#tab-play-btn")
+    page.fill("#live-lr", "0.1")
+    page.press("#live-lr", "Enter")
+    page.wait_for_function("window.nnplay.state.config.optimizer.lr === 0.1")
+    assert sweep_this(page, "#live-lr") == ("optimizer.lr", "0.01, 0.03, 0.1, 0.3, 1")
+    page.fill('input[aria-label="Axis values"]', "0.03, 0.3")
+    page.fill("#sweep-epochs", "2")
+    with page.expect_request(lambda r: r.url.endswith("/api/sweeps") and r.method == "POST") as sent:
+        page.click("#sweep-start")
+    spec = sent.value.post_data_json
+    assert spec["axes"] == [{"path": "optimizer.lr", "values": [0.03, 0.3]}] and spec["mode"] == "grid"
+    assert spec["base"]["optimizer"]["lr"] == 0.1 and spec["base"]["training"]["epochs"] == 2
+    page.wait_for_selector('#tab-sweeps[data-state="completed"]', timeout=120_000)
+    swept = page.evaluate("window.nnplaySweeps.sweep.runs.map((row) => row.params['optimizer.lr'])")
+    assert swept == [0.03, 0.3]
+
+
+def test_a_reload_shows_the_running_sweep_and_earlier_sweeps_reopen(page):
+    open_sweeps(page)
+    done = page.evaluate(
+        """async () => {
+            const axes = [{path: "seed", values: [1, 2]}];
+            const spec = {base: {training: {epochs: 2}}, axes, name: "two seeds"};
+            const headers = {"Content-Type": "application/json"};
+            const body = JSON.stringify(spec);
+            const response = await fetch("/api/sweeps", {method: "POST", headers, body});
+            return (await response.json()).id;
+        }"""
+    )
+    page.wait_for_function(
+        "(id) => fetch(`/api/sweeps/${id}`).then((r) => r.json()).then((t) => t.status === 'completed')",
+        arg=done,
+    )
+    page.fill('input[aria-label="Axis values"]', "0.01, 0.1")
+    page.fill("#sweep-epochs", "5000")
+    page.fill("#sweep-concurrency", "1")
+    page.click("#sweep-start")
+    page.wait_for_selector('#sweep-body tr[data-status="running"]', timeout=30_000)
+    running = page.evaluate("window.nnplaySweeps.sweep.id")
+
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    page.click("#tab-sweeps-btn")
+    page.wait_for_selector(
+        '#tab-sweeps[data-state="running"] #sweep-body tr[data-status="running"]', timeout=30_000
+    )
+    assert page.evaluate("window.nnplaySweeps.sweep.id") == running
+    assert not page.is_disabled("#sweep-stop")
+    page.wait_for_selector(f'#sweep-list tr[data-id="{running}"][aria-current="true"]')
+    cells = page.inner_text(f'#sweep-list tr[data-id="{done}"]').split("\t")
+    assert cells[1:4] == ["two seeds", "completed", "2 of 2"]
+
+    page.click(f'#sweep-list tr[data-id="{done}"] button')
+    page.wait_for_selector('#tab-sweeps[data-state="completed"]')
+    assert page.evaluate("window.nnplaySweeps.sweep.id") == done
+    assert page.locator("#sweep-body tr").count() == 2 and page.is_disabled("#sweep-stop")
+
+    page.reload()
+    page.wait_for_function("document.body.dataset.ready === 'true'", timeout=30_000)
+    page.click("#tab-sweeps-btn")
+    page.wait_for_function("(id) => window.nnplaySweeps.sweep?.id === id", arg=done)
+    page.click(f'#sweep-list tr[data-id="{running}"] button')
+    page.wait_for_selector('#tab-sweeps[data-state="running"]')
+    page.click("#sweep-stop")
+    page.wait_for_selector('#tab-sweeps[data-state="stopped"]')
+    page.wait_for_selector(f'#sweep-list tr[data-id="{running}"]', state="detached")
