@@ -521,6 +521,7 @@ def _check_modes(runs: dict[str, Run]) -> dict:
         and probe["eval_batchmates_change"] <= FLOAT32_ROUNDING
         and probe["eval_alone_change"] <= FLOAT32_ROUNDING
         and probe["running_mean_error"] <= 0.5
+        and 2 / 3 <= probe["running_var_ratio_low"] <= probe["running_var_ratio_high"] <= 1.5
     )
     small = test[BN2] >= test[BN10] + 0.2 and test[BN2] >= test[PLAIN2] + 0.2 and accuracy[PLAIN2] >= 0.9
     return _verdict(
@@ -528,7 +529,9 @@ def _check_modes(runs: dict[str, Run]) -> dict:
         f"in training mode an input's output changes by up to {probe['train_batchmates_change']:.3g} when "
         f"its 9 batchmates change; in eval mode by {probe['eval_batchmates_change']:.2g} (or without them); "
         f"the running mean sits within {probe['running_mean_error']:.2f} standard deviations of the training "
-        f"set's mean; test loss (eval mode) with batch norm at batch 10 {test[BN10]:.3f}, at batch 2 "
+        f"set's mean and the running variance at {probe['running_var_ratio_low']:.2f} to "
+        f"{probe['running_var_ratio_high']:.2f} times its variance; test loss (eval mode) with batch norm at "
+        f"batch 10 {test[BN10]:.3f}, at batch 2 "
         f"{test[BN2]:.3f}, without batch norm at batch 2 {test[PLAIN2]:.3f} (accuracy {accuracy[BN10]:.0%}, "
         f"{accuracy[BN2]:.0%}, {accuracy[PLAIN2]:.0%})",
         **{k: v for k, v in probe.items() if not isinstance(v, list)},
