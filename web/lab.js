@@ -2,6 +2,7 @@ import { api, request } from "./api.js";
 import { BackpropExplorer } from "./backprop.js";
 import { CLASS_COLORS, COLORS, FONT, PLOT_CONFIG } from "./charts.js";
 import { h } from "./forms.js";
+import { convMethods } from "./labconv.js";
 import { drawFigures } from "./labfigures.js";
 import { State } from "./state.js";
 
@@ -198,9 +199,8 @@ class ActivationExplorer extends Explorer {
         ...curve.saturating.map(([a, b]) => ({ a, b, fill: SATURATING })),
       ]).map(({ a, b, fill }) => ({ type: "rect", xref: "x", yref: "paper", x0: a, x1: b, y0: 0, y1: 1, fillcolor: fill, line: { width: 0 },
         layer: "below" }));
-      await draw(this.body.querySelector("#lab-activations-f"), lines("y"), layout({ title: { text: "f(x)", font: { size: 12 } }, xTitle: "x" }));
-      await draw(this.body.querySelector("#lab-activations-df"), lines("dy"),
-        layout({ title: { text: "f'(x)", font: { size: 12 } }, xTitle: "x", shapes }));
+      await draw(this.body.querySelector("#lab-activations-f"), lines("y"), titled("f(x)", { xTitle: "x" }));
+      await draw(this.body.querySelector("#lab-activations-df"), lines("dy"), titled("f'(x)", { xTitle: "x", shapes }));
       this.regions.replaceChildren(...result.curves.map((curve, i) => h("li", { style: `border-left-color: ${color(i)}` },
         h("strong", { text: curve.label }),
         ` zero gradient: ${intervals(curve.zero_gradient)}; saturating: ${intervals(curve.saturating)}`,
@@ -222,10 +222,14 @@ class RaceExplorer extends Explorer {
     const surfaces = Object.keys(this.lab.index.surfaces);
     this.surface = select(surfaces, "rosenbrock", () => {
       this.renderRacers();
+      this.renderCheck();
       this.refresh();
     });
     this.surface.id = "lab-race-surface";
     this.steps = number(300, { min: 1, max: 2000, step: 1, id: "lab-race-steps" });
+    this.startX = number(0, { min: -1000, max: 1000, id: "lab-race-start-x", title: "or click on the contour" });
+    this.startY = number(0, { min: -1000, max: 1000, id: "lab-race-start-y", title: "or click on the contour" });
+    this.check = h("div", { class: "lab-row lab-race-check" });
     this.schedule = select(Object.keys(SCHEDULE_PARAMS), "constant", () => this.renderSchedule());
     this.scheduleFields = h("span", { class: "lab-inline" });
     this.racers = h("div", { class: "lab-racers" });
@@ -239,13 +243,58 @@ class RaceExplorer extends Explorer {
     const race = h("button", { type: "button", class: "primary", text: "Race", onclick: () => this.refresh() });
     const replay = h("button", { type: "button", text: "Replay", onclick: () => this.animate(0) });
     this.controls.append(h("div", { class: "lab-row" }, field("Surface", this.surface), field("Steps", this.steps),
-      field("Schedule", this.schedule), this.scheduleFields, race, replay), this.racers,
+      field("Start x", this.startX), field("Start y", this.startY), field("Schedule", this.schedule), this.scheduleFields, race,
+      replay), this.racers, this.check,
     note(this.lab.index.notes_vs_torch.momentum), note(this.lab.index.notes_vs_torch.adagrad));
     this.table = h("table", { class: "lab-table" });
     this.body.append(h("div", { class: "lab-grid race" }, this.plot("contour", "Contour with trajectories"),
       this.plot("loss", "Loss per step")), h("div", { class: "lab-row" }, this.scrub, this.counter), this.table);
     this.renderSchedule();
     this.renderRacers();
+    this.renderCheck();
+  }
+
+  renderCheck() {
+    const surface = this.lab.index.surfaces[this.surface.value];
+    [this.startX.value, this.startY.value] = surface.start.map(String);
+    if (!surface.check) {
+      this.check.replaceChildren(h("span", { class: "hint", text: surface.doc }));
+      return;
+    }
+    const seed = number(0, { min: 0, step: 1, "aria-label": "check seed", class: "lab-seed" });
+    const verdict = h("p", { class: "lab-verdict", role: "status" });
+    const run = h("button", { type: "button", class: "primary", text: "Run the check", onclick: async () => {
+      run.disabled = true;
+      verdict.textContent = "computing…";
+      verdict.className = "lab-verdict";
+      try {
+        const result = await request("POST", "/api/lab/race/check", { json: { surface: this.surface.value, seed: Number(seed.value) || 0 } });
+        verdict.textContent = `${result.verdict.passed ? "✓ reproduced" : "✗ not reproduced"}: ${result.verdict.summary}`;
+        verdict.classList.add(result.verdict.passed ? "passed" : "failed");
+      } catch (error) {
+        verdict.textContent = error.message;
+        verdict.classList.add("failed");
+      } finally {
+        run.disabled = false;
+      }
+    } });
+    this.check.replaceChildren(h("span", { class: "hint", text: surface.doc }),
+      h("label", { class: "hint", text: "seed " }, seed), run, verdict);
+  }
+
+  pickStart(node, event) {
+    const drag = node.querySelector(".nsewdrag");
+    const layout = node._fullLayout;
+    const [downX, downY] = this.pressed ?? [event.clientX, event.clientY];
+    if (!drag || !layout || Math.hypot(event.clientX - downX, event.clientY - downY) > 4) return;
+    const box = drag.getBoundingClientRect();
+    const inside = event.clientX >= box.left && event.clientX <= box.right && event.clientY >= box.top && event.clientY <= box.bottom;
+    if (!inside) return;
+    const x = layout.xaxis.p2c(event.clientX - box.left);
+    const y = layout.yaxis.p2c(event.clientY - box.top);
+    this.startX.value = String(Number(x.toFixed(3)));
+    this.startY.value = String(Number(y.toFixed(3)));
+    this.refresh();
   }
 
   renderSchedule() {
@@ -281,7 +330,7 @@ class RaceExplorer extends Explorer {
     const schedule = { name: this.schedule.value };
     for (const [key, input] of Object.entries(this.scheduleInputs)) schedule[key] = Number(input.value);
     return { surface: this.surface.value, steps: Number(this.steps.value), schedule, grid: 81,
-      optimizers: Object.keys(optimizers).length ? optimizers : null };
+      start: [Number(this.startX.value), Number(this.startY.value)], optimizers: Object.keys(optimizers).length ? optimizers : null };
   }
 
   refresh() {
@@ -298,8 +347,16 @@ class RaceExplorer extends Explorer {
         marker: { symbol: "star", size: 12, color: "#2ca02c", line: { color: "#fff", width: 1 } }, hoverinfo: "skip" };
       const paths = runs.map((run, i) => ({ type: "scatter", mode: "lines+markers", name: run.label, x: [], y: [],
         line: { color: color(i), width: 2 }, marker: { size: 3 } }));
+      const start = { type: "scatter", mode: "markers", name: "start", x: [this.result.start[0]], y: [this.result.start[1]],
+        marker: { symbol: "circle-open", size: 11, color: COLORS.ink, line: { width: 2 } }, hoverinfo: "skip" };
       const [x0, x1, y0, y1] = grid.box;
-      await draw(this.body.querySelector("#lab-race-contour"), [contour, marks, ...paths], layout({
+      const contourNode = this.body.querySelector("#lab-race-contour");
+      if (!contourNode.dataset.pick) {
+        contourNode.dataset.pick = "true";
+        contourNode.addEventListener("mousedown", (event) => { this.pressed = [event.clientX, event.clientY]; });
+        contourNode.addEventListener("click", (event) => this.pickStart(contourNode, event));
+      }
+      await draw(contourNode, [contour, marks, start, ...paths], layout({
         xaxis: { range: [x0, x1], zeroline: false }, yaxis: { range: [y0, y1], zeroline: false, scaleanchor: "x" },
         legend: { orientation: "h", x: 0, y: -0.1, yanchor: "top", font: { size: 10 } }, margin: { l: 52, r: 12, t: 26, b: 60 },
         title: { text: `${this.surface.value}${log ? ": contours of log10(1 + f)" : ""}`, font: { size: 12 }, x: 0.02 } }));
@@ -309,10 +366,13 @@ class RaceExplorer extends Explorer {
         title: { text: "loss per step", font: { size: 12 } } }));
       this.steps_ = Math.max(...runs.map((run) => run.x.length - 1));
       this.scrub.max = String(this.steps_);
-      this.table.replaceChildren(h("tr", {}, ...["optimizer", "status", "steps", "final x", "final y", "final f"].map((t) => h("th", { text: t }))),
+      const minimum = (index) => (index === null || index === undefined ? "–"
+        : `★ (${grid.minima[index].map(fmt).join(", ")})`);
+      this.table.replaceChildren(h("tr", {}, ...["optimizer", "status", "steps", "final x", "final y", "final f", "ends in"]
+        .map((t) => h("th", { text: t }))),
         ...runs.map((run, i) => h("tr", {}, h("td", { style: `color: ${color(i)}`, text: run.label }), h("td", { text: run.status }),
           h("td", { text: String(run.x.length - 1) }), h("td", { text: fmt(run.x.at(-1)) }), h("td", { text: fmt(run.y.at(-1)) }),
-          h("td", { text: fmt(run.loss.at(-1)) }))));
+          h("td", { text: fmt(run.loss.at(-1)) }), h("td", { text: minimum(run.minimum) }))));
       this.animate(0);
     });
   }
@@ -384,7 +444,7 @@ class InitExplorer extends Explorer {
       const line = (name, y, c) => ({ type: "scatter", mode: "lines+markers", name, x: layers, y, line: { color: c, width: 2 } });
       await draw(this.body.querySelector("#lab-init-stats"), [line("std", result.layers.map((l) => l.std), COLORS.positive),
         line("mean", result.layers.map((l) => l.mean), COLORS.negative)],
-      layout({ xTitle: "layer", title: { text: "activations", font: { size: 12 } } }));
+      titled("activations", { xTitle: "layer" }));
       const norms = result.layers.map((l) => (l.grad_norm > 0 ? l.grad_norm : null));
       await draw(this.body.querySelector("#lab-init-grads"), [line("‖dL/dW‖", norms, COLORS.train)],
         layout({ xTitle: "layer", logY: norms.some((v) => v !== null), showlegend: false, title: { text: "weight-gradient norm", font: { size: 12 } } }));
@@ -599,10 +659,19 @@ class ExperimentList extends Explorer {
   }
 }
 
+class ConvExplorer extends Explorer {
+  constructor(lab) {
+    super(lab, "conv", "Conv arithmetic",
+      "How big a convolution's output is: output = floor((n + 2·padding − kernel) / stride) + 1 per axis, as PyTorch computes "
+      + "it, checked against the engine's own conv2d and maxpool2d layers. Step the kernel's window through its positions.");
+  }
+}
+Object.assign(ConvExplorer.prototype, convMethods);
+
 class Lab {
   constructor(panel) {
     this.panel = panel;
-    this.explorers = [ActivationExplorer, RaceExplorer, InitExplorer, LandscapeExplorer, BackpropExplorer, ExperimentList].map((E) => new E(this));
+    this.explorers = [ActivationExplorer, RaceExplorer, InitExplorer, LandscapeExplorer, ConvExplorer, BackpropExplorer, ExperimentList].map((E) => new E(this));
     this.nav = h("div", { class: "lab-nav", role: "group", "aria-label": "Lab explorers" },
       ...this.explorers.map((explorer) => h("button", { type: "button", "data-section": explorer.name,
         text: explorer.el.getAttribute("aria-label"), onclick: () => this.open(explorer.name) })));
@@ -654,3 +723,5 @@ function install() {
 }
 
 install();
+
+export { draw, field, number, select, titled };
