@@ -12,6 +12,7 @@ run: venv
 
 test: venv chromium lint
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PYTHON) -m pytest
 
 lint: node_modules/.installed

@@ -97,7 +97,11 @@ def engine_epoch(config: dict, data, telemetry: dict) -> Callable[[], None]:
     records = Trainer(run, data=data).epochs()
     for _ in range(3):
         next(records)
-    return lambda: next(records) and None
+
+    def epoch() -> None:
+        next(records)
+
+    return epoch
 
 
 def torch_side(trainer: Trainer) -> dict:

@@ -32,7 +32,7 @@ def _param(name: str, schema: dict) -> dict:
     concrete = [option for option in options if option.get("type") != "null"]
     main = concrete[0] if concrete else {}
     param: dict = {
-        "type": _SPEC_FIELDS.get(name) or _TYPES.get(main.get("type"), "spec"),
+        "type": _SPEC_FIELDS.get(name) or _TYPES.get(str(main.get("type")), "spec"),
         "default": schema.get("default"),
     }
     if "enum" in main or "const" in main:

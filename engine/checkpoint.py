@@ -83,7 +83,8 @@ def to_bytes(state: dict[str, Any]) -> bytes:
     meta = {key: value for key, value in state.items() if key != "arrays"}
     buffer = io.BytesIO()
     meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(buffer, **{META_KEY: meta_bytes}, **state["arrays"])
+    arrays: dict[str, Any] = {META_KEY: meta_bytes, **state["arrays"]}
+    np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 

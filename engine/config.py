@@ -18,6 +18,7 @@ DatasetName = Literal[
 FeatureName = Literal["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
 LossName = Literal["auto", "mse", "mae", "smooth_l1", "huber", "bce", "bce_with_logits", "cross_entropy"]
 Spec = str | dict[str, Any]
+_TWO_FEATURES: list[FeatureName] = ["x1", "x2"]
 
 
 class Strict(BaseModel):
@@ -26,9 +27,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, strict=True)
 
 
-def _check_spec(family: str, spec: Spec | None) -> Spec | None:
-    if spec is None:
-        return None
+def _check_spec(family: str, spec: Spec) -> Spec:
     from engine import activations, initializers
 
     registry = {"activation": activations, "initializer": initializers}[family]
@@ -47,7 +46,7 @@ class DataConfig(Strict):
         0.0, ge=0, le=0.5, description="fraction of the training set held out as a validation set"
     )
     classes: int = Field(2, ge=2, le=10, description="classes for spiral and blobs")
-    features: list[FeatureName] = Field(default_factory=lambda: ["x1", "x2"], min_length=1, max_length=7)
+    features: list[FeatureName] = Field(default_factory=_TWO_FEATURES.copy, min_length=1, max_length=7)
     images: bool = Field(True, description="digits as (1, 8, 8) images; False gives 64 flat features")
     csv_id: str | None = Field(None, max_length=64)
     target: str | None = Field(None, max_length=200, description="CSV target column; None: the last one")
@@ -86,7 +85,7 @@ class _BiasAndActivation(_Initialized):
     @field_validator("activation")
     @classmethod
     def _known_activation(cls, spec: Spec | None) -> Spec | None:
-        return _check_spec("activation", spec)
+        return None if spec is None else _check_spec("activation", spec)
 
 
 class DenseLayer(_BiasAndActivation):
@@ -252,7 +251,7 @@ class Adam(Strict):
 class AdamW(Adam):
     """Adam with decoupled weight decay."""
 
-    name: Literal["adamw"] = "adamw"
+    name: Literal["adamw"] = "adamw"  # type: ignore[assignment]
     weight_decay: float = Field(0.01, ge=0, le=1)
 
 

@@ -12,7 +12,7 @@ import csv
 import importlib.util
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -137,7 +137,7 @@ FEATURES = {
 }
 
 
-def expand_features(points: np.ndarray, names: list[str]) -> np.ndarray:
+def expand_features(points: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """Raw 2-D points (n, 2) -> network inputs (n, len(names)), one FEATURES column per name."""
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
@@ -299,7 +299,10 @@ def _make_planar(generate, task: str, multiclass: bool, data: DataConfig, rng, c
 @cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled digits as (1797, 64) in [0, 1] and labels, read from its data file directly."""
-    package = importlib.util.find_spec("sklearn").submodule_search_locations[0]
+    sklearn = importlib.util.find_spec("sklearn")
+    if sklearn is None or not sklearn.submodule_search_locations:
+        raise ValueError("the digits dataset needs scikit-learn installed")
+    package = sklearn.submodule_search_locations[0]
     path = Path(package, "datasets", "data", "digits.csv.gz")
     if path.exists():
         table = np.loadtxt(path, delimiter=",")
@@ -374,7 +377,8 @@ def _rows(text: str, max_columns: int | None) -> tuple[list[str], list[list[str]
     """The header, the non-blank data rows (cells stripped) and their line numbers, checked as read."""
     reader = _reader(text)
     header: list[str] | None = None
-    body, lines = [], []
+    body: list[list[str]] = []
+    lines: list[int] = []
     try:
         for row in reader:
             if not any(cell.strip() for cell in row):

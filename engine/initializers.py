@@ -31,7 +31,7 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
         slope = 0.01 if param is None else param
         if isinstance(slope, bool) or not isinstance(slope, Real):
             raise ValueError(f"calculate_gain: negative_slope {param!r} is not a valid number")
-        return math.sqrt(2.0 / (1 + slope**2))
+        return math.sqrt(2.0 / (1 + float(slope) ** 2))
     if nonlinearity not in GAINS:
         raise ValueError(
             f"unsupported nonlinearity {nonlinearity!r}; valid: {', '.join([*GAINS, 'leaky_relu'])}"
@@ -159,6 +159,9 @@ class VarianceScaling(Initializer):
 
     bounds = {"scale": (0.0, 100.0)}
     choices = {"mode": ("fan_in", "fan_out", "fan_avg"), "distribution": ("normal", "uniform")}
+    scale: float
+    mode: str
+    distribution: str
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="normal"):
         self._set_params(scale=scale, mode=mode, distribution=distribution)

@@ -53,8 +53,13 @@ class _Group:
         self.param_views, self.grad_views = [params[i] for i in index], [grads[i] for i in index]
         self.flat_params, self.flat_grads = _flat_span(self.param_views), _flat_span(self.grad_views)
 
-    def flat(self, arrays: list[np.ndarray], views: list[np.ndarray], flat: np.ndarray | None) -> bool:
-        return flat is not None and all(map(is_, map(arrays.__getitem__, self.index), views))
+    def tiled(
+        self, arrays: list[np.ndarray], views: list[np.ndarray], flat: np.ndarray | None
+    ) -> np.ndarray | None:
+        """`flat` while `arrays` still hold this group's views of it (updating it updates them), else None."""
+        if flat is not None and all(map(is_, map(arrays.__getitem__, self.index), views)):
+            return flat
+        return None
 
     def gather(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
         if len(self.index) == 1:
@@ -112,28 +117,29 @@ class Optimizer:
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update params in place from grads; the lists keep the same order on every call."""
-        if self._groups is None:
-            self._build(params, grads)
+        groups = self._groups
+        if groups is None:
+            groups = self._build(params, grads)
         elif len(params) != len(self.state):
             raise ValueError(f"optimizer state is for {len(self.state)} parameters, got {len(params)}")
         self.t += 1
         coupled = self.weight_decay and not self.decoupled
         decay = 1 - self._lr * self.weight_decay if self.decoupled and self.weight_decay else None
-        for group in self._groups:
-            flat = group.flat(params, group.param_views, group.flat_params)
-            if group.flat(grads, group.grad_views, group.flat_grads):
-                grad = group.flat_grads
-            else:
-                grad = group.gather(grads, group.gathered_grads)
+        for group in groups:
+            flat_params = group.tiled(params, group.param_views, group.flat_params)
+            flat_grads = group.tiled(grads, group.grad_views, group.flat_grads)
+            grad = flat_grads if flat_grads is not None else group.gather(grads, group.gathered_grads)
             if coupled:
-                weights = group.flat_params if flat else group.gather(params, group.gathered_params)
+                weights = (
+                    flat_params if flat_params is not None else group.gather(params, group.gathered_params)
+                )
                 decayed = np.multiply(weights, self.weight_decay, out=group.step_vector)
                 grad = np.add(grad, decayed, out=group.gathered_grads)
             self.update(grad, group.slots, group.step_vector, group.scratch)
-            if flat:
+            if flat_params is not None:
                 if decay is not None:
-                    group.flat_params *= decay
-                group.flat_params -= group.step_vector
+                    flat_params *= decay
+                flat_params -= group.step_vector
                 continue
             for i, delta in zip(group.index, group.steps, strict=True):
                 p = params[i]
@@ -165,24 +171,26 @@ class Optimizer:
             target[...] = value
         self.t = int(arrays["t"])
 
-    def _build(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def _build(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[_Group]:
         slots = self.slots()
         by_dtype: dict[np.dtype, list[int]] = {}
         for i, p in enumerate(params):
             by_dtype.setdefault(p.dtype, []).append(i)
-        self._groups = []
+        groups: list[_Group] = []
         for index in by_dtype.values():
             group = _Group(index, params, grads, slots)
             if group.flat_params is not None and group.flat_grads is not None:
-                self._groups.append(group)
+                groups.append(group)
                 continue
             small = [i for i in index if params[i].size < SMALL]
             large = [[i] for i in index if params[i].size >= SMALL]
-            self._groups += [_Group(part, params, grads, slots) for part in [small, *large] if part]
+            groups += [_Group(part, params, grads, slots) for part in [small, *large] if part]
         self.state = [{} for _ in params]
-        for group in self._groups:
+        for group in groups:
             for i, state in zip(group.index, group.state, strict=True):
                 self.state[i] = state
+        self._groups = groups
+        return groups
 
     def __repr__(self):
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)

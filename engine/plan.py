@@ -15,6 +15,7 @@ import numpy as np
 
 from engine import initializers, losses, optimizers, schedules
 from engine import layers as layer_registry
+from engine.activations import Activation
 from engine.config import ActivationLayer, DenseLayer, FlattenLayer, RunConfig
 from engine.datasets import ArrayDataset, make_dataset, validation_split
 from engine.layers import Layer
@@ -149,7 +150,9 @@ def output_units(task: str, loss: str, num_classes: int | None, target_shape: tu
         return int(np.prod(target_shape, dtype=int)) or 1
     if loss in ("bce", "bce_with_logits") or num_classes == 2 and loss != "cross_entropy":
         return 1
-    return int(num_classes)
+    if num_classes is None:
+        raise PlanError("a classification dataset needs its number of classes", ("data",))
+    return num_classes
 
 
 def _config_specs(config: RunConfig) -> list[tuple[int, dict]]:
@@ -183,7 +186,7 @@ def _plan_layer(
     kind = type(layer).__name__
     is_activation = spec["type"] == "activation"
     options = {key: value for key, value in spec.items() if key not in ("type", "activation")}
-    if is_activation:
+    if isinstance(layer, Activation):
         options = layer.options()
     kept, scratch = layer.working_values(shape)
     return LayerPlan(
@@ -258,8 +261,10 @@ def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: s
     config = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
     if data is None:
         data = make_data(config, csv_text)
-    loss = choose_loss(config.loss, data.task, data.num_classes)
-    units = output_units(data.task, loss, data.num_classes, np.shape(data.y_train)[1:])
+    task = data.task
+    assert task is not None, "ArrayDataset infers its task when built"
+    loss = choose_loss(config.loss, task, data.num_classes)
+    units = output_units(task, loss, data.num_classes, np.shape(data.y_train)[1:])
     shape = tuple(int(d) for d in data.input_shape)
     layers: list[LayerPlan] = []
     for source, spec in _config_specs(config):
@@ -282,8 +287,8 @@ def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: s
         )
     result = Plan(
         dtype=config.dtype,
-        task=data.task,
-        metric="r2" if data.task == "regression" else "accuracy",
+        task=task,
+        metric="r2" if task == "regression" else "accuracy",
         num_classes=data.num_classes,
         class_names=data.class_names,
         feature_names=data.feature_names,

@@ -186,6 +186,7 @@ class Recorder:
     def _grid_inputs(self, n: int) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
         if n not in self._grids:
             xs, ys, points = tm.grid_points(self.dataset.domain, n)
-            features = np.asarray(expand_features(points, self.dataset.feature_names), dtype=self.dtype)
+            names = self.dataset.feature_names or []
+            features = np.asarray(expand_features(points, names), dtype=self.dtype)
             self._grids[n] = tm.encode(xs), tm.encode(ys), features
         return self._grids[n]

@@ -67,7 +67,7 @@ class EpochRecord(BaseModel):
 
     def scalars(self) -> dict[str, Any]:
         """The record as JSON-ready values without its heavy fields."""
-        return self.model_dump(mode="json", exclude=self.HEAVY_FIELDS)
+        return self.model_dump(mode="json", exclude=set(self.HEAVY_FIELDS))
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -282,7 +282,7 @@ class Trainer:
         Heavy telemetry on the schedule (`heavy_every`, the first and the last epoch), after
         `request_heavy()`, and on the epochs for which `heavy(epoch)` is true; never changes the training.
         """
-        cfg, wanted = self.config, heavy
+        cfg = self.config
         started = time.perf_counter()
         early = cfg.training.early_stopping
         best, best_epoch, best_state = self.early_state
@@ -295,8 +295,8 @@ class Trainer:
                 epoch_start = time.perf_counter()
                 lr = self.schedule.lr_at(self.epoch - 1, self.base_lr)
                 self.optimizer.lr = lr
-                heavy = self.recorder.due(self.epoch) or (wanted is not None and wanted(self.epoch))
-                before = self._train_one_epoch(keep_last_update=heavy)
+                is_heavy = self.recorder.due(self.epoch) or (heavy is not None and heavy(self.epoch))
+                before = self._train_one_epoch(keep_last_update=is_heavy)
                 train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
                 test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
                 val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
@@ -326,7 +326,7 @@ class Trainer:
                             test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
                             val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
                             penalty = self.penalty_value()
-                full = (heavy or self.status != "running") and not problem
+                full = (is_heavy or self.status != "running") and not problem
                 fields = self.recorder.fields(before) if full else {}
                 now = time.perf_counter()
                 record = EpochRecord.model_construct(

@@ -12,7 +12,7 @@ from server.errors import ApiError
 from server.settings import Settings
 from server.store import Store
 
-log = logging.getLogger("nnplay.server")
+log = logging.getLogger(__name__)
 
 MEMORY_ADVICE = {
     "model": "use fewer or smaller layers",

@@ -26,7 +26,7 @@ from server.settings import Settings
 from server.store import Store
 from server.subscriber import Subscriber
 
-log = logging.getLogger("nnplay.server")
+log = logging.getLogger(__name__)
 QUEUE_RETRY_SECONDS = 5
 HEAVY_ANSWER_SECONDS = 1.0
 HEAVY_ON_DEMAND_SECONDS = 30.0

@@ -31,7 +31,7 @@ from server.limits import dataset_text, preflight
 from server.manager import RunManager
 from server.schemas import FINISHED
 
-log = logging.getLogger("nnplay.server")
+log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
 MAX_SWEEP_RUNS = 1000
 DISCRIMINATORS = ("name", "type")
