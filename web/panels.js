@@ -112,6 +112,7 @@ export class DataPanel {
       samples,
       withSlider(field("noise", "Noise %"), { min: 0, max: 50, step: 1 }, set("noise")),
       withSlider(field("train_ratio", "Train ratio"), { min: 0.1, max: 0.9, step: 0.05 }, set("train_ratio")),
+      withSlider(field("validation", "Validation"), { min: 0, max: 0.5, step: 0.05 }, set("validation")),
       field("seed", "Data seed"),
     ];
     if (["spiral", "blobs"].includes(data.dataset)) rows.push(field("classes", "Classes"));
