@@ -215,8 +215,11 @@ class RunManager:
 
     async def continue_run(self, run_id: str, epochs: int) -> dict[str, Any]:
         """Train an ended run (completed, stopped, interrupted) for `epochs` more from its last checkpoint."""
-        if self._get_active(run_id) is not None:
+        ending = self._get_active(run_id)
+        if ending is not None and not ending.finished:
             raise ApiError(409, f"run {run_id!r} is still in flight; only an ended run can continue")
+        if ending is not None:
+            await self._forget(ending)
         stored = await self.read(run_id)
         if stored["status"] not in ("completed", "stopped", "interrupted"):
             raise ApiError(409, f"run {run_id!r} ended {stored['status']}; it cannot continue")
@@ -662,4 +665,5 @@ class RunManager:
 
     async def _forget(self, run: ActiveRun) -> None:
         await self.store.aflush()
-        self.active.pop(run.id, None)
+        if self.active.get(run.id) is run:
+            del self.active[run.id]

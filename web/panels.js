@@ -271,8 +271,7 @@ export class TrainingPanel {
       ...fieldGroup(ctx, "schedule", catalog.schedules[schedule.name].params, schedule,
         (name, value) => this.state.set(`schedule.${name}`, value)),
       ...this.batchFields(training.batch_size, sections.training.batch_size),
-      createField(ctx, { path: "training.epochs", label: "Epochs", param: sections.training.epochs, value: training.epochs,
-        onChange: (value) => this.setEpochs(value) }),
+      this.epochsField(ctx, sections.training.epochs, training.epochs),
       checkboxField("training.shuffle", "Shuffle every epoch", training.shuffle, (value) => this.state.set("training.shuffle", value)),
       checkboxField("training.early_stopping", "Early stopping", training.early_stopping !== null, (on) =>
         this.state.set("training.early_stopping", on ? Object.fromEntries(
@@ -291,6 +290,26 @@ export class TrainingPanel {
     this.telemetry.replaceChildren(...fieldGroup(ctx, "telemetry", sections.telemetry, config.telemetry,
       (name, value) => this.state.set(`telemetry.${name}`, value)));
     restore();
+  }
+
+  /** The Epochs field with its ∞ toggle: train in chunks of that many epochs until paused or stopped. */
+  epochsField(ctx, param, epochs) {
+    const wrapper = createField(ctx, { path: "training.epochs", label: "Epochs", param, value: epochs,
+      onChange: (value) => this.setEpochs(value) });
+    const endless = this.state.ui.endless;
+    const hint = h("p", { class: "hint endless-hint", id: "endless-hint", hidden: !endless },
+      `∞: trains ${epochs} epochs at a time, on and on, until you pause or stop it (at most ${param.maximum ?? 10000} epochs).`);
+    const toggle = h("button", { type: "button", class: "mini endless-toggle", id: "endless-btn", "aria-pressed": String(endless),
+      "aria-label": "Train until paused (∞ epochs)", "aria-describedby": "endless-hint", title: "Train until paused (∞)" }, "∞");
+    toggle.addEventListener("click", () => {
+      const on = !this.state.ui.endless;
+      toggle.setAttribute("aria-pressed", String(on));
+      hint.hidden = !on;
+      this.state.setUi("endless", on);
+    });
+    wrapper.insertBefore(toggle, wrapper.querySelector(":scope > .field-error"));
+    wrapper.append(hint);
+    return wrapper;
   }
 
   batchFields(batch, param) {

@@ -48,13 +48,52 @@ export class Player {
   async play() {
     if (this.busy) return;
     const run = this.run;
+    if (run?.continuing) {
+      this.pauseAsked = !this.pauseAsked;
+      this.setStatus(this.pauseAsked ? "pausing" : "resuming");
+      return;
+    }
     if (run && !isFinished(run.status)) {
       const pausing = isRunning(run.status);
+      this.pauseAsked = pausing;
       this.setStatus(pausing ? "pausing" : "resuming");
       await this.control(pausing ? "pause" : "resume");
       return;
     }
+    this.pauseAsked = false;
+    if (run && this.continues(run)) {
+      await this.continueEndless();
+      return;
+    }
     await this.startRun(false);
+  }
+
+  /** Whether an ended run goes on as ∞ training: it completed its chunk (not early stopping) and ∞ is on. */
+  continues(run) {
+    return this.state.ui.endless && run.chunkDone === true;
+  }
+
+  /** ∞ epochs: continues the completed run for another chunk of training.epochs (POST /api/runs/{id}/continue). */
+  async continueEndless() {
+    const run = this.run;
+    run.continuing = true;
+    try {
+      const continued = await api.continueRun(run.id, this.state.config.training.epochs);
+      if (this.run !== run) {
+        api.control(run.id, "stop").catch(() => {});
+        return;
+      }
+      run.chunkDone = false;
+      this.follow(run);
+      this.setStatus(continued.status, continued.message);
+      if (this.pauseAsked) await this.control("pause");
+    } catch (error) {
+      if (this.run !== run) return;
+      this.setStatus("completed");
+      this.toast(`∞ training ends at epoch ${this.runView.lastEpoch}: ${error.message}`);
+    } finally {
+      run.continuing = false;
+    }
   }
 
   /** Trains one epoch, starting a paused run first when there is none. */
@@ -105,7 +144,15 @@ export class Player {
     this.runView.clear(run.config, run.status);
     this.run = { id: run.id, status: run.status, message: run.message, config: run.config };
     this.runs.setCurrent(run.id);
-    this.run.stream = new RunStream(run.id, {
+    this.follow(this.run);
+  }
+
+  /**
+   * Opens the run's websocket; epochs already drawn are skipped when the history comes again.
+   * @param {object} run the current run
+   */
+  follow(run) {
+    run.stream = new RunStream(run.id, {
       onMessage: (message) => this.onMessage(message),
       onClose: () => {
         if (this.run?.id === run.id && !isFinished(this.run.status)) this.toast("The connection to the run closed.");
@@ -212,8 +259,10 @@ export class Player {
         this.setStatus(message.status, message.message);
         break;
       case "done":
-        this.setStatus(message.status, message.message);
         this.run.stream.close();
+        this.run.chunkDone = message.status === "completed" && !message.message;
+        if (this.continues(this.run) && !this.pauseAsked) this.continueEndless();
+        else this.setStatus(message.status, message.message);
         break;
       case "error":
         this.toast(message.detail);

@@ -5,6 +5,7 @@ const UI_DEFAULTS = {
   histLayer: "",
   histKind: "weight",
   histView: "offset",
+  endless: false,
 };
 
 const ATOMIC = new Set(["model.layers", "optimizer", "schedule", "training.batch_size", "training.early_stopping"]);

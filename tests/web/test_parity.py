@@ -231,3 +231,40 @@ def test_datasets_are_picked_from_thumbnails_by_mouse_or_keyboard(page):
     page.wait_for_function("window.nnplay.state.config.data.dataset === 'gauss'")
     assert page.input_value('.field[data-path="data.dataset"] select') == "gauss"
     assert "data.dataset=" in page.url
+
+
+STOP_RUN = """(id) => fetch(`/api/runs/${id}/control`, {method: 'POST', headers: {'Content-Type':
+    'application/json'}, body: JSON.stringify({action: 'stop'})}).then((response) => response.status)"""
+
+
+def test_endless_training_goes_past_the_epochs_until_paused_or_stopped(page):
+    page.expected_errors.append("status of 409")
+    open_app(page, "#training.epochs=20")
+    toggle = page.locator("#endless-btn")
+    assert toggle.get_attribute("aria-pressed") == "false" and toggle.text_content() == "∞"
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true" and "ui.endless=true" in page.url
+    assert page.is_visible("#endless-hint")
+    page.click("#play-btn")
+    page.wait_for_function("window.nnplay.run !== null")
+    run_id = page.evaluate("window.nnplay.run.id")
+    page.wait_for_function("window.nnplay.lastEpoch >= 45", timeout=60_000)
+    assert page.evaluate("window.nnplay.run.id") == run_id
+
+    page.click("#play-btn")
+    wait_status(page, "paused", "completed")
+    paused_at = page.evaluate("window.nnplay.lastEpoch")
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.nnplay.lastEpoch") == paused_at
+    page.click("#play-btn")
+    page.wait_for_function("(at) => window.nnplay.lastEpoch > at + 5", arg=paused_at, timeout=60_000)
+    assert page.evaluate("window.nnplay.run.id") == run_id
+
+    while page.evaluate(STOP_RUN, run_id) == 409:
+        page.wait_for_timeout(100)
+    wait_status(page, "stopped")
+    stopped_at = page.evaluate("window.nnplay.lastEpoch")
+    page.wait_for_timeout(1500)
+    run = page.evaluate("(id) => fetch(`/api/runs/${id}`).then((r) => r.json())", run_id)
+    assert run["status"] == "stopped" and run["epochs"] == stopped_at
+    assert page.text_content("#run-status") == "stopped"
