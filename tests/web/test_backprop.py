@@ -53,7 +53,12 @@ def test_the_graph_steps_forward_and_back_with_the_apis_gradients(page):
     assert float(value) == pytest.approx(expected["nodes"][2]["value"], rel=1e-3)
 
     page.keyboard.press("End")
-    assert state(page) == {"state": "ready", "step": str(2 * len(ids) - 1), "current": "x0", "phase": "backward"}
+    assert state(page) == {
+        "state": "ready",
+        "step": str(2 * len(ids) - 1),
+        "current": "x0",
+        "phase": "backward",
+    }
     assert page.locator('#lab-backprop button:has-text("Next")').is_disabled()
     page.keyboard.press("Home")
     assert state(page)["step"] == "0"
