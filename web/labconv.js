@@ -75,15 +75,15 @@ export const convMethods = {
       h("div", { class: "button-row" }, h("label", { class: "hint", text: "seed " }, this.shiftSeed), check), this.shiftVerdict,
       h("div", { class: "lab-grid two" }, this.plot("shift-change", "Relative change against shift"),
         this.plot("shift-kept", "Unchanged values against shift")));
-    this.pickExample();
+    this.pickExample(false);
   },
 
-  pickExample() {
+  pickExample(refresh = true) {
     const example = this.lab.index.conv_examples[this.example.value];
     if (!example) return;
     for (const [key] of FIELDS) this.inputs[key].value = example.sizes[key] ?? "";
     this.quote.replaceChildren(h("span", { lang: "zh", text: `“${example.quote}”` }), ` — ${example.english}. ${example.inferred}.`);
-    this.refresh();
+    if (refresh) this.refresh();
   },
 
   body_() {
