@@ -160,3 +160,25 @@ def test_what_cannot_be_drawn_names_its_field(config, example, field):
 def test_every_activation_and_loss_has_its_formula():
     assert set(backprop.DERIVATIVES) == set(activations.ACTIVATIONS)
     assert set(backprop.LOSSES) == set(losses.LOSSES)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {
+            "model": {
+                "layers": [
+                    {"type": "dense", "units": 3, "bias": False, "activation": "prelu"},
+                    {"type": "activation", "name": "elu", "params": {"alpha": 0.5}},
+                ]
+            }
+        },
+        {"model": {"layers": [dense(3), dense(1, "sigmoid")], "output": False}, "loss": "bce"},
+    ],
+)
+def test_no_bias_a_learnable_slope_an_activation_layer_and_no_output_layer(config):
+    result = backprop.backprop(config, example=3)
+    assert result["engine_difference"] <= TOLERANCE
+    assert result["forward_mode_difference"] <= TOLERANCE
+    prelu = gradients(result).get("1.weight")
+    assert prelu is None or prelu.shape == (1,) and prelu[0] != 0
