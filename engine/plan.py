@@ -236,6 +236,10 @@ def _torch_code(layers: list[LayerPlan], config: RunConfig, loss: str) -> str:
         f"optimizer = {optimizers.get(config.optimizer.model_dump()).torch()}\n"
         f"scheduler = {schedules.get(config.schedule.model_dump()).torch()}  # step after each epoch\n"
     )
+    clip = config.training.clip_grad_norm
+    if clip is not None:
+        clipping = "torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)"
+        training += f"clip_grad_norm = {clip!r}  # after each loss.backward(): {clipping}\n"
     return (
         f"import torch\nfrom torch import nn\n{helpers}\n\n"
         f"model = nn.Sequential(\n{body}\n).to(torch.{config.dtype})\n"

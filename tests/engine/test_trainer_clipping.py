@@ -41,11 +41,7 @@ def torch_weights(config: dict) -> tuple[dict, list[float]]:
             weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
             penalty = rate / 2 * sum((w * w).sum() for w in weights)
             (loss_fn(model(x[start : start + size]), y[start : start + size]) + penalty).backward()
-            norms.append(
-                float(
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config["training"]["clip_grad_norm"])
-                )
-            )
+            norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), code["clip_grad_norm"])))
             optimizer.step()
     return {key: value.detach().numpy() for key, value in model.state_dict().items()}, norms
 
