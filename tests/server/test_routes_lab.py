@@ -19,7 +19,8 @@ RACERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
 def test_index_lists_groups_surfaces_and_presets(client):
     index = client.get("/api/lab").json()
     assert "hard vs smooth" in index["activation_groups"] and "maxout" in index["activations"]
-    assert set(index["surfaces"]) == {"quadratic", "rosenbrock", "saddle", "himmelblau", "beale", "two_valleys"}
+    surfaces = {"quadratic", "rosenbrock", "saddle", "himmelblau", "beale", "two_valleys"}
+    assert set(index["surfaces"]) == surfaces
     assert index["surfaces"]["rosenbrock"]["minima"] == [[1.0, 1.0]]
     assert list(index["surfaces"]["beale"]["racers"]) == RACERS
     assert "xavier" in index["init_presets"]
