@@ -339,6 +339,7 @@ def _cost(graph: Graph) -> dict[str, Any]:
 
 
 def _node_json(node: Node) -> dict[str, Any]:
+    weights = node.params if node.kind == "sum" else []
     return {
         "id": node.id,
         "label": node.label,
@@ -349,8 +350,8 @@ def _node_json(node: Node) -> dict[str, Any]:
         "value": node.value,
         "grad": node.grad,
         "inputs": [
-            {"from": e.source.id, "local": e.local, "param": p.label if node.kind == "sum" else None}
-            for e, p in zip(node.parents, node.params if node.kind == "sum" else node.parents, strict=False)
+            {"from": e.source.id, "local": e.local, "param": weights[k].label if weights else None}
+            for k, e in enumerate(node.parents)
         ],
         "chain": [
             {
