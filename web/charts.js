@@ -124,14 +124,20 @@ function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height,
   };
 }
 
-const PACING = 5;
+const PACING = 8;
 const FRAME_BUDGET = 12;
+const CHEAP_FLUSH = 4;
 
-/** Flushes changed views once per animation frame, only when visible, paced by what each flush costs. */
+/**
+ * Flushes changed views once per animation frame, only when visible. After a costly flush (a Plotly redraw)
+ * every costly view waits PACING times its cost, whichever view it was: drawing takes at most 1/(PACING + 1)
+ * of the main thread however many charts are in view, and cheap views (readouts, canvases) flush every frame.
+ */
 export class FrameScheduler {
   constructor() {
     this.dirty = new Set();
     this.frame = 0;
+    this.nextCostly = 0;
     this.views = new WeakMap();
     this.observer = new IntersectionObserver((entries) => {
       for (const entry of entries) {
@@ -162,14 +168,16 @@ export class FrameScheduler {
     for (const view of [...this.dirty]) {
       if (!view.visible) continue;
       const start = performance.now();
-      if (start < view.nextFlush || start - frameStart > FRAME_BUDGET) {
+      const waiting = view.cost > CHEAP_FLUSH && start < this.nextCostly;
+      if (waiting || start - frameStart > FRAME_BUDGET) {
         this.request();
         continue;
       }
       this.dirty.delete(view);
       view.flush();
       const end = performance.now();
-      view.nextFlush = end + PACING * (end - start);
+      view.cost = end - start;
+      if (view.cost > CHEAP_FLUSH) this.nextCostly = end + PACING * view.cost;
     }
   }
 }
@@ -185,7 +193,7 @@ export class View {
     this.el = el;
     this.scheduler = scheduler;
     this.visible = !lazy;
-    this.nextFlush = 0;
+    this.cost = 0;
     if (lazy) scheduler.observe(this);
   }
 
@@ -201,8 +209,45 @@ class PlotView extends View {
   }
 }
 
+const MAX_LINE_POINTS = 1000;
+
 /**
- * Lines over epochs, one per series, extended point by point.
+ * At most `limit` points of a line: each of limit / 2 runs of consecutive points keeps its lowest and highest
+ * (in order), and the last point stays, so a Plotly redraw costs the same at epoch 500 and at epoch 10,000.
+ * @param {number[]} xs
+ * @param {(number|null)[]} ys
+ * @param {number} limit
+ * @returns {[number[], (number|null)[]]}
+ */
+export function thinLine(xs, ys, limit = MAX_LINE_POINTS) {
+  if (xs.length <= limit) return [xs.slice(), ys.slice()];
+  const runs = Math.floor(limit / 2);
+  const x = [];
+  const y = [];
+  for (let run = 0; run < runs; run += 1) {
+    const from = Math.floor((run * xs.length) / runs);
+    const to = Math.floor(((run + 1) * xs.length) / runs);
+    let low = from;
+    let high = from;
+    for (let i = from; i < to; i += 1) {
+      if (ys[i] === null) continue;
+      if (ys[low] === null || ys[i] < ys[low]) low = i;
+      if (ys[high] === null || ys[i] > ys[high]) high = i;
+    }
+    for (const i of low === high ? [low] : [Math.min(low, high), Math.max(low, high)]) {
+      x.push(xs[i]);
+      y.push(ys[i]);
+    }
+  }
+  if (x.at(-1) !== xs.at(-1)) {
+    x.push(xs.at(-1));
+    y.push(ys.at(-1));
+  }
+  return [x, y];
+}
+
+/**
+ * Lines over epochs, one per series, extended point by point; past MAX_LINE_POINTS drawn thinned (thinLine).
  * @param {HTMLElement} el
  * @param {FrameScheduler} scheduler
  * @param {object} [options] title, axis titles, log, legend, format, yRange, toZero and the series ({name, color, dash})
@@ -249,20 +294,23 @@ export class LineChart extends PlotView {
   }
 
   traces() {
-    return this.series.map((serie, i) => ({
-      type: "scatter",
-      mode: "lines",
-      name: serie.name,
-      x: this.xs[i].slice(),
-      y: this.ys[i].slice(),
-      line: { color: serie.color, width: serie.width ?? 1.6, dash: serie.dash ?? "solid" },
-      hovertemplate: `%{y:${this.options.format ?? ".4~g"}}<extra>${serie.name}</extra>`,
-      connectgaps: false,
-    }));
+    return this.series.map((serie, i) => {
+      const [x, y] = thinLine(this.xs[i], this.ys[i]);
+      return {
+        type: "scatter",
+        mode: "lines",
+        name: serie.name,
+        x,
+        y,
+        line: { color: serie.color, width: serie.width ?? 1.6, dash: serie.dash ?? "solid" },
+        hovertemplate: `%{y:${this.options.format ?? ".4~g"}}<extra>${serie.name}</extra>`,
+        connectgaps: false,
+      };
+    });
   }
 
   flush() {
-    if (this.stale || !this.el.data) {
+    if (this.stale || !this.el.data || this.xs.some((xs) => xs.length > MAX_LINE_POINTS)) {
       this.stale = false;
       this.pending = null;
       this.plot(this.traces(), baseLayout({ ...this.options, log: this.log }));
