@@ -10,8 +10,8 @@ export const COLORS = {
 };
 
 /** One colour per class, in class order. @type {string[]} */
-export const CLASS_COLORS = ["#c75000", "#0868ac", "#1f9d5b", "#e068a0", "#680065", "#4600a3", "#6775fb", "#4613ff",
-  "#67170c", "#2c1327"];
+export const CLASS_COLORS = ["#c75000", "#0868ac", "#1f9d5b", "#e068a0", "#67170c", "#6775fb", "#680065", "#2c1327",
+  "#4600a3", "#4613ff"];
 
 const DIVERGING = [[0, COLORS.negative], [0.5, COLORS.middle], [1, COLORS.positive]];
 
@@ -525,7 +525,7 @@ export class HistogramChart extends PlotView {
     if (p.length < 9) return [];
     const band = (low, high, alpha) => ({ type: "rect", xref: "x", yref: "paper", x0: p[low], x1: p[high], y0: 0, y1: 1,
       fillcolor: `rgba(8, 104, 172, ${alpha})`, line: { width: 0 }, layer: "below" });
-    const shapes = BAND_PAIRS.map(([low, high], i) => band(low, high, (0.06 + 0.06 * i).toFixed(2)));
+    const shapes = BAND_PAIRS.map(([low, high], i) => band(low, high, (0.04 + 0.045 * i).toFixed(3)));
     shapes.push({ type: "line", xref: "x", yref: "paper", x0: p[4], x1: p[4], y0: 0, y1: 1,
       line: { color: "#05446b", width: 1.4, dash: "dot" } });
     return shapes;
