@@ -278,15 +278,15 @@ def _sequence_measures(seed: int) -> dict:
 class UncorrectedAdam(Adam):
     """Adam without bias correction: m = lerp(m, g, 1 - b1), v = b2 v + (1 - b2) g²; p -= lr m / (√v + ε)."""
 
-    def update(self, g, s, a, b):
+    def update(self, grad, state, step, scratch):
         beta1, beta2 = self.betas
-        exp_avg, exp_avg_sq = s["exp_avg"], s["exp_avg_sq"]
-        exp_avg += np.multiply(np.subtract(g, exp_avg, out=a), 1 - beta1, out=a)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg += np.multiply(np.subtract(grad, exp_avg, out=step), 1 - beta1, out=step)
         exp_avg_sq *= beta2
-        exp_avg_sq += np.multiply(np.multiply(g, 1 - beta2, out=a), g, out=a)
-        np.sqrt(exp_avg_sq, out=a)
-        a += self.eps
-        np.divide(np.multiply(exp_avg, self._lr, out=b), a, out=a)
+        exp_avg_sq += np.multiply(np.multiply(grad, 1 - beta2, out=step), grad, out=step)
+        np.sqrt(exp_avg_sq, out=step)
+        step += self.eps
+        np.divide(np.multiply(exp_avg, self._lr, out=scratch), step, out=step)
 
 
 def _train_adam(label: str, config: dict, probe=None) -> Run:
