@@ -265,18 +265,27 @@ export class Editors {
   }
 
   /**
-   * Asks for the setup's untrained network (epoch 0) and shows it while no run is attached.
+   * Asks for the setup's untrained network (epoch 0) and shows it while no run is attached; one request at a
+   * time, the newest setup next.
    * @param {object} config the setup the plan was made for
    * @param {number} asked the plan request it follows; a later one makes this answer stale
    */
   async requestInitial(config, asked) {
-    let record = null;
-    try {
-      record = await api.preview(config);
-    } catch {
-      record = null;
+    this.initialWanted = { config, asked };
+    if (this.initialBusy) return;
+    this.initialBusy = true;
+    while (this.initialWanted) {
+      const wanted = this.initialWanted;
+      this.initialWanted = null;
+      let record = null;
+      try {
+        record = await api.preview(wanted.config);
+      } catch {
+        record = null;
+      }
+      if (wanted.asked === this.planAsked && !this.player.run) this.runView.showInitial(record);
     }
-    if (asked === this.planAsked && !this.player.run) this.runView.showInitial(record);
+    this.initialBusy = false;
   }
 
   showPlan(plan, problem) {

@@ -131,7 +131,7 @@ def test_the_untrained_network_is_drawn_before_play_and_follows_the_setup(page):
     assert page.text_content("#epoch-counter") == "0"
     page.wait_for_function(BOUNDARY_IMAGE)
     first = page.evaluate(BOUNDARY_IMAGE)
-    assert page.evaluate(NEURON_PAINTED)
+    page.wait_for_function(NEURON_PAINTED)
     assert page.evaluate("document.querySelector('.net-links .link.editable').style.stroke") != ""
     shown = page.evaluate("window.nnplay.heavy.weights['0'].weight")
     server = page.evaluate(SERVER_PREVIEW, config(page))
