@@ -250,7 +250,11 @@ class SweepManager:
         """Load every stored sweep and drive on those that were running."""
         for stored in await asyncio.to_thread(self.store.list_sweeps):
             runs = [SweepRun(r["params"], r["config"], r["run_id"], r["status"]) for r in stored["runs"]]
-            spec = SweepCreate.model_validate(stored["spec"])
+            try:
+                spec = SweepCreate.model_validate(stored["spec"])
+            except ValidationError as error:
+                log.warning("stored sweep %s is not readable and was skipped: %s", stored["id"], error)
+                continue
             sweep = Sweep(stored["id"], spec, runs, stored["created_at"], stored["status"])
             self.sweeps[sweep.id] = sweep
             if sweep.status == "running":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
 import httpx
 import pytest
 
@@ -85,3 +88,14 @@ def test_a_sweep_in_flight_when_the_server_is_killed_carries_on_after_the_restar
         assert {run["id"] for run in client.get("/api/runs").json()["data"]} == run_ids
         expected, _ = uninterrupted({**config(300), "seed": 1})
         assert_same_weights(run_weights(client, first_run), expected)
+
+
+def test_a_stored_sweep_that_no_longer_validates_is_skipped_at_start(live_server, tmp_path):
+    live_server(data_dir=tmp_path / "data").stop()
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "nnplay.sqlite3")) as db, db:
+        row = ("old", "running", 0, '{"axes": []}')
+        db.execute("INSERT INTO sweeps (id, status, created_at, spec) VALUES (?, ?, ?, ?)", row)
+    server = live_server(data_dir=tmp_path / "data")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert client.get("/api/sweeps").json() == []
+        assert client.get("/api/sweeps/old").status_code == 404
