@@ -5,6 +5,7 @@ export const COLORS = {
   middle: "#e8eaeb",
   train: "#334e7a",
   test: "#e0731c",
+  validation: "#1f9d5b",
   ink: "#3b4250",
   grid: "#e6e8ec",
 };

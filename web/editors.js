@@ -56,6 +56,7 @@ export class Editors {
     this.ask = ask;
     this.info = null;
     this.csvInfo = null;
+    this.dataPreview = null;
     this.previewKey = "";
     this.plan = null;
     this.planProblem = null;
@@ -226,6 +227,7 @@ export class Editors {
   updateSpec() {
     const config = this.state.config;
     this.requestPlan();
+    this.showDataInfo();
     const kind = inputKind(config, this.catalog);
     const hidden = config.model.layers.length;
     $("hidden-count").textContent = `${hidden} hidden layer${hidden === 1 ? "" : "s"}`;
@@ -292,6 +294,7 @@ export class Editors {
     this.plan = plan;
     this.planProblem = problem;
     document.body.dataset.plan = plan ? "ready" : "failed";
+    this.showDataInfo();
     this.builder.renderSummary(plan, problem);
     this.builder.renderNumbers(plan);
     this.trainingPanel.showPlan(plan);
@@ -353,13 +356,26 @@ export class Editors {
     this.samples.setImages(kind === "image"
       ? preview.images.map((image, i) => ({ z: image, gray: true, title: `label ${preview.labels[i]}` })) : []);
     $("preview-chart").hidden = kind !== "2d";
-    $("data-info").textContent = !preview ? "Upload a CSV file to use your own data."
-      : kind === "table" ? `${preview.rows} rows; columns ${preview.columns.join(", ")}; ${preview.task ?? "task inferred"}.`
-        : `${preview.train_samples} train and ${preview.test_samples} test samples, ${preview.task}${
-          preview.num_classes ? `, ${preview.num_classes} classes` : ""}.`;
+    this.dataPreview = preview;
+    if (!preview) $("data-info").textContent = "Upload a CSV file to use your own data.";
     this.dataPanel.render(this.csvInfo);
     this.trainingPanel.render(this.info);
     this.updateSpec();
+  }
+
+  /** The data info line: sample counts (and what data.validation holds out, counted by the plan), task and classes. */
+  showDataInfo() {
+    const preview = this.dataPreview;
+    if (!preview) return;
+    const fraction = this.state.config.data.validation;
+    const plan = document.body.dataset.plan === "ready" ? this.plan : null;
+    const validation = !(fraction > 0) ? ""
+      : plan ? ` Validation holds out ${plan.validation_samples} of the ${plan.train_samples + plan.validation_samples} training samples.`
+        : ` Validation holds out ${Math.round(fraction * 100)}% of the training samples.`;
+    $("data-info").textContent = (preview.input === "table"
+      ? `${preview.rows} rows; columns ${preview.columns.join(", ")}; ${preview.task ?? "task inferred"}.`
+      : `${preview.train_samples} train and ${preview.test_samples} test samples, ${preview.task}${
+        preview.num_classes ? `, ${preview.num_classes} classes` : ""}.`) + validation;
   }
 
   async uploadCsv(file) {

@@ -3,6 +3,7 @@ import { CLASS_COLORS, COLORS } from "./charts.js";
 import { checkboxField, createField, fieldGroup, h, selectField, uid } from "./forms.js";
 
 const THUMB_SIZE = 44;
+const CLIP_DEFAULT = 1;
 const thumbPoints = new Map();
 
 /** Draws a 2-D dataset's points (fetched once per name) on a small canvas, TF-Playground's dataset picker. */
@@ -281,6 +282,7 @@ export class TrainingPanel {
       rows.push(...fieldGroup(ctx, "training.early_stopping", sections.early_stopping, training.early_stopping,
         (name, value) => this.state.set(`training.early_stopping.${name}`, value)));
     }
+    rows.push(...this.clipFields(ctx, sections.training.clip_grad_norm, training.clip_grad_norm));
     rows.push(
       createField(ctx, { path: "seed", label: "Seed", param: { type: "integer", minimum: 0, maximum: 2 ** 32 - 1 }, value: config.seed,
         onChange: (value) => this.state.set("seed", value) }),
@@ -310,6 +312,18 @@ export class TrainingPanel {
     wrapper.insertBefore(toggle, wrapper.querySelector(":scope > .field-error"));
     wrapper.append(hint);
     return wrapper;
+  }
+
+  /** Gradient clipping: a checkbox (off: null), and when on the largest total gradient norm, torch's clip_grad_norm_. */
+  clipFields(ctx, param, value) {
+    const set = (next) => this.state.set("training.clip_grad_norm", next);
+    const rows = [checkboxField("training.clip_grad_norm.on", "Clip gradients", value !== null, (on) => set(on ? CLIP_DEFAULT : null),
+      "Scale each step's gradients so their total 2-norm is at most the max norm (torch.nn.utils.clip_grad_norm_)")];
+    if (value !== null) {
+      rows.push(createField(ctx, { path: "training.clip_grad_norm", label: "Max grad norm", param: { ...param, nullable: false }, value,
+        onChange: set }));
+    }
+    return rows;
   }
 
   batchFields(batch, param) {

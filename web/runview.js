@@ -1,11 +1,14 @@
 import { COLORS, HistogramChart, ImageGrid, LineChart, ScatterChart, View, decodeRecord, layerColor } from "./charts.js";
 import { FeatureMapView } from "./featuremaps.js";
+import { h } from "./forms.js";
 import { NetworkView } from "./network.js";
 import { isRunning } from "./player.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_HISTORY = 300;
 const HISTOGRAM_NAMES = { weight: "weights", grad: "weight gradients", activation: "activations" };
+const TRAIN_TEST = [{ name: "train", color: COLORS.train }, { name: "test", color: COLORS.test }];
+const VALIDATION = { name: "validation", color: COLORS.validation };
 
 function formatNumber(value, digits = 4) {
   if (typeof value !== "number" || !Number.isFinite(value)) return "–";
@@ -36,8 +39,9 @@ class Readout extends View {
     $("metric-name").textContent = r2 ? "R² test" : "Accuracy test";
     $("metric-value").textContent = record?.test_metric === null || record?.test_metric === undefined
       ? "–" : r2 ? formatNumber(record.test_metric, 3) : `${(record.test_metric * 100).toFixed(1)}%`;
-    const at = record ? ` At epoch ${record.epoch}: train ${formatNumber(record.train_loss)}, test ${formatNumber(record.test_loss)}.` : "";
-    $("loss-chart").setAttribute("aria-label", `Train and test loss per epoch.${at}`);
+    const validation = typeof record?.val_loss === "number" ? `, validation ${formatNumber(record.val_loss)}` : "";
+    const at = record ? ` At epoch ${record.epoch}: train ${formatNumber(record.train_loss)}, test ${formatNumber(record.test_loss)}${validation}.` : "";
+    $("loss-chart").setAttribute("aria-label", `Train${validation ? ", test and validation" : " and test"} loss per epoch.${at}`);
     const metric = record ? ` At epoch ${record.epoch}: test ${$("metric-value").textContent}.` : "";
     $("metric-chart").setAttribute("aria-label", `Train and test ${r2 ? "R²" : "accuracy"} per epoch.${metric}`);
     const running = isRunning(this.status);
@@ -71,9 +75,11 @@ export class RunView {
     const ui = state.ui;
     this.readout = new Readout($("epoch-counter"), s);
     this.boundary = new ScatterChart($("boundary-chart"), s);
-    const trainTest = [{ name: "train", color: COLORS.train }, { name: "test", color: COLORS.test }];
-    this.loss = new LineChart($("loss-chart"), s, { log: ui.logLoss, format: ".4f", legend: false, series: trainTest });
-    this.metric = new LineChart($("metric-chart"), s, { format: ".3f", legend: false, series: trainTest });
+    this.loss = new LineChart($("loss-chart"), s, { log: ui.logLoss, format: ".4f", legend: false, series: TRAIN_TEST });
+    this.validationLegend = h("span", { id: "val-legend", hidden: true },
+      h("i", { class: "swatch", style: `background: ${COLORS.validation}` }), "validation");
+    $("loss-chart").previousElementSibling?.querySelector(".legend")?.append(" ", this.validationLegend);
+    this.metric = new LineChart($("metric-chart"), s, { format: ".3f", legend: false, series: TRAIN_TEST });
     this.lr = new LineChart($("lr-chart"), s, { title: "Learning rate", legend: false, format: ".3~g", toZero: true,
       series: [{ name: "lr", color: COLORS.train }] });
     this.grad = new LineChart($("grad-chart"), s, { title: "Gradient L2 norm per layer", log: true });
@@ -101,7 +107,9 @@ export class RunView {
     this.historyStride = 1;
     this.heavyCount = 0;
     this.layerKey = "";
-    this.loss.clear();
+    const validating = (runConfig?.data?.validation ?? 0) > 0;
+    this.loss.setSeries(validating ? [...TRAIN_TEST, VALIDATION] : TRAIN_TEST);
+    this.validationLegend.hidden = !validating;
     this.metric.clear();
     this.lr.clear();
     this.grad.setSeries([]);
@@ -157,7 +165,7 @@ export class RunView {
     }
     this.lastEpoch = record.epoch;
     this.latest = record;
-    this.loss.extend(record.epoch, [record.train_loss, record.test_loss]);
+    this.loss.extend(record.epoch, [record.train_loss, record.test_loss, record.val_loss]);
     this.metric.extend(record.epoch, [record.train_metric, record.test_metric]);
     this.lr.extend(record.epoch, [record.lr]);
     if (record.metric) $("metric-title").textContent = record.metric === "r2" ? "R²" : "Accuracy";
