@@ -236,7 +236,7 @@ def test_hard_logistic_is_the_notes_tangent_line_and_hardsigmoid_is_torch():
     assert hard_logistic["zero_gradient"] == [[-6.0, -2.0], [2.0, 6.0]] and max(hard_logistic["dy"]) == 0.25
     note = lab.NOTES_VS_TORCH["hard_logistic"]
     assert "0.25x + 0.5" in note and "x/6" in note
-    assert set(lab.NOTES_VS_TORCH) == {"hard_logistic", "l2", "momentum", "adagrad"}
+    assert set(lab.NOTES_VS_TORCH) == {"hard_logistic", "l2", "momentum", "adagrad", "adam", "batchnorm"}
 
 
 def test_captured_fraction_of_a_path_in_and_off_the_plane():
