@@ -88,7 +88,7 @@ HIST_TRACES = """() => document.getElementById('hist-chart').data.map((t) => ({f
 
 
 def test_histograms_are_shaded_ridgelines_and_percentile_bands(page):
-    open_app(page, "#training.epochs=8&telemetry.every=1")
+    open_app(page, "#training.epochs=40&telemetry.every=1")
     page.click("#play-btn")
     wait_status(page, "completed", timeout=60_000)
     page.locator("#hist-chart").scroll_into_view_if_needed()
@@ -121,7 +121,8 @@ FOCUSED = "document.activeElement.getAttribute('aria-label')"
 
 
 def wait_initial(page) -> None:
-    page.wait_for_function("document.body.dataset.initial === 'shown' && window.nnplay.heavy?.epoch === 0")
+    page.wait_for_function("document.body.dataset.initial === 'shown' && window.nnplay.heavy?.epoch === 0"
+                           " && document.querySelector('.net-links .link.editable')?.style.stroke")
 
 
 def test_the_untrained_network_is_drawn_before_play_and_follows_the_setup(page):
@@ -132,7 +133,6 @@ def test_the_untrained_network_is_drawn_before_play_and_follows_the_setup(page):
     page.wait_for_function(BOUNDARY_IMAGE)
     first = page.evaluate(BOUNDARY_IMAGE)
     page.wait_for_function(NEURON_PAINTED)
-    assert page.evaluate("document.querySelector('.net-links .link.editable').style.stroke") != ""
     shown = page.evaluate("window.nnplay.heavy.weights['0'].weight")
     server = page.evaluate(SERVER_PREVIEW, config(page))
     assert server["epoch"] == 0
