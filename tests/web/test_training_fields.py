@@ -36,8 +36,10 @@ def train(page, epochs: int) -> dict:
     return page.request.get(f"/api/runs/{page.evaluate('window.nnplay.run.id')}").json()
 
 
-def loss_traces(page) -> list[dict]:
-    page.wait_for_function("(document.getElementById('loss-chart').data?.[0]?.x?.length ?? 0) > 0")
+def loss_traces(page, epochs: int) -> list[dict]:
+    """The loss chart's traces once they hold `epochs` points (a chart redraw can trail the run)."""
+    drawn = "(n) => document.getElementById('loss-chart').data?.[0]?.x?.length === n"
+    page.wait_for_function(drawn, arg=epochs)
     return page.evaluate(
         "Array.from(document.getElementById('loss-chart').data,"
         " (t) => ({name: t.name, color: t.line.color, x: [...t.x], y: [...t.y]}))"
@@ -112,8 +114,7 @@ def test_validation_loss_has_its_own_trace_and_the_data_line_counts_the_held_out
     epochs = page.request.get(f"/api/runs/{run['id']}/epochs").json()
     val_losses = [record["val_loss"] for record in epochs]
     assert all(isinstance(value, float) for value in val_losses)
-    page.wait_for_function("document.getElementById('loss-chart').data?.[2]?.x?.length === 4")
-    traces = loss_traces(page)
+    traces = loss_traces(page, 4)
     assert [trace["name"] for trace in traces] == ["train", "test", "validation"]
     colors = [trace["color"] for trace in traces]
     assert colors[2] and len(set(colors)) == 3
@@ -126,5 +127,5 @@ def test_validation_loss_has_its_own_trace_and_the_data_line_counts_the_held_out
     type_into(page, "data.validation", 0)
     page.wait_for_function("!document.getElementById('data-info').textContent.includes('Validation')")
     train(page, 2)
-    assert [trace["name"] for trace in loss_traces(page)] == ["train", "test"]
+    assert [trace["name"] for trace in loss_traces(page, 2)] == ["train", "test"]
     assert not page.locator("#val-legend").is_visible()
