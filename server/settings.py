@@ -110,15 +110,15 @@ class Settings(BaseSettings):
     dask_callback_host: str = Field(
         "127.0.0.1", description="with executor dask: this server's address as the Dask workers reach it"
     )
-    max_storage_mb: float = Field(
-        4096.0, gt=0, description="database size at which heavy records stop being stored (scalars still are)"
-    )
-    max_run_storage_mb: float = Field(
     dask_heartbeat_seconds: float = Field(
         30.0,
         gt=0,
         description="with executor dask: a run that sends nothing this long (not even a heartbeat) is lost",
     )
+    max_storage_mb: float = Field(
+        4096.0, gt=0, description="database size at which heavy records stop being stored (scalars still are)"
+    )
+    max_run_storage_mb: float = Field(
         256.0, gt=0, description="one run's stored records: heavy records thin out past half, stop at this"
     )
 
