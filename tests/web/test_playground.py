@@ -132,7 +132,7 @@ def test_build_train_pause_step_reset(page):
     page.wait_for_function("document.getElementById('epoch-counter').textContent === '0'")
     assert page.text_content("#run-status") == "ready"
     assert config(page)["seed"] != seed
-    assert trace_length(page, "loss-chart") == 0
+    page.wait_for_function("(document.getElementById('loss-chart').data?.[0]?.x?.length ?? 0) === 0")
     assert f"seed={config(page)['seed']}" in page.url
 
 
