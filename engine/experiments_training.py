@@ -278,15 +278,8 @@ def _sequence_measures(seed: int) -> dict:
 class UncorrectedAdam(Adam):
     """Adam without bias correction: m = lerp(m, g, 1 - b1), v = b2 v + (1 - b2) g²; p -= lr m / (√v + ε)."""
 
-    def update(self, grad, state, step, scratch):
-        beta1, beta2 = self.betas
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += np.multiply(np.subtract(grad, exp_avg, out=step), 1 - beta1, out=step)
-        exp_avg_sq *= beta2
-        exp_avg_sq += np.multiply(np.multiply(grad, 1 - beta2, out=step), grad, out=step)
-        np.sqrt(exp_avg_sq, out=step)
-        step += self.eps
-        np.divide(np.multiply(exp_avg, self._lr, out=scratch), step, out=step)
+    def bias_corrections(self) -> tuple[float, float]:
+        return 1.0, 1.0
 
 
 def _train_adam(label: str, config: dict, probe=None) -> Run:

@@ -342,10 +342,16 @@ class Adam(Optimizer):
         exp_avg_sq += np.multiply(np.multiply(grad, 1 - beta2, out=step), grad, out=step)
         if self.amsgrad:
             exp_avg_sq = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        first, second = self.bias_corrections()
         np.sqrt(exp_avg_sq, out=step)
-        step /= (1 - beta2**self.t) ** 0.5
+        step /= second
         step += self.eps
-        np.divide(np.multiply(exp_avg, self._lr / (1 - beta1**self.t), out=scratch), step, out=step)
+        np.divide(np.multiply(exp_avg, self._lr / first, out=scratch), step, out=step)
+
+    def bias_corrections(self) -> tuple[float, float]:
+        """(c1, sqrt(c2)): what m and sqrt(v) are divided by at step t."""
+        beta1, beta2 = self.betas
+        return 1 - beta1**self.t, (1 - beta2**self.t) ** 0.5
 
 
 class AdamW(Adam):
