@@ -84,14 +84,17 @@ class Explorer {
   }
 
   async run(task) {
+    const ticket = (this.ticket = (this.ticket ?? 0) + 1);
     this.el.dataset.state = "loading";
     this.status.textContent = "computing…";
     this.status.classList.remove("error");
     try {
       await task();
+      if (ticket !== this.ticket) return;
       this.el.dataset.state = "ready";
       if (this.status.textContent === "computing…") this.status.textContent = "";
     } catch (error) {
+      if (ticket !== this.ticket) return;
       this.el.dataset.state = "error";
       this.status.textContent = error.message;
       this.status.classList.add("error");

@@ -113,18 +113,23 @@ export const convMethods = {
 
   refresh() {
     return this.run(async () => {
+      const ticket = this.ticket;
       const problem = this.invalid();
       if (problem) throw new Error(problem);
+      let result;
       try {
-        this.result = await request("POST", "/api/lab/conv", { json: this.body_() });
+        result = await request("POST", "/api/lab/conv", { json: this.body_() });
       } catch (error) {
+        if (ticket !== this.ticket) return;
         const key = Array.isArray(error.detail) ? error.detail[0]?.loc?.[1] : undefined;
         this.inputs[key]?.setAttribute("aria-invalid", "true");
         this.formula.replaceChildren();
         this.picture.replaceChildren();
         throw error;
       }
-      const { conv, pool, engine, agrees } = this.result;
+      if (ticket !== this.ticket) return;
+      this.result = result;
+      const { conv, pool, engine, agrees } = result;
       const shape = (stage) => `(1, ${stage.rows.output}, ${stage.cols.output})`;
       this.formula.replaceChildren(
         h("p", { text: `conv2d, output = floor((n + 2p − k) / s) + 1 — ${conv.rows.formula}; ${conv.cols.formula}` }),
