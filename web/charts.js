@@ -137,6 +137,7 @@ const CHEAP_FLUSH = 4;
 export class FrameScheduler {
   constructor() {
     this.dirty = new Set();
+    this.waiters = [];
     this.frame = 0;
     this.nextCostly = 0;
     this.views = new WeakMap();
@@ -163,6 +164,23 @@ export class FrameScheduler {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.run());
   }
 
+  /**
+   * Calls back once, on a frame where none of the views waits to be drawn while in view (drawn, or skipped unseen).
+   * @param {View[]} views
+   * @param {() => void} callback
+   */
+  whenDrawn(views, callback) {
+    this.waiters.push({ views, callback });
+    this.request();
+  }
+
+  settle() {
+    const waiting = (views) => views.some((view) => view.visible && this.dirty.has(view));
+    const ready = this.waiters.filter((waiter) => !waiting(waiter.views));
+    this.waiters = this.waiters.filter((waiter) => waiting(waiter.views));
+    for (const waiter of ready) waiter.callback();
+  }
+
   run() {
     this.frame = 0;
     const frameStart = performance.now();
@@ -180,6 +198,7 @@ export class FrameScheduler {
       view.cost = end - start;
       if (view.cost > CHEAP_FLUSH) this.nextCostly = end + PACING * view.cost;
     }
+    this.settle();
   }
 }
 

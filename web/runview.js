@@ -90,6 +90,11 @@ export class RunView {
     this.filters = new ImageGrid($("filters"), s, { size: 44 });
     this.featureMaps = new FeatureMapView($("feature-maps"), s);
     this.network = new NetworkView($("network"), s, { onUnits, onNeuron: (neuron) => this.highlightNeuron(neuron), onWeight });
+    this.scheduler = s;
+    this.heavyViews = [this.boundary, this.network, this.grad, this.ratio, this.units, this.hist, this.filters, this.featureMaps];
+    this.heavyPending = false;
+    /** Called with the epoch once a record's heavy fields are drawn (or skipped, out of view). @type {?(epoch: number) => void} */
+    this.onHeavyDrawn = null;
   }
 
   /**
@@ -185,6 +190,16 @@ export class RunView {
     if (record.layers?.length) this.addLayerTelemetry(record);
     this.showFilters(record);
     this.showFeatureMaps(record);
+    this.reportWhenDrawn();
+  }
+
+  reportWhenDrawn() {
+    if (this.heavyPending) return;
+    this.heavyPending = true;
+    this.scheduler.whenDrawn(this.heavyViews, () => {
+      this.heavyPending = false;
+      this.onHeavyDrawn?.(this.heavy?.epoch ?? 0);
+    });
   }
 
   addLayerTelemetry(record) {
@@ -219,7 +234,7 @@ export class RunView {
         this.historyStride *= 2;
       }
     }
-    this.scheduleHistogram();
+    this.drawHistogram();
   }
 
   /**
@@ -252,14 +267,6 @@ export class RunView {
     select.disabled = options.length === 0;
     const wanted = this.state.ui.histLayer;
     select.value = options.some((layer) => String(layer.index) === wanted) ? wanted : options[0] ? String(options[0].index) : "";
-  }
-
-  scheduleHistogram() {
-    if (this.histogramTimer) return;
-    this.histogramTimer = setTimeout(() => {
-      this.histogramTimer = 0;
-      this.drawHistogram();
-    }, 250);
   }
 
   drawHistogram() {
