@@ -14,7 +14,9 @@ import numpy as np
 
 from engine import activations
 from engine.config import RunConfig
-from engine.layers import Dense
+from engine.layers import Dense, Layer
+from engine.losses import Loss
+from engine.model import Model
 from engine.plan import PlanError
 from engine.trainer import Trainer
 
@@ -133,7 +135,7 @@ def local_jacobian(layer: activations.Activation, z: np.ndarray, a: np.ndarray) 
     return np.diag(layer.df(z[None], a[None])[0])
 
 
-def _name(layer: activations.Activation) -> str:
+def _name(layer: Layer) -> str:
     return next(name for name, cls in activations.ACTIVATIONS.items() if type(layer) is cls)
 
 
@@ -144,7 +146,7 @@ def _label(letter: str, layer: int, unit: int) -> str:
 class Graph:
     """A dense Model on one example as a graph: forward values, local derivatives, gradients."""
 
-    def __init__(self, model, loss, loss_name: str, feature_names: list[str]):
+    def __init__(self, model: Model, loss: Loss, loss_name: str, feature_names: list[str]) -> None:
         self.model, self.loss, self.loss_name = model, loss, loss_name
         self.nodes: list[Node] = []
         self.params: list[Param] = []
@@ -178,7 +180,7 @@ class Graph:
         self.nodes.append(node)
         return node
 
-    def _unit(self, index: int, layer, number: int, j: int) -> Node:
+    def _unit(self, index: int, layer: Layer, number: int, j: int) -> Node:
         if isinstance(layer, Dense):
             node = self._node(f"z{index}.{j}", _label("z", number, j), "sum", "Σ w·a + b", j)
             inputs = layer.params["weight"].shape[1]
@@ -203,8 +205,10 @@ class Graph:
         for (_, inputs, nodes), layer in zip(self.layers, self.model.layers, strict=True):
             if isinstance(layer, Dense):
                 self._forward_dense(nodes)
-            else:
+            elif isinstance(layer, activations.Activation):
                 self._forward_activation(layer, inputs, nodes)
+            else:
+                raise TypeError(f"Graph steps Dense and Activation layers, not {type(layer).__name__}")
         outputs = np.array([[node.value for node in self.outputs]])
         target = np.asarray(y)[None]
         self.loss_node.value = float(self.loss.forward(outputs, target))
@@ -225,7 +229,9 @@ class Graph:
                 len(node.params) - len(weights)
             )
 
-    def _forward_activation(self, layer, inputs: list[Node], nodes: list[Node]) -> None:
+    def _forward_activation(
+        self, layer: activations.Activation, inputs: list[Node], nodes: list[Node]
+    ) -> None:
         z = np.array([node.value for node in inputs])
         a = layer.f(z[None])[0]
         jacobian = local_jacobian(layer, z, a)
@@ -280,11 +286,11 @@ class Graph:
         return arrays
 
 
-def layer_units(layer, inputs: int) -> int:
+def layer_units(layer: Layer, inputs: int) -> int:
     return layer.params["weight"].shape[0] if isinstance(layer, Dense) else inputs
 
 
-def engine_gradients(model, loss, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+def engine_gradients(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     """The engine's own backward on a batch of the one example: Model.forward (eval), Model.backward."""
     output = model.forward(x[None], training=False)
     model.backward(loss.gradient(output, np.asarray(y)[None]), input_grad=False)

@@ -1,9 +1,14 @@
 """Central-difference gradient checks for layers and losses, in float64."""
 
+from collections.abc import Callable
+
 import numpy as np
 
+from engine.layers import Layer
+from engine.losses import Loss
 
-def numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+
+def numeric_grad(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences of the scalar f(x): df/dx_i = (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
 
     x (float64) is perturbed in place and restored, so f may read it through another name (a layer param).
@@ -29,7 +34,7 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 
 def check_layer_gradients(
-    layer, x: np.ndarray, training: bool = True, seed: int = 0, eps: float = 1e-6
+    layer: Layer, x: np.ndarray, training: bool = True, seed: int = 0, eps: float = 1e-6
 ) -> float:
     """Max relative error of layer.backward (dL/dx and every param grad) for L = sum(forward(x) * upstream).
 
@@ -40,7 +45,7 @@ def check_layer_gradients(
     x = np.array(x, dtype=np.float64)
     upstream = np.random.default_rng(seed).standard_normal(layer.forward(x, training).shape)
 
-    def loss(_):
+    def loss(_: np.ndarray) -> float:
         return float(np.sum(layer.forward(x, training) * upstream))
 
     analytic = {"x": np.array(layer.backward(upstream))}
@@ -50,7 +55,7 @@ def check_layer_gradients(
     return max(relative_error(analytic[k], numeric[k]) for k in numeric)
 
 
-def check_loss_gradients(loss, pred: np.ndarray, target: np.ndarray, eps: float = 1e-6) -> float:
+def check_loss_gradients(loss: Loss, pred: np.ndarray, target: np.ndarray, eps: float = 1e-6) -> float:
     """Max relative error of loss.backward() against central differences of loss.forward(pred, target)."""
     pred = np.array(pred, dtype=np.float64)
     loss.forward(pred, target)
