@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine import activations
-from engine.config import RunConfig
+from engine.config import ActivationLayer, DenseLayer, RunConfig
 from engine.layers import Dense, Layer
 from engine.losses import Loss
 from engine.model import Model
@@ -304,11 +304,12 @@ def check_layers(config: RunConfig) -> None:
     dense = 0
     for index, layer in enumerate(config.model.layers):
         where = ("model", "layers", index)
-        if layer.type not in ("dense", "activation"):
+        if not isinstance(layer, DenseLayer | ActivationLayer):
+            kind = layer.model_dump()["type"]
             raise PlanError(
-                f"backprop steps dense and activation layers only; layer {index} is {layer.type}", where
+                f"backprop steps dense and activation layers only; layer {index} is {kind}", where
             )
-        if layer.type == "dense":
+        if isinstance(layer, DenseLayer):
             dense += 1
             if layer.units > MAX_UNITS:
                 raise PlanError(

@@ -157,6 +157,11 @@ def test_what_cannot_be_drawn_names_its_field(config, example, field):
     assert error.value.field == field
 
 
+def test_a_layer_that_cannot_be_stepped_is_named():
+    with pytest.raises(PlanError, match="layer 1 is dropout"):
+        backprop.backprop(net(dense(2), {"type": "dropout"}), example=0)
+
+
 def test_every_activation_and_loss_has_its_formula():
     assert set(backprop.DERIVATIVES) == set(activations.ACTIVATIONS)
     assert set(backprop.LOSSES) == set(losses.LOSSES)
