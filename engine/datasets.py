@@ -12,14 +12,19 @@ import csv
 import importlib.util
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine.config import MAX_SAMPLES, DataConfig
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 RADIUS = 6.0
 DOMAIN = (-RADIUS, RADIUS, -RADIUS, RADIUS)
@@ -28,8 +33,11 @@ MAX_CLASSES = 100
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 TASKS = ("classification", "regression")
 
+Labelled = tuple[np.ndarray, np.ndarray]
+Seed = int | np.random.Generator | None
 
-def _array(name: str, values) -> np.ndarray:
+
+def _array(name: str, values: ArrayLike) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype == bool:
         array = array.astype(np.float64)
@@ -71,7 +79,7 @@ class ArrayDataset:
     class_names: list[str] | None = None
     scaling: dict[str, list[float]] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         x_train, x_test = (
             _array(k, getattr(self, k)).astype(np.float64, copy=False) for k in ("x_train", "x_test")
         )
@@ -104,9 +112,11 @@ class ArrayDataset:
                     raise ValueError(f"{name} must have shape ({expected}, 2), got {points.shape}")
                 setattr(self, name, points)
         if self.domain is not None:
-            self.domain = tuple(float(v) for v in self.domain)
-            if len(self.domain) != 4:
-                raise ValueError(f"domain must be (x1min, x1max, x2min, x2max), got {self.domain}")
+            domain = tuple(float(v) for v in self.domain)
+            if len(domain) != 4:
+                raise ValueError(f"domain must be (x1min, x1max, x2min, x2max), got {domain}")
+            x1min, x1max, x2min, x2max = domain
+            self.domain = (x1min, x1max, x2min, x2max)
 
     def _class_targets(self, y_train: np.ndarray, y_test: np.ndarray) -> None:
         for name, y in (("y_train", y_train), ("y_test", y_test)):
@@ -126,7 +136,7 @@ class ArrayDataset:
         return self.x_train.shape[1:]
 
 
-FEATURES = {
+FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "x1": lambda p: p[:, 0],
     "x2": lambda p: p[:, 1],
     "x1^2": lambda p: p[:, 0] * p[:, 0],
@@ -153,7 +163,7 @@ def _halves(n: int) -> np.ndarray:
     return (np.arange(n) < n - n // 2).astype(np.int64)
 
 
-def circle(n: int, noise: float, rng: np.random.Generator):
+def circle(n: int, noise: float, rng: np.random.Generator) -> Labelled:
     """TF-Playground circle: class 1 at radius < 2.5, class 0 at 3.5..5, labels at noise-shifted points."""
     radius = 5.0
     y = _halves(n)
@@ -164,7 +174,7 @@ def circle(n: int, noise: float, rng: np.random.Generator):
     return points, (np.hypot(shifted[:, 0], shifted[:, 1]) < radius * 0.5).astype(np.int64)
 
 
-def xor(n: int, noise: float, rng: np.random.Generator):
+def xor(n: int, noise: float, rng: np.random.Generator) -> Labelled:
     """TF-Playground XOR: uniform in [-5, 5]^2 pushed 0.3 off the axes; class 1 where x1 * x2 >= 0."""
     points = rng.uniform(-5, 5, (n, 2))
     points += np.where(points > 0, 0.3, -0.3)
@@ -176,7 +186,7 @@ def _gauss_std(noise: float) -> float:
     return math.sqrt(0.5 + noise * (4 - 0.5) / 0.5)
 
 
-def gauss(n: int, noise: float, rng: np.random.Generator):
+def gauss(n: int, noise: float, rng: np.random.Generator) -> Labelled:
     """TF-Playground two Gaussians: class 1 around (2, 2), class 0 around (-2, -2); variance 0.5 + 7 noise."""
     y = _halves(n)
     center = np.where(y == 1, 2.0, -2.0)[:, None]
@@ -191,7 +201,7 @@ def _arms(n: int, classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return label, index, sizes[label]
 
 
-def spiral(n: int, noise: float, rng: np.random.Generator, classes: int = 2):
+def spiral(n: int, noise: float, rng: np.random.Generator, classes: int = 2) -> Labelled:
     """TF-Playground spiral with `classes` arms: r = 5 i / m, t = 3.5 pi i / m + pi (1 + 2 k / classes).
 
     For 2 classes the arms are TF-Playground's (class 1 at phase 0, class 0 at phase pi).
@@ -203,7 +213,7 @@ def spiral(n: int, noise: float, rng: np.random.Generator, classes: int = 2):
     return points, label.astype(np.int64)
 
 
-def blobs(n: int, noise: float, rng: np.random.Generator, classes: int = 3):
+def blobs(n: int, noise: float, rng: np.random.Generator, classes: int = 3) -> Labelled:
     """`classes` Gaussian clusters centred on a circle of radius 4; variance 0.5 + 7 noise as in gauss."""
     label, _, _ = _arms(n, classes)
     angle = 2 * math.pi * label / classes
@@ -211,7 +221,7 @@ def blobs(n: int, noise: float, rng: np.random.Generator, classes: int = 3):
     return centers + _gauss_std(noise) * rng.standard_normal((n, 2)), label.astype(np.int64)
 
 
-def moons(n: int, noise: float, rng: np.random.Generator):
+def moons(n: int, noise: float, rng: np.random.Generator) -> Labelled:
     """scikit-learn's two moons (noise = Gaussian std in moon units) scaled by 3.5 around (0.5, 0.25)."""
     n_out = n // 2
     t_out, t_in = np.linspace(0, math.pi, n_out), np.linspace(0, math.pi, n - n_out)
@@ -225,12 +235,12 @@ def moons(n: int, noise: float, rng: np.random.Generator):
     return 3.5 * (points - [0.5, 0.25]), (np.arange(n) >= n_out).astype(np.int64)
 
 
-def _noisy_uniform(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _noisy_uniform(n: int, noise: float, rng: np.random.Generator) -> Labelled:
     points = rng.uniform(-RADIUS, RADIUS, (n, 2))
     return points, points + rng.uniform(-RADIUS, RADIUS, (n, 2)) * noise
 
 
-def plane(n: int, noise: float, rng: np.random.Generator):
+def plane(n: int, noise: float, rng: np.random.Generator) -> Labelled:
     """TF-Playground plane regression: y = (x1 + x2) / 10 at the noise-shifted point."""
     points, shifted = _noisy_uniform(n, noise, rng)
     return points, shifted.sum(axis=1) / 10
@@ -239,7 +249,7 @@ def plane(n: int, noise: float, rng: np.random.Generator):
 _GAUSSIANS = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, -2.5, 1], [4, -2.5, -1]])
 
 
-def multi_gauss(n: int, noise: float, rng: np.random.Generator):
+def multi_gauss(n: int, noise: float, rng: np.random.Generator) -> Labelled:
     """TF-Playground multi-Gaussian regression: the largest |sign * clip(1 - d / 2, 0, 1)| of six bumps."""
     points, shifted = _noisy_uniform(n, noise, rng)
     distance = np.hypot(shifted[:, 0, None] - _GAUSSIANS[:, 0], shifted[:, 1, None] - _GAUSSIANS[:, 1])
@@ -251,7 +261,7 @@ def _n_train(n: int, ratio: float) -> int:
     return min(max(round(n * ratio), 1), n - 1)
 
 
-def _split(n: int, ratio: float, rng: np.random.Generator, labels: np.ndarray | None = None):
+def _split(n: int, ratio: float, rng: np.random.Generator, labels: np.ndarray | None = None) -> Labelled:
     """Shuffled train/test indices; with labels, each class is split by ratio (if neither split is empty)."""
     order = rng.permutation(n)
     if labels is not None:
@@ -265,7 +275,9 @@ def _split(n: int, ratio: float, rng: np.random.Generator, labels: np.ndarray | 
     return order[:k], order[k:]
 
 
-def validation_split(n: int, fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None):
+def validation_split(
+    n: int, fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None
+) -> Labelled:
     """(kept, held out) indices of n training samples, the held-out part a fraction of them (per class)."""
     return _split(n, 1 - fraction, rng, labels)
 
@@ -276,7 +288,14 @@ def _subsample(n: int, n_samples: int | None, rng: np.random.Generator) -> np.nd
     return np.sort(rng.choice(n, n_samples, replace=False))
 
 
-def _make_planar(generate, task: str, multiclass: bool, data: DataConfig, rng, csv_text=None) -> ArrayDataset:
+def _make_planar(
+    generate: Callable[..., Labelled],
+    task: str,
+    multiclass: bool,
+    data: DataConfig,
+    rng: np.random.Generator,
+    csv_text: str | None = None,
+) -> ArrayDataset:
     n = data.n_samples or _default_samples(task)
     noise = data.noise / 100
     points, y = generate(n, noise, rng, data.classes) if multiclass else generate(n, noise, rng)
@@ -297,7 +316,7 @@ def _make_planar(generate, task: str, multiclass: bool, data: DataConfig, rng, c
 
 
 @cache
-def _digits() -> tuple[np.ndarray, np.ndarray]:
+def _digits() -> Labelled:
     """scikit-learn's bundled digits as (1797, 64) in [0, 1] and labels, read from its data file directly."""
     sklearn = importlib.util.find_spec("sklearn")
     if sklearn is None or not sklearn.submodule_search_locations:
@@ -316,7 +335,7 @@ def _digits() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _make_digits(data: DataConfig, rng, csv_text=None) -> ArrayDataset:
+def _make_digits(data: DataConfig, rng: np.random.Generator, csv_text: str | None = None) -> ArrayDataset:
     x, y = _digits()
     keep = _subsample(len(x), data.n_samples, rng)
     x, y = x[keep], y[keep]
@@ -355,7 +374,7 @@ def _number_column(name: str, cells: list[str], lines: list[int]) -> np.ndarray:
     return np.array([_number(name, cell, line) for cell, line in zip(cells, lines, strict=True)])
 
 
-def _class_name(value) -> str:
+def _class_name(value: object) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
@@ -363,7 +382,7 @@ class TooManyColumns(ValueError):
     """The CSV's header row has more columns than the caller's max_columns."""
 
 
-def _reader(text: str):
+def _reader(text: str) -> Reader:
     """A csv reader over text (BOM dropped, delimiter sniffed): CR, LF and CRLF all end a line."""
     text = text.lstrip("\ufeff")
     try:
@@ -423,7 +442,7 @@ def csv_head(text: str, rows: int) -> list[list[str]]:
 
 def load_csv(
     text: str, target: str | None = None, task: str = "auto", max_columns: int | None = None
-) -> tuple[np.ndarray, np.ndarray, dict]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Parse CSV text with a header row: x (n, features) float64, y and info (columns, target, task, classes).
 
     Linear in the text's size. Lines end with CR, LF or CRLF; a quoted value may span lines. Feature columns
@@ -466,7 +485,7 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _target(name: str, cells: list[str], lines: list[int], task: str) -> tuple[np.ndarray, dict]:
+def _target(name: str, cells: list[str], lines: list[int], task: str) -> tuple[np.ndarray, dict[str, Any]]:
     for cell, line in zip(cells, lines, strict=True):
         if cell.lower() in MISSING:
             raise ValueError(f"missing value in target column {name!r} at line {line}")
@@ -504,7 +523,7 @@ def _target(name: str, cells: list[str], lines: list[int], task: str) -> tuple[n
     return y, {"task": "classification", "num_classes": len(labels), "class_names": names}
 
 
-def _make_csv(data: DataConfig, rng, csv_text: str | None = None) -> ArrayDataset:
+def _make_csv(data: DataConfig, rng: np.random.Generator, csv_text: str | None = None) -> ArrayDataset:
     if csv_text is None:
         raise ValueError("dataset 'csv' needs the uploaded CSV text (csv_text)")
     x, y, info = load_csv(csv_text, data.target, data.task)
@@ -545,7 +564,9 @@ def _default_samples(task: str) -> int:
     return 500 if task == "classification" else 1200
 
 
-def _planar(doc: str, generate, task: str = "classification", multiclass: bool = False) -> dict:
+def _planar(
+    doc: str, generate: Callable[..., Labelled], task: str = "classification", multiclass: bool = False
+) -> dict[str, Any]:
     return {
         "doc": doc,
         "task": task,
@@ -556,7 +577,7 @@ def _planar(doc: str, generate, task: str = "classification", multiclass: bool =
     }
 
 
-DATASETS: dict[str, dict] = {
+DATASETS: dict[str, dict[str, Any]] = {
     "circle": _planar("A disc of one class inside a ring of the other (TF-Playground).", circle),
     "xor": _planar("Four quadrants, class by the sign of x1 * x2 (TF-Playground).", xor),
     "gauss": _planar("Two Gaussian clusters (TF-Playground).", gauss),
@@ -590,7 +611,9 @@ DATASETS: dict[str, dict] = {
 }
 
 
-def make_dataset(data: DataConfig | Mapping, rng, csv_text: str | None = None) -> ArrayDataset:
+def make_dataset(
+    data: DataConfig | Mapping[str, Any], rng: Seed, csv_text: str | None = None
+) -> ArrayDataset:
     """The ArrayDataset `data` describes, deterministic given rng; csv_text is the stored CSV for "csv"."""
     if isinstance(data, Mapping):
         data = DataConfig.model_validate(data)
