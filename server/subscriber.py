@@ -20,6 +20,11 @@ class Subscriber:
     draws no faster, and one that parses more falls behind the run); the newest always leaves. Epochs
     waiting with scalars only leave together, up to `batch` in one `epochs` message. Past `limit`
     waiting messages the subscriber is closed (it may reconnect and get the history).
+
+    A viewer that says when it is ready for a frame (`grant`, the websocket's `{"type": "ready"}`) is
+    pulled: from its first grant on, one heavy payload leaves per grant. A heavy payload at the head of
+    the outbox with no grant waits for one (messages behind it wait too) until a later epoch arrives,
+    which leaves it as scalars, or the subscriber closes, which lets it leave in full.
     """
 
     def __init__(self, limit: int = 20_000, heavy_per_second: float = 30.0, batch: int = 256):
@@ -31,6 +36,8 @@ class Subscriber:
         self._heavy_sent = float("-inf")
         self._ready = asyncio.Event()
         self.close_code: int | None = None
+        self.pull = False
+        self._granted = False
 
     def __len__(self) -> int:
         return len(self._outbox)
@@ -41,9 +48,16 @@ class Subscriber:
 
     @property
     def ready_for_heavy(self) -> bool:
-        """True when no heavy payload waits and the next one could leave at once."""
+        """True when no heavy payload waits and the next one could leave at once (pulled: after a grant)."""
         waited = time.monotonic() - self._heavy_sent >= self.heavy_interval
-        return self._heavy is None and waited and not self.closed
+        return self._heavy is None and waited and not self.closed and (self._granted or not self.pull)
+
+    def grant(self) -> None:
+        """The viewer is ready for one heavy frame; repeated before that frame leaves, it changes nothing."""
+        self.pull = True
+        if not self._granted:
+            self._granted = True
+            self._ready.set()
 
     def put(self, text: str) -> None:
         """A whole message (history, status, done, error, pong)."""
@@ -51,11 +65,12 @@ class Subscriber:
 
     def put_epoch(self, full: str | None, scalars: str) -> None:
         """An epoch's record JSON: `full` with heavy telemetry (or None), `scalars` without it."""
+        if self._heavy is not None and (full is not None or self.pull and not self._granted):
+            self._heavy[:2] = COALESCED, self._heavy[2]
+            self._heavy = None
         if full is None:
             self._append([SCALARS, scalars, None])
             return
-        if self._heavy is not None:
-            self._heavy[:2] = COALESCED, self._heavy[2]
         self._heavy = [HEAVY, full, scalars]
         self._append(self._heavy)
 
@@ -76,9 +91,12 @@ class Subscriber:
         self._outbox.append(entry)
         self._ready.set()
 
+    def _waits_for_grant(self) -> bool:
+        return self.pull and not self._granted and not self.closed and self._outbox[0] is self._heavy
+
     async def get(self) -> str | object:
         """The next message text, or CLOSE; a heavy payload waits out the interval since the last one."""
-        while not self._outbox:
+        while not self._outbox or self._waits_for_grant():
             self._ready.clear()
             await self._ready.wait()
         if self._outbox[0] is self._heavy:
@@ -87,7 +105,7 @@ class Subscriber:
         if kind == MESSAGE:
             return text
         if kind == HEAVY:
-            self._heavy = None
+            self._heavy, self._granted = None, False
             self._heavy_sent = time.monotonic()
             return epoch_envelope(text)
         records = [text]

@@ -1,4 +1,11 @@
-"""Websocket /api/runs/{id}/stream: history first, then live epochs; control messages both ways."""
+"""Websocket /api/runs/{id}/stream: history first, then live epochs; control messages both ways.
+
+Client messages: `{"type": "control", "action": ...}` (as POST .../control), `{"type": "ping"}` (answered
+with a pong) and `{"type": "ready"}`: the viewer is ready for its next heavy frame. A subscriber that has
+sent one is pulled: the run's worker computes heavy telemetry for it only after a ready (at most
+NNPLAY_HEAVY_PER_SECOND a second), and one heavy frame leaves per ready; repeats before that frame are
+idempotent. A subscriber that never sends one gets heavy frames pushed, paced to NNPLAY_HEAVY_PER_SECOND.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from server.subscriber import CLOSE, Subscriber
 
 router = APIRouter(prefix="/api/runs", tags=["stream"])
 
-MESSAGE_TYPES = ("control", "ping")
+MESSAGE_TYPES = ("control", "ping", "ready")
 SUBPROTOCOL = "nnplay"
 RATE_LIMITED_REPLY_SECONDS = 1.0
 
@@ -81,7 +88,7 @@ async def _receive(
             )
             continue
         try:
-            reply = await _handle(raw, manager, run_id)
+            reply = await _handle(raw, manager, run_id, subscriber)
         except ApiError as error:
             if error.status == 429 and time.monotonic() < quiet_until:
                 continue
@@ -92,7 +99,7 @@ async def _receive(
             subscriber.put(reply)
 
 
-async def _handle(raw: bytes, manager: RunManager, run_id: str) -> str | None:
+async def _handle(raw: bytes, manager: RunManager, run_id: str, subscriber: Subscriber) -> str | None:
     try:
         payload = json.loads(raw)
     except ValueError:
@@ -104,6 +111,9 @@ async def _handle(raw: bytes, manager: RunManager, run_id: str) -> str | None:
         return envelope("error", detail=f"unknown message type {kind!r}; valid: {', '.join(MESSAGE_TYPES)}")
     if payload["type"] == "ping":
         return envelope("pong")
+    if payload["type"] == "ready":
+        subscriber.grant()
+        return None
     try:
         control = StreamControl.model_validate(payload)
     except ValidationError as error:

@@ -94,6 +94,59 @@ def test_a_watching_subscriber_pulls_heavy_frames_at_most_heavy_per_second(tmp_p
     assert rate < len(stored) <= rate * elapsed + 3
 
 
+def heavy_frame(message):
+    return message["type"] == "epoch" and "layers" in message["record"]
+
+
+def test_a_pulled_viewer_gets_one_heavy_frame_per_ready_and_its_worker_computes_no_more(client):
+    run_id = create(client, paused=True, **unscheduled(10_000))
+    wait_status(client, run_id, "paused")
+    with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
+        assert websocket.receive_json()["type"] == "history"
+        websocket.send_json({"type": "ready"})
+        websocket.send_json({"type": "control", "action": "resume"})
+        frames, started = 0, time.monotonic()
+        while time.monotonic() - started < 1.5:
+            frames += heavy_frame(websocket.receive_json())
+        assert frames == 1
+        for _ in range(3):
+            websocket.send_json({"type": "ready"})
+            while not heavy_frame(websocket.receive_json()):
+                pass
+        client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+        messages = receive_until(websocket, "done")
+    stopped = wait_status(client, run_id, "stopped")
+    assert stopped["epochs"] > 100
+    assert len(heavy_epochs(client, run_id)) <= 6
+    assert sum(map(heavy_frame, messages)) <= 2
+
+
+def test_a_flood_of_ready_messages_grants_no_more_than_heavy_per_second(tmp_path):
+    rate = 5
+    app = create_app(make_settings(tmp_path, heavy_per_second=rate))
+    with TestClient(app, headers=CLIENT_HEADERS) as client:
+        run_id = create(client, **unscheduled(10_000))
+        with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
+            assert websocket.receive_json()["type"] == "history"
+            for _ in range(5000):
+                websocket.send_text('{"type": "ready"}')
+            started, frames = time.monotonic(), 0
+            while time.monotonic() - started < 3:
+                message = websocket.receive_json()
+                assert message["type"] in ("epoch", "epochs", "status"), message
+                frames += heavy_frame(message)
+                websocket.send_text('{"type": "ready"}')
+            elapsed = time.monotonic() - started
+            asked = time.monotonic()
+            websocket.send_json({"type": "ping"})
+            assert receive_until(websocket, "pong")[-1] == {"type": "pong"}
+            assert time.monotonic() - asked < 2
+            assert client.get(f"/api/runs/{run_id}").json()["status"] == "running"
+            client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+            receive_until(websocket, "done")
+    assert 2 <= frames <= rate * elapsed + 2
+
+
 def test_steps_pauses_and_stops_carry_heavy_telemetry(client):
     run_id = create(client, paused=True, **unscheduled(10_000))
     for _ in range(3):

@@ -138,3 +138,93 @@ def test_ready_for_heavy_when_no_heavy_waits_and_the_interval_has_passed():
         assert not subscriber.ready_for_heavy
 
     asyncio.run(scenario())
+
+
+def test_a_pulled_viewer_is_ready_for_heavy_only_with_a_grant():
+    async def scenario():
+        subscriber = Subscriber(heavy_per_second=1000)
+        subscriber.grant()
+        assert subscriber.pull and subscriber.ready_for_heavy
+        subscriber.put_epoch(full(1), scalars(1, True))
+        assert summary(await subscriber.get()) == ("epoch", 1, True, False)
+        await asyncio.sleep(0.01)
+        assert not subscriber.ready_for_heavy
+        subscriber.grant()
+        assert subscriber.ready_for_heavy
+
+    asyncio.run(scenario())
+
+
+def test_one_heavy_frame_leaves_per_grant_however_many_grants_came_before_it():
+    async def scenario():
+        subscriber = Subscriber(heavy_per_second=1000)
+        for _ in range(5000):
+            subscriber.grant()
+        taken = []
+        for epoch in range(1, 4):
+            subscriber.put_epoch(full(epoch), scalars(epoch, True))
+            await asyncio.sleep(0.005)
+            subscriber.put_epoch(None, scalars(epoch + 10))
+            while len(subscriber):
+                taken.append(summary(await subscriber.get()))
+        return taken
+
+    assert asyncio.run(scenario()) == [
+        ("epoch", 1, True, False),
+        ("epoch", 11, False, False),
+        ("epochs", [2, 12]),
+        ("epochs", [3, 13]),
+    ]
+
+
+def test_an_ungranted_heavy_frame_waits_at_the_head_until_a_grant_then_leaves_in_order():
+    async def scenario():
+        subscriber = Subscriber(heavy_per_second=1000)
+        subscriber.grant()
+        subscriber.put_epoch(full(1), scalars(1, True))
+        taken = [await subscriber.get()]
+        subscriber.put_epoch(full(2), scalars(2, True))
+        subscriber.put(json.dumps({"type": "status"}))
+        waiting = asyncio.create_task(subscriber.get())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        subscriber.grant()
+        taken += [await waiting, await subscriber.get()]
+        return [summary(text) for text in taken]
+
+    assert asyncio.run(scenario()) == [("epoch", 1, True, False), ("epoch", 2, True, False), "status"]
+
+
+def test_an_ungranted_heavy_frame_leaves_as_scalars_once_a_later_epoch_arrives():
+    async def scenario():
+        subscriber = Subscriber(heavy_per_second=1000)
+        subscriber.grant()
+        subscriber.put_epoch(full(1), scalars(1, True))
+        taken = [await subscriber.get()]
+        subscriber.put_epoch(full(2), scalars(2, True))
+        waiting = asyncio.create_task(subscriber.get())
+        await asyncio.sleep(0.02)
+        assert not waiting.done()
+        subscriber.put_epoch(None, scalars(3))
+        taken.append(await waiting)
+        return [summary(text) for text in taken], subscriber.ready_for_heavy
+
+    taken, ready = asyncio.run(scenario())
+    assert taken == [("epoch", 1, True, False), ("epochs", [2, 3])]
+    assert not ready
+
+
+def test_closing_lets_an_ungranted_heavy_frame_leave_in_full():
+    subscriber = Subscriber(heavy_per_second=1000)
+    subscriber.grant()
+
+    async def scenario():
+        subscriber.put_epoch(full(1), scalars(1, True))
+        first = summary(await subscriber.get())
+        subscriber.put_epoch(full(2), scalars(2, True))
+        subscriber.put(json.dumps({"type": "done"}))
+        subscriber.close()
+        return first
+
+    assert asyncio.run(scenario()) == ("epoch", 1, True, False)
+    assert drain(subscriber) == [("epoch", 2, True, False), "done", "close"]

@@ -122,7 +122,7 @@ def test_set_lr_mid_run_shows_in_the_next_epochs(client):
     [
         ("not json", "JSON"),
         ("[1, 2]", "unknown message type"),
-        ('{"type": "dance"}', "unknown message type 'dance'; valid: control, ping"),
+        ('{"type": "dance"}', "unknown message type 'dance'; valid: control, ping, ready"),
         ('{"type": "control", "action": "explode"}', "action"),
         ('{"type": "control", "action": "set"}', "needs optimizer.lr or regularization.rate"),
         ('{"type": "control", "action": "set", "regularization_rate": 0.1}', "regularization_rate"),
