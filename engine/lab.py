@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine import activations, optimizers, schedules
 from engine import telemetry as tm
-from engine.layers import Dense, Maxout
+from engine.layers import Dense, Layer, Maxout
+from engine.losses import Loss
 from engine.model import Model
 from engine.registry import lookup
+
+if TYPE_CHECKING:
+    from engine.trainer import Trainer
+
+Spec = str | Mapping[str, Any]
+Coordinate = float | np.ndarray
 
 SATURATION_LEVEL = tm.SATURATION_LEVEL
 
@@ -36,13 +45,15 @@ NOTES_VS_TORCH = {
 }
 
 
-def _floats(values) -> list:
+def _floats(values: ArrayLike) -> list[Any]:
     """A JSON-safe nested list: non-finite numbers become None."""
     array = np.asarray(values, dtype=np.float64)
-    return np.where(np.isfinite(array), array, None).tolist()
+    safe = array.astype(object)
+    safe[~np.isfinite(array)] = None
+    return safe.tolist()
 
 
-def _name_and_params(spec) -> tuple[str, dict]:
+def _name_and_params(spec: Spec) -> tuple[str, dict[str, Any]]:
     if isinstance(spec, str):
         return spec, {}
     if not isinstance(spec, Mapping) or "name" not in spec:
@@ -51,7 +62,7 @@ def _name_and_params(spec) -> tuple[str, dict]:
     return params.pop("name"), params
 
 
-def _label(spec) -> str:
+def _label(spec: Spec) -> str:
     name, params = _name_and_params(spec)
     if "label" in params:
         return str(params["label"])
@@ -88,7 +99,7 @@ def _maxout(slopes: Sequence[float], intercepts: Sequence[float]) -> Maxout:
     return layer
 
 
-def _probe(spec):
+def _probe(spec: Spec) -> tuple[Layer, Callable[[np.ndarray], np.ndarray]]:
     """The layer for spec and its 1-D view: the input built from x, the output column read back."""
     name, params = _name_and_params(spec)
     if name == "maxout":
@@ -109,7 +120,7 @@ def _intervals(x: np.ndarray, mask: np.ndarray, tails_only: bool = False) -> lis
     return [[float(x[a]), float(x[b - 1])] for a, b in runs if not tails_only or a == 0 or b == len(x)]
 
 
-def activation_curve(spec, x: np.ndarray) -> dict:
+def activation_curve(spec: Spec, x: np.ndarray) -> dict[str, Any]:
     """f(x) and f'(x) from the engine's layer (forward, then backward of ones), with its flat regions.
 
     zero_gradient: f' = 0; saturating: the tails where 0 < |f'| < 5% of max |f'|. Softmax is seen as
@@ -136,15 +147,19 @@ def activation_curve(spec, x: np.ndarray) -> dict:
     }
 
 
-def activation_curves(specs: Sequence, x_min: float = -6.0, x_max: float = 6.0, n: int = 401) -> dict:
+def activation_curves(
+    specs: Sequence[Spec], x_min: float = -6.0, x_max: float = 6.0, n: int = 401
+) -> dict[str, Any]:
     """Curves of several activations on one x grid; max_deviation is max |f - f_first| for comparisons."""
     if not x_min < x_max:
         raise ValueError(f"x_min must be less than x_max, got {x_min} and {x_max}")
     x = np.linspace(x_min, x_max, n)
     curves = [activation_curve(spec, x) for spec in specs]
-    first = np.asarray(curves[0]["y"], dtype=np.float64) if curves else None
-    for curve in curves:
-        curve["max_deviation"] = float(np.nanmax(np.abs(np.asarray(curve["y"], dtype=np.float64) - first)))
+    if curves:
+        first = np.asarray(curves[0]["y"], dtype=np.float64)
+        for curve in curves:
+            y = np.asarray(curve["y"], dtype=np.float64)
+            curve["max_deviation"] = float(np.nanmax(np.abs(y - first)))
     return {"x": x.tolist(), "curves": curves}
 
 
@@ -160,10 +175,10 @@ class Surface:
     log_scale = False
     lrs: dict[str, float] = {}
 
-    def f(self, x, y):
+    def f(self, x: Coordinate, y: Coordinate) -> Coordinate:
         raise NotImplementedError
 
-    def grad(self, x, y):
+    def grad(self, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
         raise NotImplementedError
 
 
@@ -173,10 +188,10 @@ class Quadratic(Surface):
     box, start, minima = (-10.0, 10.0, -5.0, 5.0), (-7.0, 2.0), ((0.0, 0.0),)
     lrs = {"sgd": 0.9, "momentum": 0.1, "nesterov": 0.1, "adagrad": 1.5, "rmsprop": 0.1, "adam": 0.3}
 
-    def f(self, x, y):
+    def f(self, x: Coordinate, y: Coordinate) -> Coordinate:
         return x * x / 20 + y * y
 
-    def grad(self, x, y):
+    def grad(self, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
         return x / 10, 2 * y
 
 
@@ -186,10 +201,10 @@ class Rosenbrock(Surface):
     box, start, minima, log_scale = (-2.0, 2.0, -1.0, 3.0), (-1.2, 1.0), ((1.0, 1.0),), True
     lrs = {"sgd": 0.002, "momentum": 0.001, "nesterov": 0.001, "adagrad": 0.5, "rmsprop": 0.02, "adam": 0.1}
 
-    def f(self, x, y):
+    def f(self, x: Coordinate, y: Coordinate) -> Coordinate:
         return (1 - x) ** 2 + 100 * (y - x * x) ** 2
 
-    def grad(self, x, y):
+    def grad(self, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
         return -2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)
 
 
@@ -199,10 +214,10 @@ class Saddle(Surface):
     box, start = (-2.0, 2.0, -2.0, 2.0), (-1.8, 0.001)
     lrs = {"sgd": 0.05, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.02}
 
-    def f(self, x, y):
+    def f(self, x: Coordinate, y: Coordinate) -> Coordinate:
         return x * x - y * y
 
-    def grad(self, x, y):
+    def grad(self, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
         return 2 * x, -2 * y
 
 
@@ -213,10 +228,10 @@ class Himmelblau(Surface):
     minima = ((3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126))
     lrs = {"sgd": 0.005, "momentum": 0.001, "nesterov": 0.001, "adagrad": 0.5, "rmsprop": 0.02, "adam": 0.1}
 
-    def f(self, x, y):
+    def f(self, x: Coordinate, y: Coordinate) -> Coordinate:
         return (x * x + y - 11) ** 2 + (x + y * y - 7) ** 2
 
-    def grad(self, x, y):
+    def grad(self, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
         a, b = x * x + y - 11, x + y * y - 7
         return 4 * x * a + 2 * b, 2 * a + 4 * y * b
 
@@ -230,10 +245,10 @@ class Beale(Surface):
     box, start, minima, log_scale = (-4.5, 4.5, -4.5, 4.5), (1.0, 1.5), ((3.0, 0.5),), True
     lrs = {"sgd": 0.01, "momentum": 0.001, "nesterov": 0.001, "adagrad": 0.5, "rmsprop": 0.05, "adam": 0.1}
 
-    def f(self, x, y):
+    def f(self, x: Coordinate, y: Coordinate) -> Coordinate:
         return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2
 
-    def grad(self, x, y):
+    def grad(self, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
         a, b, c = 1.5 - x + x * y, 2.25 - x + x * y**2, 2.625 - x + x * y**3
         gx = 2 * a * (y - 1) + 2 * b * (y**2 - 1) + 2 * c * (y**3 - 1)
         gy = 2 * a * x + 4 * b * x * y + 6 * c * x * y**2
@@ -247,10 +262,10 @@ class TwoValleys(Surface):
     minima = ((-1.035579, 0.0), (0.960150, 0.0))
     lrs = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01, "adagrad": 0.5, "rmsprop": 0.01, "adam": 0.05}
 
-    def f(self, x, y):
+    def f(self, x: Coordinate, y: Coordinate) -> Coordinate:
         return (x * x - 1) ** 2 + 0.3 * x + y * y / 2
 
-    def grad(self, x, y):
+    def grad(self, x: Coordinate, y: Coordinate) -> tuple[Coordinate, Coordinate]:
         return 4 * x * (x * x - 1) + 0.3, y
 
 
@@ -263,7 +278,7 @@ SURFACES = {
     "two_valleys": TwoValleys,
 }
 
-RACERS = {
+RACERS: dict[str, dict[str, Any]] = {
     "sgd": {"name": "sgd"},
     "momentum": {"name": "sgd", "momentum": 0.9},
     "nesterov": {"name": "sgd", "momentum": 0.9, "nesterov": True},
@@ -273,18 +288,18 @@ RACERS = {
 }
 
 
-def get_surface(spec) -> Surface:
+def get_surface(spec: str | Surface) -> Surface:
     """A surface from its name or an instance; unknown names raise ValueError listing the valid ones."""
     return lookup("surface", SURFACES, Surface, spec)
 
 
-def default_racers(surface) -> dict[str, dict]:
+def default_racers(surface: str | Surface) -> dict[str, dict[str, Any]]:
     """SGD, Momentum, Nesterov, AdaGrad, RMSProp and Adam, each with a learning rate suited to the surface."""
     lrs = get_surface(surface).lrs
     return {label: {**spec, "lr": lrs[label]} for label, spec in RACERS.items()}
 
 
-def surface_grid(surface, n: int = 101) -> dict:
+def surface_grid(surface: str | Surface, n: int = 101) -> dict[str, Any]:
     """The surface on an n x n grid over its view box (z rows over y), for contour plots."""
     s = get_surface(surface)
     x0, x1, y0, y1 = s.box
@@ -301,7 +316,9 @@ def surface_grid(surface, n: int = 101) -> dict:
     }
 
 
-def _trajectory(s: Surface, spec, start, steps: int, schedule) -> dict:
+def _trajectory(
+    s: Surface, spec: Mapping[str, Any], start: Sequence[float], steps: int, schedule: schedules.Schedule
+) -> dict[str, Any]:
     optimizer = optimizers.get({k: v for k, v in dict(spec).items() if k != "label"})
     base_lr = optimizer.lr
     point = np.array(start, dtype=np.float64)
@@ -332,12 +349,12 @@ def _trajectory(s: Surface, spec, start, steps: int, schedule) -> dict:
 
 
 def race(
-    surface,
-    racers: Mapping[str, dict] | Sequence | None = None,
+    surface: str | Surface,
+    racers: Mapping[str, Spec] | Sequence[Spec] | None = None,
     steps: int = 300,
     start: Sequence[float] | None = None,
-    schedule="constant",
-) -> dict:
+    schedule: Spec = "constant",
+) -> dict[str, Any]:
     """Run the engine's optimizers from one start on a surface, one step per schedule epoch.
 
     Each runner updates a parameter p of shape (2,) in place with the surface's gradient; a runner stops
@@ -372,7 +389,7 @@ def nearest_minimum(s: Surface, x: float, y: float, radius: float = 0.1) -> int 
     return None
 
 
-def _equal_lr_racers(lr: float, momentum: float) -> dict[str, dict]:
+def _equal_lr_racers(lr: float, momentum: float) -> dict[str, Spec]:
     heavy = {"name": "sgd", "lr": lr, "momentum": momentum}
     return {"sgd": {"name": "sgd", "lr": lr}, "momentum": heavy, "adam": {"name": "adam", "lr": lr}}
 
@@ -383,7 +400,9 @@ def _growth(lr: float, momentum: float) -> float:
     return (b + np.sqrt(b * b - 4 * momentum)) / 2
 
 
-def saddle_escape(seed: int = 0, lr: float = 0.01, momentum: float = 0.9, threshold: float = 0.5) -> dict:
+def saddle_escape(
+    seed: int = 0, lr: float = 0.01, momentum: float = 0.9, threshold: float = 0.5
+) -> dict[str, Any]:
     """Steps SGD and SGD with momentum, at one lr, need to get |y| > threshold on the saddle f = x^2 - y^2.
 
     Seed 0 starts at the surface's start (-1.8, 0.001); other seeds draw x in [-1.9, -1.5] and |y| in
@@ -393,7 +412,7 @@ def saddle_escape(seed: int = 0, lr: float = 0.01, momentum: float = 0.9, thresh
     rng = np.random.default_rng(seed)
     start = s.start if seed == 0 else (-rng.uniform(1.5, 1.9), rng.choice([-1, 1]) * rng.uniform(5e-4, 2e-3))
     result = race(s, _equal_lr_racers(lr, momentum), steps=2000, start=start)
-    steps = {}
+    steps: dict[str, int | None] = {}
     for run in result["runs"]:
         above = np.flatnonzero(np.abs(np.asarray(run["y"], dtype=np.float64)) > threshold)
         steps[run["label"]] = int(above[0]) if len(above) else None
@@ -426,7 +445,7 @@ def saddle_escape(seed: int = 0, lr: float = 0.01, momentum: float = 0.9, thresh
     }
 
 
-def valley_escape(seed: int = 0, lr: float = 0.01, momentum: float = 0.9, starts: int = 20) -> dict:
+def valley_escape(seed: int = 0, lr: float = 0.01, momentum: float = 0.9, starts: int = 20) -> dict[str, Any]:
     """From starts in the worse valley of two_valleys, which minimum SGD and momentum at the same lr end in.
 
     The seed draws `starts` points with x in [1.4, 2.3], y in [-1.5, 1.5] (downhill they all lead to the worse
@@ -467,7 +486,7 @@ RACE_CHECKS = {"saddle": saddle_escape, "two_valleys": valley_escape}
 
 # Initialization explorer
 
-INIT_PRESETS = {
+INIT_PRESETS: dict[str, dict[str, Any]] = {
     "N(0, 1)": {"name": "normal", "std": 1.0},
     "N(0, 0.01)": {"name": "normal", "std": 0.01},
     "xavier": {"name": "xavier_normal"},
@@ -485,12 +504,12 @@ def _distinct_units(values: np.ndarray) -> int:
 def init_stats(
     depth: int = 10,
     width: int = 256,
-    activation="tanh",
-    initializer="xavier",
+    activation: Spec = "tanh",
+    initializer: Spec = "xavier",
     batch: int = 256,
     bins: int = 30,
     seed: int = 0,
-) -> dict:
+) -> dict[str, Any]:
     """One forward and one backward pass through a fresh (dense, activation) x depth engine Model.
 
     Inputs x ~ N(0, 1) of shape (batch, width); the backward pass starts from g ~ N(0, 1) / batch at the top,
@@ -500,21 +519,22 @@ def init_stats(
     """
     initializer = INIT_PRESETS.get(initializer, initializer) if isinstance(initializer, str) else initializer
     rng = np.random.default_rng(seed)
-    stack = []
-    for _ in range(depth):
-        stack += [Dense(width, weight_init=initializer, bias_init="zeros"), activations.get(activation)]
-    model = Model(stack, (width,)).build(rng, np.float64)
+    pairs = [
+        (Dense(width, weight_init=initializer, bias_init="zeros"), activations.get(activation))
+        for _ in range(depth)
+    ]
+    model = Model([layer for pair in pairs for layer in pair], (width,)).build(rng, np.float64)
     x = rng.standard_normal((batch, width))
     output = model.forward(x, training=True)
     model.backward(rng.standard_normal(output.shape) / batch)
-    values = [layer.y for layer in stack[1::2]]
+    values = [act.y for _, act in pairs]
     finite = np.concatenate([v[np.isfinite(v)] for v in values])
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     if low == high:
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, bins + 1)
     rows = []
-    for k, (dense, act) in enumerate(zip(stack[::2], stack[1::2], strict=True), start=1):
+    for k, (dense, act) in enumerate(pairs, start=1):
         dead, saturated = tm.unit_fractions(act, act.x, act.y)
         rows.append(
             {
@@ -603,16 +623,16 @@ def captured_fraction(basis: np.ndarray, displacements: np.ndarray) -> tuple[flo
 
 
 def loss_landscape(
-    source,
-    data=None,
-    loss=None,
+    source: Trainer | Model,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
+    loss: Loss | None = None,
     directions: int = 2,
     n: int = 21,
     span: float = 1.0,
     seed: int = 0,
     path: Sequence[np.ndarray] | None = None,
     basis: str = "random",
-) -> dict:
+) -> dict[str, Any]:
     """The loss on a 1-D or 2-D slice through the current weights along filter-normalised directions.
 
     L(a, b) = loss(model(theta + a d1 + b d2)(x), y), a, b in [-span, span] (eval mode). source is a Trainer
@@ -626,9 +646,9 @@ def loss_landscape(
     if basis not in ("random", "pca"):
         raise ValueError(f"basis must be 'random' or 'pca', got {basis!r}")
     if isinstance(source, Model):
+        if data is None or loss is None:
+            raise ValueError("a Model needs data = (x, y) and a loss")
         model, (x, y) = source, data
-        if loss is None:
-            raise ValueError("a Model needs a loss")
     else:
         model, loss = source.model, source.loss
         x, y = (source.x_train, source.y_train) if data is None else data

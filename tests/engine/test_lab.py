@@ -283,6 +283,14 @@ def test_the_paths_principal_plane_holds_its_motion_and_a_random_plane_does_not(
     assert np.linalg.norm(d1) == pytest.approx(weights)
 
 
+def test_a_model_needs_its_data_and_loss():
+    model, x, y = small_model()
+    with pytest.raises(ValueError, match=r"a Model needs data = \(x, y\) and a loss"):
+        lab.loss_landscape(model, loss=losses.get("mse"))
+    with pytest.raises(ValueError, match="a Model needs data"):
+        lab.loss_landscape(model, (x, y))
+
+
 def test_pca_needs_a_moving_path_and_basis_is_checked():
     trainer, path = trained_path()
     with pytest.raises(ValueError, match="basis 'pca' needs a training path"):
