@@ -202,6 +202,7 @@ class PReLU(Activation):
 
     def build(self, input_shape, rng, dtype):
         self.params["weight"] = np.full((1,), self.init, dtype=dtype)
+        self.grads["weight"] = np.zeros((1,), dtype=dtype)
         return tuple(input_shape)
 
     def parameter_shapes(self, input_shape):
@@ -214,7 +215,7 @@ class PReLU(Activation):
         return _slope(x, self.params["weight"])
 
     def backward(self, grad):
-        self.grads["weight"] = np.sum(np.where(self.x > 0, 0, self.x * grad), dtype=grad.dtype).reshape(1)
+        self.grads["weight"][0] = np.sum(np.where(self.x > 0, 0, self.x * grad), dtype=grad.dtype)
         return super().backward(grad)
 
 

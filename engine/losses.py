@@ -150,7 +150,7 @@ class BCEWithLogits(Loss):
     task = "classification"
 
     def forward(self, pred, target):
-        self.gradient(pred, target)
+        self._keep(pred, target)
         return float(np.mean(np.maximum(pred, 0) - pred * self.target + np.log1p(np.exp(-np.abs(pred)))))
 
     def backward(self):
@@ -160,9 +160,12 @@ class BCEWithLogits(Loss):
         return grad
 
     def gradient(self, pred, target):
+        self._keep(pred, target)
+        return self.backward()
+
+    def _keep(self, pred, target):
         self.pred = pred
         self.target = np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
-        return self.backward()
 
     def output(self, pred):
         return expit(pred)

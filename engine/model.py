@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +28,8 @@ class Model:
         self.output_shapes: list[tuple[int, ...]] = []
         self.dtype = np.dtype("float64")
         self.steps: list = []
+        self.flat_parameters: list[np.ndarray] = []
+        self._tiled: list[np.ndarray] = []
 
     @staticmethod
     def layer_specs(specs: Sequence[dict]) -> list[tuple[int, dict]]:
@@ -79,6 +82,7 @@ class Model:
         An optimizer then updates them all with a few whole-vector numpy calls.
         """
         by_dtype: dict[np.dtype, list[tuple[Layer, str]]] = {}
+        self.flat_parameters = []
         for layer in self.layers:
             for key, value in layer.params.items():
                 by_dtype.setdefault(value.dtype, []).append((layer, key))
@@ -95,6 +99,8 @@ class Model:
                     grad[...] = layer.grads[key]
                 layer.adopt({key: value}, {key: grad})
                 start = stop
+            self.flat_parameters.append(values)
+        self._tiled = self.parameters()
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -135,6 +141,12 @@ class Model:
             grad = backward(grad, input_grad or not first, first)
         return grad if input_grad else None
 
+    def parameters_finite(self) -> bool:
+        """Whether every parameter is a finite number (one check per flat vector while they tile them)."""
+        params = self.parameters()
+        tiled = len(params) == len(self._tiled) and all(map(operator.is_, params, self._tiled))
+        return all(np.isfinite(v).all() for v in (self.flat_parameters if tiled else params))
+
     def predict(self, x, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Eval-mode outputs for inputs of shape (n, *input_shape), in batches."""
         x = np.asarray(x, dtype=self.dtype)
@@ -144,6 +156,10 @@ class Model:
             )
         if not np.all(np.isfinite(x)):
             raise ValueError("inputs must be finite numbers")
+        return self.outputs(x, batch_size)
+
+    def outputs(self, x: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """`predict` for inputs already known finite, of the model's dtype and input shape (no checks)."""
         if len(x) == 0:
             return np.zeros((0, *self.output_shape), dtype=self.dtype)
         if len(x) <= batch_size:

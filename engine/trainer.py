@@ -70,6 +70,9 @@ class EpochRecord(BaseModel):
         return self.model_dump(mode="json", exclude=set(self.HEAVY_FIELDS))
 
 
+LIGHT: dict[str, Any] = {"heavy": False, **dict.fromkeys(EpochRecord.HEAVY_FIELDS)}
+
+
 def _finite_or_none(value: float) -> float | None:
     return value if np.isfinite(value) else None
 
@@ -91,11 +94,16 @@ class Trainer:
         self.task = self.plan.task
         self.loss_name = self.plan.loss
         self.loss = losses.get(self.loss_name)
-        self.x_train = np.ascontiguousarray(data.x_train, dtype=self.dtype)
-        self.x_test = np.ascontiguousarray(data.x_test, dtype=self.dtype)
+        with np.errstate(over="ignore"):
+            self.x_train = np.ascontiguousarray(data.x_train, dtype=self.dtype)
+            self.x_test = np.ascontiguousarray(data.x_test, dtype=self.dtype)
         self.y_train = self._targets(data.y_train)
         self.y_test = self._targets(data.y_test)
         self.x_val, self.y_val = self._hold_out_validation(cfg.data.validation, data)
+        for name, x in (("x_train", self.x_train), ("x_test", self.x_test)):
+            if not np.isfinite(x).all():
+                raise ValueError(f"data.{name} has values too large for {cfg.dtype}")
+        self._references = [self._reference(y) for y in (self.y_train, self.y_test, self.y_val)]
         self.input_shape = self.x_train.shape[1:]
         self.model = self._build_model(model_rng)
         self._model_rng = model_rng
@@ -230,17 +238,29 @@ class Trainer:
         trainer.load_state(state)
         return trainer
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """(loss, accuracy or R^2) of the model in eval mode on (x, y)."""
+    def evaluate(self, x: np.ndarray, y: np.ndarray, reference: Any = None) -> tuple[float, float]:
+        """(loss, accuracy or R^2) of the model in eval mode on (x, y); `reference` is `_reference(y)`."""
         if len(x) == 0:
             return float("nan"), float("nan")
-        output = self.model.predict(x)
+        output = self.model.outputs(x)
         loss = float(self.loss.forward(output, y))
+        if reference is None:
+            reference = self._reference(y)
         if self.task == "regression":
             residual = float(np.sum((y - output) ** 2, dtype=np.float64))
-            total = float(np.sum((y - y.mean(axis=0)) ** 2, dtype=np.float64))
-            return loss, 1.0 - residual / total if total > 0 else float("nan")
-        return loss, float(np.mean(self._classes(output) == self._labels(y)))
+            return loss, 1.0 - residual / reference if reference > 0 else float("nan")
+        return loss, float(np.mean(self._classes(output) == reference))
+
+    def _scores(self) -> list[tuple[float, float]]:
+        """(loss, metric) on the training, test and validation sets."""
+        sets = ((self.x_train, self.y_train), (self.x_test, self.y_test), (self.x_val, self.y_val))
+        return [self.evaluate(x, y, r) for (x, y), r in zip(sets, self._references, strict=True)]
+
+    def _reference(self, y: np.ndarray) -> Any:
+        """What the metric compares outputs with: the class labels, or the total sum of squares of y."""
+        if self.task == "regression":
+            return float(np.sum((y - y.mean(axis=0)) ** 2, dtype=np.float64)) if len(y) else 0.0
+        return self._labels(y)
 
     def _classes(self, output: np.ndarray) -> np.ndarray:
         if output.shape[1] == 1:
@@ -297,9 +317,7 @@ class Trainer:
                 self.optimizer.lr = lr
                 is_heavy = self.recorder.due(self.epoch) or (heavy is not None and heavy(self.epoch))
                 before = self._train_one_epoch(keep_last_update=is_heavy)
-                train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
-                test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
-                val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
+                (train_loss, train_metric), (test_loss, test_metric), (val_loss, val_metric) = self._scores()
                 penalty = self.penalty_value()
                 problem = self._divergence(train_loss)
                 if problem:
@@ -322,12 +340,11 @@ class Trainer:
                         if best_state is not None:
                             self.model.load_state_dict(best_state)
                             self.message += f"; restored the weights of epoch {best_epoch}"
-                            train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
-                            test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
-                            val_loss, val_metric = self.evaluate(self.x_val, self.y_val)
+                            (train_loss, train_metric), (test_loss, test_metric), val = self._scores()
+                            val_loss, val_metric = val
                             penalty = self.penalty_value()
                 full = (is_heavy or self.status != "running") and not problem
-                fields = self.recorder.fields(before) if full else {}
+                fields = self.recorder.fields(before) if full else LIGHT
                 now = time.perf_counter()
                 record = EpochRecord.model_construct(
                     epoch=self.epoch,
@@ -363,7 +380,8 @@ class Trainer:
             x, y = self.x_train[order], self.y_train[order]
         else:
             x, y = self.x_train, self.y_train
-        model, loss, optimizer, params = self.model, self.loss, self.optimizer, self.model.parameters()
+        model, loss, optimizer = self.model, self.loss, self.optimizer
+        params, grads = model.parameters(), model.gradients()
         regularized = self.model.regularized_weights() if self.regularization_rate > 0 else []
         clip = self.config.training.clip_grad_norm
         before = None
@@ -375,13 +393,15 @@ class Trainer:
             for layer, key in regularized:
                 layer.grads[key] += self.penalty.grad(layer.params[key], self.regularization_rate)
             if clip is not None:
-                clip_grad_norm(model.gradients(), clip)
+                clip_grad_norm(grads, clip)
             if keep_last_update and start == last:
                 before = [p.copy() for p in params]
-            optimizer.step(params, model.gradients())
+            optimizer.step(params, grads)
         return before
 
     def _divergence(self, train_loss: float) -> str | None:
+        if self.model.parameters_finite() and np.isfinite(train_loss):
+            return None
         for index, layer in enumerate(self.model.layers):
             for key, value in layer.params.items():
                 if not np.all(np.isfinite(value)):

@@ -150,3 +150,22 @@ def test_an_optimizer_trains_a_model_as_one_vector():
         optimizer.step(model.parameters(), model.gradients())
     assert len(optimizer._groups) == 1 and optimizer._groups[0].flat_params.base is model.parameters()[0].base
     assert not np.allclose(model.predict(x), before)
+
+
+def test_parameters_finite_checks_the_flat_vectors_and_a_parameter_put_in_their_place():
+    model = build()
+    assert model.parameters_finite()
+    model.layers[4].params["weight"][1, 2] = np.inf
+    assert not model.parameters_finite()
+    model.layers[4].params["weight"][1, 2] = 0.5
+    model.layers[0].params["bias"] = np.full(5, np.nan)
+    assert not model.parameters_finite()
+
+
+def test_a_prelu_slope_gradient_stays_a_view_of_the_flat_gradient_vector():
+    model = build([{"type": "dense", "units": 3, "activation": "prelu"}, {"type": "dense", "units": 1}])
+    grads = model.gradients()
+    model.forward(np.random.default_rng(0).standard_normal((4, 4)), True)
+    model.backward(np.ones((4, 1)))
+    assert all(a is b for a, b in zip(model.gradients(), grads, strict=True))
+    assert grads[2][0] != 0

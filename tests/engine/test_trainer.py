@@ -379,3 +379,13 @@ def test_early_stopping_on_the_validation_loss_reports_the_restored_model():
 def test_monitoring_the_validation_loss_needs_a_validation_set():
     with pytest.raises(ValueError, match="data.validation"):
         RunConfig.model_validate({"training": {"early_stopping": {"monitor": "val_loss"}}})
+
+
+def test_inputs_beyond_float32_are_refused_naming_the_array():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 2))
+    x[3, 1] = 1e39
+    data = ArrayDataset(x, (x[:, 0] > 0).astype(int), x[:5] / 1e39, np.zeros(5, int))
+    with pytest.raises(ValueError, match="data.x_train"):
+        Trainer({"training": {"epochs": 1}}, data=data)
+    Trainer({"training": {"epochs": 1}, "dtype": "float64"}, data=data)
