@@ -1,11 +1,12 @@
 """Benchmark: the engine's seconds per epoch beside PyTorch CPU, interleaved in blocks in one process.
 
 Run as `python -m engine.bench [--quick] [--threads N]`. Each round alternates blocks of epochs of every
-variant and of PyTorch; a round's figure is each side's median epoch, the printed figure the median of the
-rounds. Both sides get the same BLAS/OpenMP threads (default 1, as the server runs one run per core: two
-thread pools spinning against each other on a shared machine measure the machine, not the engines), and
-the clock is the process's CPU time by default (`--clock wall` for wall time), which other programs on
-a busy machine do not inflate.
+variant and of PyTorch; a block's figure is its mean epoch (a block holds a whole number of live-view
+periods, so the rare heavy epochs count), a round's figure each side's median block, the printed figure
+the median of the rounds. Both sides get the same BLAS/OpenMP threads (default 1, as the server runs one
+run per core: two thread pools spinning against each other on a shared machine measure the machine, not
+the engines), and the clock is the process's CPU time by default (`--clock wall` for wall time), which
+other programs on a busy machine do not inflate.
 """
 
 from __future__ import annotations
@@ -155,33 +156,38 @@ CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 clock = CLOCKS["cpu"]
 
 
-def timed(epoch: Callable[[], None], count: int) -> list[float]:
-    times = []
+def timed(epoch: Callable[[], None], count: int) -> float:
+    """Mean seconds per epoch over `count` epochs in a row."""
+    start = clock()
     for _ in range(count):
-        start = clock()
         epoch()
-        times.append(clock() - start)
-    return times
+    return (clock() - start) / count
 
 
 def interleaved(sides: dict[str, Callable[[], None]], block: int, blocks: int) -> dict[str, list[float]]:
-    """Per side, the median seconds per epoch of each round; the sides alternate in blocks of epochs."""
+    """Per side and round, the median over its blocks of their seconds per epoch; sides alternate by block."""
     rounds: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(ROUNDS):
         times: dict[str, list[float]] = {name: [] for name in sides}
         for _ in range(blocks):
             for name, epoch in sides.items():
-                times[name] += timed(epoch, block)
+                times[name].append(timed(epoch, block))
         for name in sides:
             rounds[name].append(statistics.median(times[name]))
     return rounds
 
 
+def whole_periods(block: int, period: int) -> int:
+    """The number of epochs nearest `block` that holds a whole number (at least one) of `period`s."""
+    return period * max(1, round(block / period))
+
+
 def run_case(title: str, factory, samples: int, block: int, blocks: int, threads: int = 1) -> None:
     config, data = factory()
     bare = engine_epoch(config, data, NO_HEAVY)
-    per_second = 1 / statistics.median(timed(bare, 2 * block))
+    per_second = 1 / statistics.median(timed(bare, block) for _ in range(3))
     live_every = max(1, round(per_second / LIVE_FRAMES_PER_SECOND))
+    block = whole_periods(block, live_every)
     sides = {
         "nnplay, no heavy": bare,
         "nnplay, live view": engine_epoch(config, data, {"every": live_every}),

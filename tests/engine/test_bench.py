@@ -49,3 +49,19 @@ def test_the_conv_case_is_the_digits_net_of_the_issue():
     net = bench.torch_side(trainer)["model"]
     assert str(net).count("Conv2d") == 2 and "MaxPool2d" in str(net) and "Linear(in_features=256" in str(net)
     assert trainer.input_shape == (1, 8, 8)
+
+
+def test_a_block_counts_as_its_mean_epoch_so_rare_heavy_epochs_weigh_in(monkeypatch):
+    now, count = [0.0], [0]
+
+    def live_view():
+        count[0] += 1
+        now[0] += 5.0 if count[0] % 5 == 0 else 1.0
+
+    monkeypatch.setattr(bench, "clock", lambda: now[0])
+    rounds = bench.interleaved({"live view": live_view}, 5, 3)
+    assert rounds == {"live view": [1.8] * bench.ROUNDS}
+
+
+def test_blocks_hold_whole_live_view_periods():
+    assert [bench.whole_periods(20, every) for every in (1, 7, 13, 18, 45)] == [20, 21, 26, 18, 45]
