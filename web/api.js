@@ -105,16 +105,17 @@ export const api = {
 };
 
 /**
- * A run's websocket: every message parsed and passed on; onClose once when the server closes it.
+ * A run's websocket: onOpen once it is open, every message parsed and passed on; onClose once when the server closes it.
  * @param {string} id the run's id
- * @param {{onMessage: (message: object) => void, onClose?: () => void}} handlers
+ * @param {{onOpen?: () => void, onMessage: (message: object) => void, onClose?: () => void}} handlers
  */
 export class RunStream {
-  constructor(id, { onMessage, onClose }) {
+  constructor(id, { onOpen, onMessage, onClose }) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const protocols = token ? ["nnplay", `token.${token}`] : ["nnplay"];
     this.socket = new WebSocket(`${scheme}//${location.host}/api/runs/${id}/stream`, protocols);
     this.closed = false;
+    if (onOpen) this.socket.addEventListener("open", () => onOpen());
     this.socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));
     this.socket.addEventListener("close", () => {
       if (!this.closed) onClose?.();

@@ -4,6 +4,7 @@ import { isFinished } from "./runs.js";
 
 const RUNNING = ["running", "queued", "resuming"];
 const HEAVY_ON_REOPEN = 200;
+const READY_RESEND_MS = 1000;
 
 /**
  * A fresh random seed for the data and the weights.
@@ -42,6 +43,7 @@ export class Player {
     this.toast = toast;
     this.run = null;
     this.busy = false;
+    runView.onHeavyDrawn = () => this.ready(this.run);
   }
 
   /** Starts a run, or pauses or resumes the current one. */
@@ -153,11 +155,24 @@ export class Player {
    */
   follow(run) {
     run.stream = new RunStream(run.id, {
+      onOpen: () => this.ready(run),
       onMessage: (message) => this.onMessage(message),
       onClose: () => {
         if (this.run?.id === run.id && !isFinished(this.run.status)) this.toast("The connection to the run closed.");
       },
     });
+  }
+
+  /**
+   * Tells the server the page is ready for the run's next heavy frame (it computes one only then), and
+   * says it again after READY_RESEND_MS without a drawn frame, so a lost message never stalls the view.
+   * @param {object|null} run the run whose stream asks
+   */
+  ready(run) {
+    if (!run || run !== this.run || !run.stream || run.stream.closed) return;
+    run.stream.send({ type: "ready" });
+    clearTimeout(run.readyTimer);
+    run.readyTimer = setTimeout(() => this.ready(run), READY_RESEND_MS);
   }
 
   /**
