@@ -171,8 +171,8 @@ class Recorder:
             for owner, block in zip(owners, blocks, strict=True)
             for j in range(block.shape[1])
         ]
-        for entry, grid in zip(entries, grids, strict=True):
-            entry["z"] = tm.quantize(grid)
+        for entry, quantized in zip(entries, tm.quantize_each(grids), strict=True):
+            entry["z"] = quantized
         for entry, name in zip(entries, self.dataset.feature_names or [], strict=False):
             entry["name"] = name
         return entries

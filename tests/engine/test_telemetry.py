@@ -13,6 +13,7 @@ from engine.telemetry import (
     grid_points,
     l2_norm,
     quantize,
+    quantize_each,
     stats,
     unit_fractions,
 )
@@ -178,3 +179,16 @@ def test_arrays_travel_as_base64_float32_or_quantised_uint8_with_their_shape():
     assert decode(quantize(np.full((2, 2), 7.0))).tolist() == [[7.0, 7.0], [7.0, 7.0]]
     assert decode(quantize([np.nan, 1.0])).tolist() == [1.0, 1.0]
     np.testing.assert_array_equal(decode([[1, 2]]), [[1, 2]])
+
+
+def test_quantize_each_gives_what_quantize_gives_for_each_part():
+    rng = np.random.default_rng(2)
+    parts = rng.standard_normal((6, 10, 10)).astype(np.float32) * np.arange(1, 7)[:, None, None]
+    parts[2] = 0.25
+    parts[4, 3, 3] = 1e-30
+    assert quantize_each(parts) == [quantize(part) for part in parts]
+    columns = parts.reshape(6, 100).T.copy().T.reshape(6, 10, 10)
+    assert quantize_each(columns) == [quantize(part) for part in parts]
+    parts[5, 0, 0] = np.nan
+    parts[1, 1, 1] = -np.inf
+    assert quantize_each(parts) == [quantize(part) for part in parts]
