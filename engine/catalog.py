@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import inspect
-import typing
-from functools import cache
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel
 
-from engine import activations, config, initializers, losses, model, penalties
+from engine import activations, config, initializers, layers, losses, model, optimizers, penalties, schedules
 from engine.datasets import DATASETS, FEATURES
 
 _TYPES = {
@@ -86,20 +87,30 @@ def _signature_params(cls) -> dict:
     return params
 
 
-def _union_members(annotation) -> list[type[BaseModel]]:
-    union = typing.get_args(annotation)[0]
-    return list(typing.get_args(union))
-
-
-@cache
-def catalog() -> dict:
-    """Everything the browser needs to build its forms, generated from the engine's own definitions."""
-    layer_models = _union_members(config.LayerConfig)
+def _schemas(registry: Mapping[str, Any], key: str) -> dict:
+    """Each registered component's schema as {name: {doc, params}}, the discriminator `key` left out."""
     return {
-        "layers": {
-            cls.model_fields["type"].default: {"doc": _doc(cls), "params": _model_params(cls, skip=("type",))}
-            for cls in layer_models
-        },
+        name: {"doc": _doc(entry.Config), "params": _model_params(entry.Config, skip=(key,))}
+        for name, entry in registry.items()
+    }
+
+
+REGISTRIES = (
+    layers.LAYERS,
+    activations.ACTIVATIONS,
+    initializers.INITIALIZERS,
+    losses.LOSSES,
+    optimizers.OPTIMIZERS,
+    schedules.SCHEDULES,
+    penalties.PENALTIES,
+    DATASETS,
+)
+
+
+@lru_cache(maxsize=4)
+def _catalog(registered: tuple) -> dict:
+    return {
+        "layers": _schemas(layers.LAYERS, "type"),
         "activations": {
             name: {"doc": _doc(cls), "kind": getattr(cls, "kind", "other"), "params": _signature_params(cls)}
             for name, cls in activations.ACTIVATIONS.items()
@@ -112,14 +123,8 @@ def catalog() -> dict:
             name: {"doc": _doc(cls), "task": getattr(cls, "task", "regression")}
             for name, cls in losses.LOSSES.items()
         },
-        "optimizers": {
-            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls, skip=("name",))}
-            for cls in _union_members(config.OptimizerConfig)
-        },
-        "schedules": {
-            cls.model_fields["name"].default: {"doc": _doc(cls), "params": _model_params(cls, skip=("name",))}
-            for cls in _union_members(config.ScheduleConfig)
-        },
+        "optimizers": _schemas(optimizers.OPTIMIZERS, "name"),
+        "schedules": _schemas(schedules.SCHEDULES, "name"),
         "penalties": {name: {"doc": _doc(cls)} for name, cls in penalties.PENALTIES.items()},
         "datasets": {
             name: {key: entry[key] for key in ("doc", "task", "input", "default_samples")}
@@ -143,3 +148,14 @@ def catalog() -> dict:
         },
         "defaults": config.RunConfig().model_dump(mode="json"),
     }
+
+
+def catalog() -> dict:
+    """Everything the browser needs to build its forms, generated from the engine's own definitions.
+
+    Built once per state of the registries: a component registered later is in the next answer.
+    """
+    return _catalog(tuple((name, id(entry)) for registry in REGISTRIES for name, entry in registry.items()))
+
+
+catalog.cache_clear = _catalog.cache_clear  # type: ignore[attr-defined]

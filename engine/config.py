@@ -1,38 +1,110 @@
-"""RunConfig: one strict schema for the browser, the REST API, the CLI and Python."""
+"""RunConfig: one strict schema for the browser, the REST API, the CLI and Python.
+
+Layers, optimizers and schedules declare their schemas beside their classes; the `layers`, `optimizer`
+and `schedule` fields accept whatever their registry holds when the value is validated.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-MAX_LAYERS = 32
-MAX_UNITS = 1024
-MAX_FILTERS = 128
-MAX_EPOCHS = 10_000
-MAX_SAMPLES = 20_000
+from engine.layers import (
+    LAYERS,
+    ActivationLayer,
+    AvgPool2dLayer,
+    BatchNormLayer,
+    Conv2dLayer,
+    DenseLayer,
+    DropoutLayer,
+    FlattenLayer,
+    MaxoutLayer,
+    MaxPool2dLayer,
+)
+from engine.optimizers import OPTIMIZERS, OptimizerSchema
+from engine.optimizers import AdagradConfig as Adagrad
+from engine.optimizers import AdamConfig as Adam
+from engine.optimizers import AdamWConfig as AdamW
+from engine.optimizers import RMSpropConfig as RMSprop
+from engine.optimizers import SGDConfig as SGD
+from engine.schedules import SCHEDULES, ConstantLR, CosineLR, ExponentialLR, MultiStepLR, StepLR
+from engine.schema import (
+    MAX_EPOCHS,
+    MAX_FILTERS,
+    MAX_LAYERS,
+    MAX_SAMPLES,
+    MAX_UNITS,
+    Registered,
+    Spec,
+    Strict,
+    check_spec,
+)
 
 DatasetName = Literal[
     "circle", "xor", "gauss", "spiral", "plane", "multi_gauss", "blobs", "moons", "digits", "csv"
 ]
 FeatureName = Literal["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
 LossName = Literal["auto", "mse", "mae", "smooth_l1", "huber", "bce", "bce_with_logits", "cross_entropy"]
-Spec = str | dict[str, Any]
 _TWO_FEATURES: list[FeatureName] = ["x1", "x2"]
 
+if TYPE_CHECKING:
+    LayerConfig = (
+        DenseLayer
+        | ActivationLayer
+        | DropoutLayer
+        | BatchNormLayer
+        | Conv2dLayer
+        | MaxPool2dLayer
+        | AvgPool2dLayer
+        | FlattenLayer
+        | MaxoutLayer
+    )
+    OptimizerConfig = OptimizerSchema
+    ScheduleConfig = Strict
+else:
+    LayerConfig = Annotated[Any, Registered(LAYERS, "type")]
+    OptimizerConfig = Annotated[Any, Registered(OPTIMIZERS, "name")]
+    ScheduleConfig = Annotated[Any, Registered(SCHEDULES, "name")]
 
-class Strict(BaseModel):
-    """No unknown fields and no conversions: "8", true or 8.0 for an integer is an error; 1 is a float."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, strict=True)
-
-
-def _check_spec(family: str, spec: Spec) -> Spec:
-    from engine import activations, initializers
-
-    registry = {"activation": activations, "initializer": initializers}[family]
-    registry.get(spec)
-    return spec
+__all__ = [
+    "MAX_EPOCHS",
+    "MAX_FILTERS",
+    "MAX_LAYERS",
+    "MAX_SAMPLES",
+    "MAX_UNITS",
+    "SGD",
+    "ActivationLayer",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "AvgPool2dLayer",
+    "BatchNormLayer",
+    "ConstantLR",
+    "Conv2dLayer",
+    "CosineLR",
+    "DataConfig",
+    "DenseLayer",
+    "DropoutLayer",
+    "EarlyStopping",
+    "ExponentialLR",
+    "FlattenLayer",
+    "LayerConfig",
+    "MaxPool2dLayer",
+    "MaxoutLayer",
+    "ModelConfig",
+    "MultiStepLR",
+    "OptimizerConfig",
+    "RMSprop",
+    "RegularizationConfig",
+    "RunConfig",
+    "ScheduleConfig",
+    "Spec",
+    "StepLR",
+    "Strict",
+    "TelemetryConfig",
+    "TrainingConfig",
+]
 
 
 class DataConfig(Strict):
@@ -68,115 +140,6 @@ class DataConfig(Strict):
         return self
 
 
-class _Initialized(Strict):
-    weight_init: Spec = "default"
-    bias_init: Spec = "default"
-
-    @field_validator("weight_init", "bias_init")
-    @classmethod
-    def _known_init(cls, spec: Spec) -> Spec:
-        return _check_spec("initializer", spec)
-
-
-class _BiasAndActivation(_Initialized):
-    bias: bool = True
-    activation: Spec | None = None
-
-    @field_validator("activation")
-    @classmethod
-    def _known_activation(cls, spec: Spec | None) -> Spec | None:
-        return None if spec is None else _check_spec("activation", spec)
-
-
-class DenseLayer(_BiasAndActivation):
-    """Fully connected: y = x W^T + b."""
-
-    type: Literal["dense"] = "dense"
-    units: int = Field(8, ge=1, le=MAX_UNITS)
-
-
-class ActivationLayer(Strict):
-    """An activation function as its own layer."""
-
-    type: Literal["activation"] = "activation"
-    name: str = "relu"
-    params: dict[str, float | str | bool] = Field(default_factory=dict, max_length=8)
-
-    @model_validator(mode="after")
-    def _known(self) -> ActivationLayer:
-        _check_spec("activation", {"name": self.name, **self.params})
-        return self
-
-
-class DropoutLayer(Strict):
-    """Inverted dropout: zero each input with probability p, scale the rest by 1/(1-p)."""
-
-    type: Literal["dropout"] = "dropout"
-    p: float = Field(0.5, ge=0, lt=1)
-
-
-class BatchNormLayer(Strict):
-    """Batch normalization over the channel axis."""
-
-    type: Literal["batchnorm"] = "batchnorm"
-    momentum: float = Field(0.1, gt=0, le=1)
-    eps: float = Field(1e-5, gt=0, le=1)
-
-
-class Conv2dLayer(_BiasAndActivation):
-    """2-D convolution over (channels, height, width) images."""
-
-    type: Literal["conv2d"] = "conv2d"
-    filters: int = Field(8, ge=1, le=MAX_FILTERS)
-    kernel_size: int = Field(3, ge=1, le=11)
-    stride: int = Field(1, ge=1, le=8)
-    padding: int = Field(0, ge=0, le=5)
-
-
-class MaxPool2dLayer(Strict):
-    """Max over kernel_size x kernel_size windows."""
-
-    type: Literal["maxpool2d"] = "maxpool2d"
-    kernel_size: int = Field(2, ge=1, le=8)
-    stride: int | None = Field(None, ge=1, le=8)
-
-
-class AvgPool2dLayer(Strict):
-    """Mean over kernel_size x kernel_size windows."""
-
-    type: Literal["avgpool2d"] = "avgpool2d"
-    kernel_size: int = Field(2, ge=1, le=8)
-    stride: int | None = Field(None, ge=1, le=8)
-
-
-class FlattenLayer(Strict):
-    """(batch, C, H, W) -> (batch, C*H*W)."""
-
-    type: Literal["flatten"] = "flatten"
-
-
-class MaxoutLayer(_Initialized):
-    """Maxout: the max of `pieces` linear maps per unit."""
-
-    type: Literal["maxout"] = "maxout"
-    units: int = Field(8, ge=1, le=MAX_UNITS)
-    pieces: int = Field(2, ge=2, le=8)
-
-
-LayerConfig = Annotated[
-    DenseLayer
-    | ActivationLayer
-    | DropoutLayer
-    | BatchNormLayer
-    | Conv2dLayer
-    | MaxPool2dLayer
-    | AvgPool2dLayer
-    | FlattenLayer
-    | MaxoutLayer,
-    Field(discriminator="type"),
-]
-
-
 def _default_layers() -> list[Any]:
     return [DenseLayer(units=4, activation="tanh"), DenseLayer(units=2, activation="tanh")]
 
@@ -191,122 +154,7 @@ class ModelConfig(Strict):
     @field_validator("output_init")
     @classmethod
     def _known_init(cls, spec: Spec) -> Spec:
-        return _check_spec("initializer", spec)
-
-
-class SGD(Strict):
-    """Stochastic gradient descent with optional (Nesterov) momentum."""
-
-    name: Literal["sgd"] = "sgd"
-    lr: float = Field(0.03, gt=0, le=10)
-    momentum: float = Field(0.0, ge=0, lt=1)
-    dampening: float = Field(0.0, ge=0, le=1)
-    nesterov: bool = False
-    weight_decay: float = Field(0.0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _nesterov_needs_momentum(self) -> SGD:
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
-        return self
-
-
-class Adagrad(Strict):
-    """AdaGrad: per-parameter steps shrink with the sum of squared gradients."""
-
-    name: Literal["adagrad"] = "adagrad"
-    lr: float = Field(0.01, gt=0, le=10)
-    lr_decay: float = Field(0.0, ge=0, le=1)
-    weight_decay: float = Field(0.0, ge=0, le=1)
-    initial_accumulator_value: float = Field(0.0, ge=0, le=10)
-    eps: float = Field(1e-10, gt=0, le=1)
-
-
-class RMSprop(Strict):
-    """RMSProp: steps scaled by a running mean of squared gradients."""
-
-    name: Literal["rmsprop"] = "rmsprop"
-    lr: float = Field(0.01, gt=0, le=10)
-    alpha: float = Field(0.99, gt=0, lt=1)
-    eps: float = Field(1e-8, gt=0, le=1)
-    weight_decay: float = Field(0.0, ge=0, le=1)
-    momentum: float = Field(0.0, ge=0, lt=1)
-    centered: bool = False
-
-
-Beta = Annotated[float, Field(ge=0, lt=1, strict=True)]
-
-
-class Adam(Strict):
-    """Adam: bias-corrected first and second moment estimates."""
-
-    name: Literal["adam"] = "adam"
-    lr: float = Field(0.001, gt=0, le=10)
-    betas: tuple[Beta, Beta] = Field((0.9, 0.999), strict=False, description="two numbers (a JSON array)")
-    eps: float = Field(1e-8, gt=0, le=1)
-    weight_decay: float = Field(0.0, ge=0, le=1)
-    amsgrad: bool = False
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay."""
-
-    name: Literal["adamw"] = "adamw"  # type: ignore[assignment]
-    weight_decay: float = Field(0.01, ge=0, le=1)
-
-
-OptimizerConfig = Annotated[SGD | Adagrad | RMSprop | Adam | AdamW, Field(discriminator="name")]
-
-
-class ConstantLR(Strict):
-    """lr stays at its base value."""
-
-    name: Literal["constant"] = "constant"
-
-
-class StepLR(Strict):
-    """lr = base * gamma ** (epoch // step_size)."""
-
-    name: Literal["step"] = "step"
-    step_size: int = Field(30, ge=1, le=MAX_EPOCHS)
-    gamma: float = Field(0.1, gt=0, le=1)
-
-
-class MultiStepLR(Strict):
-    """lr = base * gamma ** (number of milestones <= epoch)."""
-
-    name: Literal["multistep"] = "multistep"
-    milestones: list[Annotated[int, Field(ge=1, le=MAX_EPOCHS)]] = Field(
-        default_factory=lambda: [50, 100], min_length=1, max_length=32
-    )
-    gamma: float = Field(0.1, gt=0, le=1)
-
-    @field_validator("milestones")
-    @classmethod
-    def _increasing(cls, milestones: list[int]) -> list[int]:
-        if any(b <= a for a, b in zip(milestones, milestones[1:], strict=False)):
-            raise ValueError("milestones must be strictly increasing")
-        return milestones
-
-
-class ExponentialLR(Strict):
-    """lr = base * gamma ** epoch."""
-
-    name: Literal["exponential"] = "exponential"
-    gamma: float = Field(0.99, gt=0, le=1)
-
-
-class CosineLR(Strict):
-    """lr = eta_min + (base - eta_min) * (1 + cos(pi * epoch / t_max)) / 2."""
-
-    name: Literal["cosine"] = "cosine"
-    t_max: int = Field(100, ge=1, le=MAX_EPOCHS)
-    eta_min: float = Field(0.0, ge=0, le=10)
-
-
-ScheduleConfig = Annotated[
-    ConstantLR | StepLR | MultiStepLR | ExponentialLR | CosineLR, Field(discriminator="name")
-]
+        return check_spec("initializer", spec)
 
 
 class RegularizationConfig(Strict):

@@ -1,14 +1,20 @@
 """Layers: Dense, Dropout, BatchNorm, Conv2d, pools, Flatten, Maxout, and the LAYERS registry."""
 
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from pydantic import Field, field_validator, model_validator
 
-from engine.registry import integer, lookup, real
+from engine.registry import lookup
+from engine.schema import MAX_FILTERS, MAX_UNITS, Spec, Strict, check_spec, validated
 
 
 class Layer:
     """Base layer: forward caches what backward needs; params and grads share keys."""
 
+    Config: ClassVar[type[Strict]]
     regularized: tuple[str, ...] = ()
 
     def __init__(self):
@@ -57,12 +63,12 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
-def _pair(name, value, low=1):
+def _pair(name, value):
+    """(value, value), or value itself if it is a pair; each half is checked by the layer's schema."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}")
-        return integer(name, value[0], low), integer(name, value[1], low)
-    value = integer(name, value, low)
+        return tuple(value)
     return value, value
 
 
@@ -96,6 +102,26 @@ def _spatial_output(name, input_shape, kernel, stride, padding=(0, 0)):
     return (hp - kernel[0]) // stride[0] + 1, (wp - kernel[1]) // stride[1] + 1
 
 
+class _Initialized(Strict):
+    weight_init: Spec = "default"
+    bias_init: Spec = "default"
+
+    @field_validator("weight_init", "bias_init")
+    @classmethod
+    def _known_init(cls, spec: Spec) -> Spec:
+        return check_spec("initializer", spec)
+
+
+class _BiasAndActivation(_Initialized):
+    bias: bool = True
+    activation: Spec | None = None
+
+    @field_validator("activation")
+    @classmethod
+    def _known_activation(cls, spec: Spec | None) -> Spec | None:
+        return None if spec is None else check_spec("activation", spec)
+
+
 class _WeightAndBias(Layer):
     """A layer with a weight (out, *fan) and an optional bias (out,) drawn from initializer specs."""
 
@@ -103,8 +129,6 @@ class _WeightAndBias(Layer):
 
     def __init__(self, weight_init, bias_init, bias):
         super().__init__()
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be true or false, got {bias!r}")
         self.weight_init, self.bias_init, self.use_bias = weight_init, bias_init, bias
         self.weight_initializer = _initializer("weight_init", weight_init)
         self.bias_initializer = _initializer("bias_init", bias_init) if bias else None
@@ -132,12 +156,22 @@ class _WeightAndBias(Layer):
         self.weight, self.bias = self.params["weight"], self.params.get("bias")
 
 
+class DenseLayer(_BiasAndActivation):
+    """Fully connected: y = x W^T + b."""
+
+    type: Literal["dense"] = "dense"
+    units: int = Field(8, ge=1, le=MAX_UNITS)
+
+
 class Dense(_WeightAndBias):
     """Fully connected: y = x @ W.T + b, (batch, n_in) -> (batch, units), W (units, n_in), b (units,)."""
 
+    Config = DenseLayer
+
     def __init__(self, units, weight_init="default", bias_init="default", bias=True):
-        super().__init__(weight_init, bias_init, bias)
-        self.units = integer("units", units)
+        config = validated(self.Config, units=units, weight_init=weight_init, bias_init=bias_init, bias=bias)
+        super().__init__(config.weight_init, config.bias_init, config.bias)
+        self.units = config.units
 
     def build(self, input_shape, rng, dtype):
         shape = self.output_shape(input_shape)
@@ -173,19 +207,48 @@ class Dense(_WeightAndBias):
         return f"Dense(units={self.units})"
 
 
-def activation(name="relu", params=None, **kwargs):
-    """The activation layer ACTIVATIONS[name] built with its params (given inline or as a `params` dict)."""
-    from engine import activations
+class ActivationLayer(Strict):
+    """An activation function as its own layer."""
 
-    return activations.get({"name": name, **(params or {}), **kwargs})
+    type: Literal["activation"] = "activation"
+    name: str = "relu"
+    params: dict[str, float | str | bool] = Field(default_factory=dict, max_length=8)
+
+    @model_validator(mode="after")
+    def _known(self) -> "ActivationLayer":
+        check_spec("activation", {"name": self.name, **self.params})
+        return self
+
+
+class _ActivationByName:
+    """The activation layer ACTIVATIONS[name] built with its params (given inline or as a `params` dict)."""
+
+    Config = ActivationLayer
+
+    def __call__(self, name="relu", params=None, **kwargs) -> Layer:
+        from engine import activations
+
+        return activations.get({"name": name, **(params or {}), **kwargs})
+
+
+activation = _ActivationByName()
+
+
+class DropoutLayer(Strict):
+    """Inverted dropout: zero each input with probability p, scale the rest by 1/(1-p)."""
+
+    type: Literal["dropout"] = "dropout"
+    p: float = Field(0.5, ge=0, lt=1)
 
 
 class Dropout(Layer):
     """Inverted dropout: y = x * mask / (1 - p), mask ~ Bernoulli(1 - p) in training; y = x in eval."""
 
+    Config = DropoutLayer
+
     def __init__(self, p=0.5):
         super().__init__()
-        self.p = real("p", p, 0, 1, "[)")
+        self.p = validated(self.Config, p=p).p
 
     def build(self, input_shape, rng, dtype):
         self.rng = rng
@@ -211,6 +274,14 @@ class Dropout(Layer):
         return f"Dropout(p={self.p})"
 
 
+class BatchNormLayer(Strict):
+    """Batch normalization over the channel axis."""
+
+    type: Literal["batchnorm"] = "batchnorm"
+    momentum: float = Field(0.1, gt=0, le=1)
+    eps: float = Field(1e-5, gt=0, le=1)
+
+
 class BatchNorm(Layer):
     """Batch normalization per channel: y = (x - mean) / sqrt(var + eps) * weight + bias, (batch, C[, H, W]).
 
@@ -218,10 +289,12 @@ class BatchNorm(Layer):
     + momentum * batch_stat with the unbiased var; eval normalizes with the running stats.
     """
 
+    Config = BatchNormLayer
+
     def __init__(self, momentum=0.1, eps=1e-5):
         super().__init__()
-        self.momentum = real("momentum", momentum, 0, 1)
-        self.eps = real("eps", eps, 0, 1, "(]")
+        config = validated(self.Config, momentum=momentum, eps=eps)
+        self.momentum, self.eps = config.momentum, config.eps
 
     def build(self, input_shape, rng, dtype):
         self.output_shape(input_shape)
@@ -301,12 +374,24 @@ class BatchNorm(Layer):
         return f"BatchNorm(momentum={self.momentum}, eps={self.eps})"
 
 
+class Conv2dLayer(_BiasAndActivation):
+    """2-D convolution over (channels, height, width) images."""
+
+    type: Literal["conv2d"] = "conv2d"
+    filters: int = Field(8, ge=1, le=MAX_FILTERS)
+    kernel_size: int = Field(3, ge=1, le=11)
+    stride: int = Field(1, ge=1, le=8)
+    padding: int = Field(0, ge=0, le=5)
+
+
 class Conv2d(_WeightAndBias):
     """2-D convolution (cross-correlation), zero padding: y[n, o] = sum_c W[o, c] * x_pad[n, c] + b[o].
 
     (batch, C, H, W) -> (batch, filters, H_out, W_out), H_out = (H + 2 * padding - kh) // stride + 1;
-    W (filters, C, kh, kw), b (filters,).
+    W (filters, C, kh, kw), b (filters,); kernel_size, stride and padding may be (height, width) pairs.
     """
+
+    Config = Conv2dLayer
 
     def __init__(
         self,
@@ -318,11 +403,21 @@ class Conv2d(_WeightAndBias):
         bias_init="default",
         bias=True,
     ):
-        super().__init__(weight_init, bias_init, bias)
-        self.filters = integer("filters", filters)
-        self.kernel_size = _pair("kernel_size", kernel_size)
-        self.stride = _pair("stride", stride)
-        self.padding = _pair("padding", padding, low=0)
+        pairs = _pair("kernel_size", kernel_size), _pair("stride", stride), _pair("padding", padding)
+        for kernel_half, stride_half, padding_half in zip(*pairs, strict=True):
+            config = validated(
+                self.Config,
+                filters=filters,
+                kernel_size=kernel_half,
+                stride=stride_half,
+                padding=padding_half,
+                weight_init=weight_init,
+                bias_init=bias_init,
+                bias=bias,
+            )
+        super().__init__(config.weight_init, config.bias_init, config.bias)
+        self.filters = config.filters
+        self.kernel_size, self.stride, self.padding = pairs
 
     def build(self, input_shape, rng, dtype):
         self.out_hw = _spatial_output("conv2d", input_shape, self.kernel_size, self.stride, self.padding)
@@ -408,10 +503,14 @@ class Conv2d(_WeightAndBias):
 
 
 class _Pool2d(Layer):
+    """kernel_size and stride may be (height, width) pairs; stride None is kernel_size."""
+
     def __init__(self, kernel_size=2, stride=None):
         super().__init__()
         self.kernel_size = _pair("kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else _pair("stride", stride)
+        for kernel_half, stride_half in zip(self.kernel_size, self.stride, strict=True):
+            validated(self.Config, kernel_size=kernel_half, stride=stride_half)
 
     def build(self, input_shape, rng, dtype):
         name = type(self).__name__.lower()
@@ -439,11 +538,21 @@ class _Pool2d(Layer):
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
+class MaxPool2dLayer(Strict):
+    """Max over kernel_size x kernel_size windows."""
+
+    type: Literal["maxpool2d"] = "maxpool2d"
+    kernel_size: int = Field(2, ge=1, le=8)
+    stride: int | None = Field(None, ge=1, le=8)
+
+
 class MaxPool2d(_Pool2d):
     """Max pooling: y[n, c, i, j] = max of x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw].
 
     (batch, C, H, W) -> (batch, C, H_out, W_out); the gradient goes to the first maximum (torch's tie rule).
     """
+
+    Config = MaxPool2dLayer
 
     def forward(self, x, training):
         self.x = x
@@ -470,11 +579,21 @@ class MaxPool2d(_Pool2d):
         return dx
 
 
+class AvgPool2dLayer(Strict):
+    """Mean over kernel_size x kernel_size windows."""
+
+    type: Literal["avgpool2d"] = "avgpool2d"
+    kernel_size: int = Field(2, ge=1, le=8)
+    stride: int | None = Field(None, ge=1, le=8)
+
+
 class AvgPool2d(_Pool2d):
     """Average pooling: y[n, c, i, j] = mean of x[n, c, i*sh : i*sh + kh, j*sw : j*sw + kw].
 
     (batch, C, H, W) -> (batch, C, H_out, W_out).
     """
+
+    Config = AvgPool2dLayer
 
     def forward(self, x, training):
         self.x_shape = x.shape
@@ -488,8 +607,16 @@ class AvgPool2d(_Pool2d):
         return dx
 
 
+class FlattenLayer(Strict):
+    """(batch, C, H, W) -> (batch, C*H*W)."""
+
+    type: Literal["flatten"] = "flatten"
+
+
 class Flatten(Layer):
     """Flatten all but the batch axis: (batch, C, H, W) -> (batch, C * H * W)."""
+
+    Config = FlattenLayer
 
     def build(self, input_shape, rng, dtype):
         return (int(np.prod(input_shape)),)
@@ -505,6 +632,14 @@ class Flatten(Layer):
         return grad.reshape(self.x_shape)
 
 
+class MaxoutLayer(_Initialized):
+    """Maxout: the max of `pieces` linear maps per unit."""
+
+    type: Literal["maxout"] = "maxout"
+    units: int = Field(8, ge=1, le=MAX_UNITS)
+    pieces: int = Field(2, ge=2, le=8)
+
+
 class Maxout(_WeightAndBias):
     """Maxout: y[:, u] = max_p z[:, u, p], z = (x @ W.T + b).reshape(batch, units, pieces).
 
@@ -512,9 +647,14 @@ class Maxout(_WeightAndBias):
     over view(batch, units, pieces); the gradient goes to the first maximum.
     """
 
+    Config = MaxoutLayer
+
     def __init__(self, units, pieces=2, weight_init="default", bias_init="default"):
-        super().__init__(weight_init, bias_init, True)
-        self.units, self.pieces = integer("units", units), integer("pieces", pieces)
+        config = validated(
+            self.Config, units=units, pieces=pieces, weight_init=weight_init, bias_init=bias_init
+        )
+        super().__init__(config.weight_init, config.bias_init, True)
+        self.units, self.pieces = config.units, config.pieces
 
     def build(self, input_shape, rng, dtype):
         shape = self.output_shape(input_shape)
@@ -565,7 +705,7 @@ class Maxout(_WeightAndBias):
         return f"Maxout(units={self.units}, pieces={self.pieces})"
 
 
-LAYERS = {
+LAYERS: dict[str, Callable[..., Any]] = {
     "dense": Dense,
     "activation": activation,
     "dropout": Dropout,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Mapping
 from operator import is_
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field, model_validator
 
 from engine.registry import lookup, real
+from engine.schema import Strict, validated
 
 SMALL = 4096
 
@@ -67,6 +69,13 @@ class _Group:
         return np.concatenate([arrays[i].ravel() for i in self.index], out=out)
 
 
+class OptimizerSchema(Strict):
+    """What every optimizer's config holds: its registry name and its learning rate."""
+
+    name: str
+    lr: float
+
+
 class Optimizer:
     """Base optimizer: `step(params, grads)` updates params in place; state is kept per list position.
 
@@ -75,16 +84,13 @@ class Optimizer:
     operation for a whole small net) and larger ones get their own. `state[i]` views param i's state.
     """
 
+    Config: ClassVar[type[OptimizerSchema]]
     decoupled = False
-    bounds: dict[str, tuple[float, float, str]] = {
-        "lr": (0.0, math.inf, "[]"),
-        "weight_decay": (0.0, 1.0, "[]"),
-    }
     torch_class = ""
 
     def __init__(self, lr: float, weight_decay: float = 0.0):
         self.lr = lr
-        self.weight_decay = self._bounded("weight_decay", weight_decay)
+        self.weight_decay = weight_decay
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
         self._groups: list[_Group] | None = None
@@ -95,10 +101,8 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._lr = self._bounded("lr", value)
-
-    def _bounded(self, name: str, value: float) -> float:
-        return real(name, value, *self.bounds[name])
+        """The current lr: the config's, then what the schedule gives (which may reach 0)."""
+        self._lr = real("lr", value, 0)
 
     def torch(self, parameters: str = "model.parameters()") -> str:
         """The equivalent torch.optim optimizer over `parameters`, as a Python expression."""
@@ -197,21 +201,43 @@ class Optimizer:
         return f"{type(self).__name__}({params})"
 
 
+class SGDConfig(OptimizerSchema):
+    """Stochastic gradient descent with optional (Nesterov) momentum."""
+
+    model_config = ConfigDict(title="SGD")
+    name: Literal["sgd"] = "sgd"
+    lr: float = Field(0.03, gt=0, le=10)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    dampening: float = Field(0.0, ge=0, le=1)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> SGDConfig:
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
+        return self
+
+
 class SGD(Optimizer):
     """SGD with momentum: b = g at step 1, then b = momentum b + (1 - dampening) g; p -= lr d.
 
     d = b (or g + momentum b with nesterov; g without momentum); g includes weight_decay * p.
     """
 
-    bounds = {**Optimizer.bounds, "momentum": (0.0, 1.0, "[)"), "dampening": (0.0, 1.0, "[]")}
+    Config = SGDConfig
 
     def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
-        super().__init__(lr, weight_decay)
-        self.momentum = self._bounded("momentum", momentum)
-        self.dampening = self._bounded("dampening", dampening)
-        self.nesterov = bool(nesterov)
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
+        config = validated(
+            self.Config,
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+        )
+        super().__init__(config.lr, config.weight_decay)
+        self.momentum, self.dampening, self.nesterov = config.momentum, config.dampening, config.nesterov
 
     def slots(self):
         return {"momentum_buffer": 0.0} if self.momentum else {}
@@ -231,21 +257,35 @@ class SGD(Optimizer):
         np.multiply(grad, self._lr, out=step)
 
 
+class AdagradConfig(OptimizerSchema):
+    """AdaGrad: per-parameter steps shrink with the sum of squared gradients."""
+
+    model_config = ConfigDict(title="Adagrad")
+    name: Literal["adagrad"] = "adagrad"
+    lr: float = Field(0.01, gt=0, le=10)
+    lr_decay: float = Field(0.0, ge=0, le=1)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    initial_accumulator_value: float = Field(0.0, ge=0, le=10)
+    eps: float = Field(1e-10, gt=0, le=1)
+
+
 class Adagrad(Optimizer):
     """AdaGrad: sum += g^2; p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)."""
 
-    bounds = {
-        **Optimizer.bounds,
-        "lr_decay": (0.0, 1.0, "[]"),
-        "initial_accumulator_value": (0.0, 10.0, "[]"),
-        "eps": (0.0, 1.0, "[]"),
-    }
+    Config = AdagradConfig
 
     def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
-        super().__init__(lr, weight_decay)
-        self.lr_decay = self._bounded("lr_decay", lr_decay)
-        self.initial_accumulator_value = self._bounded("initial_accumulator_value", initial_accumulator_value)
-        self.eps = self._bounded("eps", eps)
+        config = validated(
+            self.Config,
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+        )
+        super().__init__(config.lr, config.weight_decay)
+        self.lr_decay, self.eps = config.lr_decay, config.eps
+        self.initial_accumulator_value = config.initial_accumulator_value
 
     def slots(self):
         return {"sum": self.initial_accumulator_value}
@@ -259,25 +299,44 @@ class Adagrad(Optimizer):
         np.divide(scaled, step, out=step)
 
 
+class RMSpropConfig(OptimizerSchema):
+    """RMSProp: steps scaled by a running mean of squared gradients."""
+
+    model_config = ConfigDict(title="RMSprop")
+    name: Literal["rmsprop"] = "rmsprop"
+    lr: float = Field(0.01, gt=0, le=10)
+    alpha: float = Field(0.99, gt=0, lt=1)
+    eps: float = Field(1e-8, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    momentum: float = Field(0.0, ge=0, lt=1)
+    centered: bool = False
+
+
 class RMSprop(Optimizer):
     """RMSProp: v = alpha v + (1 - alpha) g^2; p -= lr g / (sqrt(v - centered * mean(g)^2) + eps).
 
     With momentum: b = momentum b + g / (sqrt(.) + eps); p -= lr b.
     """
 
-    bounds = {
-        **Optimizer.bounds,
-        "alpha": (0.0, 1.0, "[)"),
-        "eps": (0.0, 1.0, "[]"),
-        "momentum": (0.0, 1.0, "[)"),
-    }
+    Config = RMSpropConfig
 
     def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
-        super().__init__(lr, weight_decay)
-        self.alpha = self._bounded("alpha", alpha)
-        self.eps = self._bounded("eps", eps)
-        self.momentum = self._bounded("momentum", momentum)
-        self.centered = bool(centered)
+        config = validated(
+            self.Config,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+        )
+        super().__init__(config.lr, config.weight_decay)
+        self.alpha, self.eps, self.momentum, self.centered = (
+            config.alpha,
+            config.eps,
+            config.momentum,
+            config.centered,
+        )
 
     def slots(self):
         slots = {"square_avg": 0.0}
@@ -307,26 +366,35 @@ class RMSprop(Optimizer):
             np.divide(np.multiply(grad, self._lr, out=scratch), step, out=step)
 
 
+Beta = Annotated[float, Field(ge=0, lt=1, strict=True)]
+
+
+class AdamConfig(OptimizerSchema):
+    """Adam: bias-corrected first and second moment estimates."""
+
+    model_config = ConfigDict(title="Adam")
+    name: Literal["adam"] = "adam"
+    lr: float = Field(0.001, gt=0, le=10)
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), strict=False, description="two numbers (a JSON array)")
+    eps: float = Field(1e-8, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+    amsgrad: bool = False
+
+
 class Adam(Optimizer):
     """Adam: m = lerp(m, g, 1 - b1), v = b2 v + (1 - b2) g^2; p -= lr / c1 * m / (sqrt(v) / sqrt(c2) + eps).
 
     c_i = 1 - b_i^t; amsgrad uses the running max of v; weight_decay adds weight_decay * p to g.
     """
 
-    bounds = {
-        **Optimizer.bounds,
-        "betas[0]": (0.0, 1.0, "[)"),
-        "betas[1]": (0.0, 1.0, "[)"),
-        "eps": (0.0, 1.0, "[]"),
-    }
+    Config: ClassVar[type[AdamConfig]] = AdamConfig
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
-        super().__init__(lr, weight_decay)
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
-        self.betas = (self._bounded("betas[0]", betas[0]), self._bounded("betas[1]", betas[1]))
-        self.eps = self._bounded("eps", eps)
-        self.amsgrad = bool(amsgrad)
+        config = validated(
+            self.Config, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
+        super().__init__(config.lr, config.weight_decay)
+        self.betas, self.eps, self.amsgrad = config.betas, config.eps, config.amsgrad
 
     def slots(self):
         slots = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
@@ -354,9 +422,18 @@ class Adam(Optimizer):
         return 1 - beta1**self.t, (1 - beta2**self.t) ** 0.5
 
 
+class AdamWConfig(AdamConfig):
+    """Adam with decoupled weight decay."""
+
+    model_config = ConfigDict(title="AdamW")
+    name: Literal["adamw"] = "adamw"  # type: ignore[assignment]
+    weight_decay: float = Field(0.01, ge=0, le=1)
+
+
 class AdamW(Adam):
     """AdamW: Adam with decoupled weight decay, p *= 1 - lr * weight_decay before the Adam step."""
 
+    Config = AdamWConfig
     decoupled = True
 
     def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False):

@@ -1,8 +1,10 @@
 import json
+from typing import Literal
 
-from engine import activations, layers, losses
+from engine import activations, layers, losses, schedules
 from engine.catalog import catalog
 from engine.config import RunConfig
+from engine.schema import Strict
 
 
 def test_every_registry_is_listed():
@@ -38,3 +40,21 @@ def test_defaults_are_a_valid_run_and_the_catalog_is_json():
     c = catalog()
     assert RunConfig.model_validate(c["defaults"]) == RunConfig()
     assert json.loads(json.dumps(c)) == c
+
+
+def test_a_component_registered_later_is_in_the_next_catalog(monkeypatch):
+    before = catalog()
+    assert "warm" not in before["schedules"]
+
+    class WarmLR(Strict):
+        """lr stays at its base value (a schedule registered by this test)."""
+
+        name: Literal["warm"] = "warm"
+
+    class Warm(schedules.Constant):
+        Config = WarmLR
+
+    monkeypatch.setitem(schedules.SCHEDULES, "warm", Warm)
+    assert catalog()["schedules"]["warm"] == {"doc": WarmLR.__doc__, "params": {}}
+    monkeypatch.delitem(schedules.SCHEDULES, "warm")
+    assert catalog() == before

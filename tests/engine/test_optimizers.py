@@ -1,5 +1,4 @@
 import math
-import typing
 
 import numpy as np
 import pytest
@@ -120,13 +119,13 @@ def test_sgd_golden_values_on_a_constant_gradient():
 
 def test_adam_first_step_moves_each_weight_by_lr():
     p = [np.array([1.0, 2.0, 3.0])]
-    optimizers.get({"name": "adam", "lr": 0.01, "eps": 0.0}).step(p, [np.array([3.0, -0.001, 100.0])])
+    optimizers.get({"name": "adam", "lr": 0.01, "eps": 1e-300}).step(p, [np.array([3.0, -0.001, 100.0])])
     np.testing.assert_allclose(p[0], [0.99, 2.01, 2.99], rtol=1e-12)
 
 
 def test_adagrad_first_step_is_lr_times_sign():
     p = [np.array([0.0, 0.0])]
-    optimizers.get({"name": "adagrad", "lr": 0.5, "eps": 0.0}).step(p, [np.array([4.0, -0.25])])
+    optimizers.get({"name": "adagrad", "lr": 0.5, "eps": 1e-300}).step(p, [np.array([4.0, -0.25])])
     np.testing.assert_allclose(p[0], [-0.5, 0.5], rtol=1e-12)
 
 
@@ -209,18 +208,22 @@ def test_defaults_follow_torch():
         ({"lr": 0.1}, "unknown optimizer None"),
         (3, "must be a name, a dict"),
         ({"name": "sgd", "beta": 0.9}, "unknown parameter 'beta'"),
-        ({"name": "sgd", "lr": -0.1}, "lr must be"),
-        ({"name": "sgd", "momentum": -0.5}, "momentum must be"),
-        ({"name": "sgd", "momentum": 1.0}, r"momentum must be a number in \[0.0, 1.0\)"),
-        ({"name": "rmsprop", "momentum": 1.5}, "momentum must be"),
-        ({"name": "sgd", "weight_decay": 2.0}, "weight_decay must be"),
-        ({"name": "sgd", "dampening": 2}, "dampening must be"),
-        ({"name": "sgd", "nesterov": True}, "nesterov needs momentum"),
-        ({"name": "adagrad", "lr_decay": "fast"}, "lr_decay must be"),
-        ({"name": "rmsprop", "eps": -1e-8}, "eps must be"),
-        ({"name": "adam", "betas": (1.0, 0.9)}, r"betas\[0\] must be"),
-        ({"name": "adam", "betas": 0.9}, "betas must be a pair"),
-        ({"name": "adamw", "weight_decay": -0.01}, "weight_decay must be"),
+        ({"name": "sgd", "lr": -0.1}, "^lr: Input should be greater than 0, got -0.1$"),
+        ({"name": "sgd", "lr": 11}, "^lr: Input should be less than or equal to 10, got 11$"),
+        ({"name": "sgd", "momentum": -0.5}, "^momentum: Input should be greater than or equal to 0"),
+        ({"name": "sgd", "momentum": 1.0}, "^momentum: Input should be less than 1, got 1.0$"),
+        ({"name": "rmsprop", "momentum": 1.5}, "^momentum: "),
+        ({"name": "sgd", "weight_decay": 2.0}, "^weight_decay: "),
+        ({"name": "sgd", "dampening": 2}, "^dampening: "),
+        ({"name": "sgd", "nesterov": True}, "^nesterov needs momentum > 0 and dampening = 0$"),
+        ({"name": "sgd", "nesterov": 1}, "^nesterov: Input should be a valid boolean"),
+        ({"name": "adagrad", "lr_decay": "fast"}, "^lr_decay: Input should be a valid number, got 'fast'$"),
+        ({"name": "adagrad", "eps": 0.0}, "^eps: Input should be greater than 0"),
+        ({"name": "rmsprop", "eps": -1e-8}, "^eps: "),
+        ({"name": "rmsprop", "alpha": 1.0}, "^alpha: Input should be less than 1"),
+        ({"name": "adam", "betas": (1.0, 0.9)}, "^betas.0: Input should be less than 1, got 1.0$"),
+        ({"name": "adam", "betas": 0.9}, "^betas: Input should be a valid tuple"),
+        ({"name": "adamw", "weight_decay": -0.01}, "^weight_decay: "),
     ],
 )
 def test_bad_specs_raise_value_errors_naming_the_problem(spec, message):
@@ -254,37 +257,3 @@ def test_params_tiling_one_vector_update_as_that_vector_with_the_same_bits(name,
     for a, b in zip(flat.state, separate.state, strict=True):
         for key in b:
             np.testing.assert_array_equal(a[key], b[key])
-
-
-def _interval(schema: dict) -> tuple[float, float, str]:
-    low = schema.get("minimum", schema.get("exclusiveMinimum", -math.inf))
-    high = schema.get("maximum", schema.get("exclusiveMaximum", math.inf))
-    return (
-        low,
-        high,
-        ("(" if "exclusiveMinimum" in schema else "[") + (")" if "exclusiveMaximum" in schema else "]"),
-    )
-
-
-def _within(inner: tuple[float, float, str], outer: tuple[float, float, str]) -> bool:
-    (low, high, ends), (outer_low, outer_high, outer_ends) = inner, outer
-    low_ok = low > outer_low or low == outer_low and (outer_ends[0] == "[" or ends[0] == "(")
-    high_ok = high < outer_high or high == outer_high and (outer_ends[1] == "]" or ends[1] == ")")
-    return low_ok and high_ok
-
-
-@pytest.mark.parametrize("model", typing.get_args(typing.get_args(config.OptimizerConfig)[0]))
-def test_every_config_bound_lies_within_the_bounds_the_optimizer_declares(model):
-    """config.py may narrow an optimizer's declared bounds, never widen them."""
-    cls = optimizers.OPTIMIZERS[model.model_fields["name"].default]
-    for name, schema in model.model_json_schema()["properties"].items():
-        items = schema.get("prefixItems")
-        fields = [(f"{name}[{i}]", item) for i, item in enumerate(items)] if items else [(name, schema)]
-        for field, bounds in fields:
-            if bounds.get("type") == "number":
-                assert field in cls.bounds, f"{cls.__name__} declares no bounds for {field}"
-                assert _within(_interval(bounds), cls.bounds[field]), (
-                    field,
-                    _interval(bounds),
-                    cls.bounds[field],
-                )

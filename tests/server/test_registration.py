@@ -1,0 +1,194 @@
+"""An optimizer and a schedule registered by this test alone are validated, catalogued, exported and trained.
+
+Each is one class with its schema beside it, put in its registry after the app was built: RunConfig and the
+server's routes accept it, reject its out-of-range values naming the field, `/api/catalog` lists it with its
+bounds, the plan's PyTorch code uses its torch equivalent, and that code trains to the engine's numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pytest
+from pydantic import Field
+
+from engine import Trainer, catalog, optimizers, schedules
+from engine.config import RunConfig
+from engine.optimizers import Beta, Optimizer, OptimizerSchema
+from engine.plan import run_torch
+from engine.schedules import Schedule
+from engine.schema import MAX_EPOCHS, Strict, validated
+
+torch = pytest.importorskip("torch")
+
+
+class AdamaxConfig(OptimizerSchema):
+    """Adamax: Adam with the infinity norm of the gradients in place of their second moment."""
+
+    name: Literal["adamax"] = "adamax"
+    lr: float = Field(0.002, gt=0, le=10)
+    betas: tuple[Beta, Beta] = Field((0.9, 0.999), strict=False, description="two numbers (a JSON array)")
+    eps: float = Field(1e-8, gt=0, le=1)
+    weight_decay: float = Field(0.0, ge=0, le=1)
+
+
+class Adamax(Optimizer):
+    """Adamax: m = lerp(m, g, 1 - b1), u = max(b2 u, |g| + eps); p -= lr / (1 - b1^t) * m / u."""
+
+    Config = AdamaxConfig
+
+    def __init__(self, lr=0.002, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        config = validated(self.Config, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(config.lr, config.weight_decay)
+        self.betas, self.eps = config.betas, config.eps
+
+    def slots(self):
+        return {"exp_avg": 0.0, "exp_inf": 0.0}
+
+    def update(self, grad, state, step, scratch):
+        beta1, beta2 = self.betas
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        exp_avg += np.multiply(np.subtract(grad, exp_avg, out=step), 1 - beta1, out=step)
+        exp_inf *= beta2
+        np.maximum(exp_inf, np.add(np.abs(grad, out=scratch), self.eps, out=scratch), out=exp_inf)
+        np.multiply(np.divide(exp_avg, exp_inf, out=step), self._lr / (1 - beta1**self.t), out=step)
+
+
+class LinearLR(Strict):
+    """lr = base * (start_factor + (end_factor - start_factor) * min(epoch, total_iters) / total_iters)."""
+
+    name: Literal["linear"] = "linear"
+    start_factor: float = Field(1 / 3, gt=0, le=1)
+    end_factor: float = Field(1.0, ge=0, le=1)
+    total_iters: int = Field(5, ge=1, le=MAX_EPOCHS)
+
+
+class Linear(Schedule):
+    """LinearLR: the lr factor moves linearly from start_factor to end_factor over total_iters epochs."""
+
+    Config = LinearLR
+    torch_class = "LinearLR"
+
+    def __init__(self, start_factor=1 / 3, end_factor=1.0, total_iters=5):
+        config = validated(
+            self.Config, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters
+        )
+        self.start_factor, self.end_factor, self.total_iters = (
+            config.start_factor,
+            config.end_factor,
+            config.total_iters,
+        )
+
+    def lr_at(self, epoch, base_lr):
+        progress = min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
+
+
+RUN = {
+    "data": {"dataset": "circle", "n_samples": 80, "noise": 10},
+    "model": {"layers": [{"type": "dense", "units": 5, "activation": "tanh"}]},
+    "optimizer": {"name": "adamax", "lr": 0.05, "betas": [0.8, 0.99], "weight_decay": 0.001},
+    "schedule": {"name": "linear", "start_factor": 0.25, "total_iters": 4},
+    "training": {"epochs": 6, "batch_size": "full"},
+    "telemetry": {"histograms": False, "activations": False, "boundary": False, "neurons": False},
+    "dtype": "float64",
+}
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    monkeypatch.setitem(optimizers.OPTIMIZERS, "adamax", Adamax)
+    monkeypatch.setitem(schedules.SCHEDULES, "linear", Linear)
+
+
+def test_unregistered_names_are_rejected_naming_the_field():
+    with pytest.raises(ValueError, match="'adamax' found using 'name' does not match") as error:
+        RunConfig.model_validate(RUN)
+    assert error.value.errors()[0]["loc"] == ("optimizer",)
+
+
+def test_run_config_validates_them_with_their_own_bounds(registered):
+    config = RunConfig.model_validate(RUN)
+    assert isinstance(config.optimizer, AdamaxConfig) and config.optimizer.betas == (0.8, 0.99)
+    assert isinstance(config.schedule, LinearLR) and config.schedule.end_factor == 1.0
+    assert RunConfig.model_validate(config.model_dump(mode="json")) == config
+    for field, value, loc in [
+        ("optimizer", {"name": "adamax", "betas": [0.9, 1.0]}, ("optimizer", "adamax", "betas", 1)),
+        ("optimizer", {"name": "adamax", "eps": 0}, ("optimizer", "adamax", "eps")),
+        ("schedule", {"name": "linear", "total_iters": 0}, ("schedule", "linear", "total_iters")),
+        ("schedule", {"name": "linear", "start_factor": 1.5}, ("schedule", "linear", "start_factor")),
+    ]:
+        with pytest.raises(ValueError) as error:
+            RunConfig.model_validate({**RUN, field: value})
+        assert [problem["loc"] for problem in error.value.errors()] == [loc]
+
+
+def test_direct_construction_checks_the_same_schema(registered):
+    with pytest.raises(ValueError, match=r"^betas.1: Input should be less than 1, got 1.0$"):
+        optimizers.get({"name": "adamax", "betas": (0.9, 1.0)})
+    with pytest.raises(ValueError, match=r"^total_iters: Input should be greater than or equal to 1, got 0$"):
+        Linear(total_iters=0)
+
+
+def test_the_server_accepts_them_and_answers_422_naming_the_field(client, registered):
+    bad = client.post("/api/plan", json={**RUN, "schedule": {"name": "linear", "end_factor": -1}})
+    assert bad.status_code == 422
+    assert [problem["loc"] for problem in bad.json()["detail"]] == [
+        ["body", "schedule", "linear", "end_factor"]
+    ]
+    planned = client.post("/api/plan", json=RUN)
+    assert planned.status_code == 200, planned.text
+    code = planned.json()["torch"]
+    assert (
+        "optimizer = torch.optim.Adamax(model.parameters(), lr=0.05, betas=(0.8, 0.99), eps=1e-08, " in code
+    )
+    assert (
+        "torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.25, end_factor=1.0, total_iters=4)"
+        in code
+    )
+
+
+def test_the_catalog_lists_them_with_their_bounds(client, registered):
+    entries = client.get("/api/catalog").json()
+    adamax, linear = entries["optimizers"]["adamax"], entries["schedules"]["linear"]
+    assert (
+        adamax["doc"]
+        == "Adamax: Adam with the infinity norm of the gradients in place of their second moment."
+    )
+    assert adamax["params"]["lr"] == {
+        "type": "number",
+        "default": 0.002,
+        "exclusiveMinimum": 0.0,
+        "maximum": 10.0,
+    }
+    assert linear["params"]["total_iters"] == {
+        "type": "integer",
+        "default": 5,
+        "minimum": 1,
+        "maximum": 10000,
+    }
+    assert "adamax" in catalog.catalog()["optimizers"]
+
+
+def test_the_plans_torch_code_trains_to_the_engines_numbers(registered):
+    trainer = Trainer(RUN)
+    side = run_torch(trainer.plan.torch)
+    net, loss_fn, optimizer, scheduler = (side[k] for k in ("model", "loss_fn", "optimizer", "scheduler"))
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in trainer.model.state_dict().items()})
+    x, y = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
+    lrs, losses = [], []
+    for _ in range(6):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.zero_grad()
+        loss_fn(net(x), y).backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            losses.append(loss_fn(net(x), y).item())
+    records = list(trainer.epochs())
+    np.testing.assert_allclose([r.lr for r in records], lrs, rtol=1e-12)
+    assert [round(lr / 0.05, 12) for lr in lrs] == [0.25, 0.4375, 0.625, 0.8125, 1.0, 1.0]
+    np.testing.assert_allclose([r.train_loss for r in records], losses, rtol=1e-12)
+    for key, value in net.state_dict().items():
+        np.testing.assert_allclose(trainer.model.state_dict()[key], value.numpy(), rtol=1e-11, atol=1e-14)
