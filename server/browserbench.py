@@ -7,6 +7,9 @@ next to it in time. The page measures itself: the epochs its websocket receives,
 (fps, the worst frame after the first second of training), long tasks (PerformanceObserver 'longtask')
 and, with the top in view, the latency of clicks on the loss chart's log toggle and the boundary's test
 toggle (from the pointer going down to the end of the next frame after the click's handlers).
+Beside each page run it prints the CPU share (% of one core) of each process group from /proc: the run's
+worker, the server, Chromium's renderer, GPU and browser (with its other helpers), the Playwright
+driver and this benchmark.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from server.bench import bench_config, engine_alone
+from server.bench import _children, bench_config, cpu_seconds, engine_alone
 from server.local import LocalServer
 from server.settings import Settings
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
 STEADY_AFTER_MS = 1000
 CLICKS = ("#log-loss", "#show-test", "#log-loss", "#show-test")
+GROUPS = ("worker", "server", "renderer", "gpu", "browser", "driver", "bench")
+CPU_SAMPLE_SECONDS = 0.25
 
 PROBE = r"""(() => {
   const bench = { frames: [], longTasks: [], clicks: [], epochs: [], done: null };
@@ -66,6 +74,90 @@ RESET = """() => {
 }"""
 
 
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def process_group(command: str, pid: int, server_pid: int) -> str | None:
+    """Which group of the benchmark a process (a descendant of this one) belongs to, from its command line."""
+    if pid == server_pid:
+        return "server"
+    if pid == os.getpid():
+        return "bench"
+    if "server.worker" in command:
+        return "worker"
+    if "--type=renderer" in command:
+        return "renderer"
+    if "--type=gpu-process" in command:
+        return "gpu"
+    if "run-driver" in command:
+        return "driver"
+    if "chrom" in command:
+        return "browser"
+    return None
+
+
+class CpuMonitor:
+    """CPU seconds of each group of this process's descendants between `start` and `stop`, sampled from /proc.
+
+    Samples every CPU_SAMPLE_SECONDS so a process that exits in between still counts up to its last sample;
+    one born after `start` counts from zero.
+    """
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self.started = self.seconds = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> dict[int, tuple[str, float]]:
+        found, todo = {}, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            todo += _children(pid)
+            group = process_group(_command(pid), pid, self.server_pid)
+            if group is None:
+                continue
+            try:
+                found[pid] = group, cpu_seconds(pid)
+            except (OSError, IndexError):
+                continue
+        return found
+
+    def start(self) -> None:
+        self.first = {pid: cpu for pid, (_, cpu) in self.sample().items()}
+        self.last = {}
+        self.started = time.perf_counter()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(CPU_SAMPLE_SECONDS):
+            self.last.update(self.sample())
+
+    def stop(self) -> dict[str, float]:
+        """Each group's CPU share over the time since `start`, in % of one core."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.last.update(self.sample())
+        self.seconds = time.perf_counter() - self.started
+        shares = dict.fromkeys(GROUPS, 0.0)
+        for pid, (group, cpu) in self.last.items():
+            shares[group] += cpu - self.first.get(pid, 0.0)
+        return {group: 100 * cpu / self.seconds for group, cpu in shares.items()}
+
+
+def cpu_line(shares: dict[str, float]) -> str:
+    return "  cpu % of a core: " + "  ".join(f"{group} {shares[group]:.0f}" for group in GROUPS)
+
+
 @dataclass
 class PageRun:
     view: str
@@ -77,6 +169,7 @@ class PageRun:
     long_tasks: list[float] = field(default_factory=list)
     steady_long_tasks: list[float] = field(default_factory=list)
     clicks: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -106,7 +199,9 @@ def measure(data: dict[str, Any], view: str) -> PageRun:
     return result
 
 
-def page_run(browser: Any, url: str, epochs: int, view: str, viewport: dict[str, int]) -> PageRun:
+def page_run(
+    browser: Any, url: str, epochs: int, view: str, viewport: dict[str, int], monitor: CpuMonitor
+) -> PageRun:
     """Open the playground, train `epochs` epochs of the default run with `view` in sight, measure."""
     context = browser.new_context(viewport=viewport)
     try:
@@ -123,6 +218,7 @@ def page_run(browser: Any, url: str, epochs: int, view: str, viewport: dict[str,
             page.evaluate("window.scrollTo(0, 0)")
         page.wait_for_timeout(500)
         page.evaluate(RESET)
+        monitor.start()
         page.click("#play-btn")
         if view == "top":
             page.wait_for_function("window.__bench.epochs.length > 0", timeout=60_000)
@@ -132,11 +228,14 @@ def page_run(browser: Any, url: str, epochs: int, view: str, viewport: dict[str,
                     break
                 page.click(selector)
         page.wait_for_function("window.__bench.done !== null", timeout=600_000, polling=200)
+        cpu = monitor.stop()
         page.wait_for_timeout(300)
         data = page.evaluate("window.__bench")
         if errors:
             raise RuntimeError(f"the page threw: {errors}")
-        return measure(data, view)
+        result = measure(data, view)
+        result.cpu = cpu
+        return result
     finally:
         context.close()
 
@@ -190,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             for round_ in range(1, args.rounds + 1):
                 for view in ("top", "histograms"):
                     load = os.getloadavg()[0]
-                    result = page_run(browser, server.url, args.epochs, view, viewport)
+                    monitor = CpuMonitor(server.process.pid)
+                    result = page_run(browser, server.url, args.epochs, view, viewport, monitor)
                     after = engine_rate(config, settings.worker_nice)
                     result.engine_rate, before = (before + after) / 2, after
                     runs.append(result)
@@ -203,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{clicks:>12} {load:>5.1f}",
                         flush=True,
                     )
+                    print(cpu_line(result.cpu), flush=True)
         finally:
             browser.close()
             server.stop()
@@ -215,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  " + summary_line("worst frame after the first second", worst, " ms"))
         steady = [task for run in chosen for task in run.steady_long_tasks]
         print(f"  long tasks in steady training: {len(steady)}, longest {max(steady, default=0.0):.0f} ms")
+        medians = {group: statistics.median(run.cpu[group] for run in chosen) for group in GROUPS}
+        print("  median" + cpu_line(medians)[1:])
     clicks = [click for run in runs for click in run.clicks]
     print(summary_line("click latency (pointer down to the next frame)", clicks, " ms"))
     print(f"load average at the end {' '.join(f'{load:.1f}' for load in os.getloadavg())}")

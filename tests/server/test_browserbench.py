@@ -3,10 +3,42 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
 from server import browserbench
+
+
+def cpu_shares(line):
+    assert line.startswith("  cpu % of a core: "), line
+    fields = line.split(":", 1)[1].split()
+    return {group: float(share) for group, share in zip(fields[::2], fields[1::2], strict=True)}
+
+
+def test_the_cpu_monitor_counts_each_group_of_descendants():
+    spin = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    monitor = browserbench.CpuMonitor(server_pid=-1)
+    monitor.start()
+    busy = subprocess.Popen([sys.executable, "-c", spin, "--type=renderer"])
+    busy.wait(30)
+    shares = monitor.stop()
+    assert 0.55 * 100 / monitor.seconds <= shares["renderer"] <= 0.7 * 100 / monitor.seconds + 5
+    assert shares["worker"] == shares["gpu"] == shares["server"] == 0
+
+
+def test_processes_are_grouped_by_their_command_line():
+    group = browserbench.process_group
+    assert group("python -m server.cli serve", 10, 10) == "server"
+    assert group("python -m server.worker 5 6 5", 11, 10) == "worker"
+    assert group("/usr/lib/chromium/chromium --type=renderer --lang=en", 12, 10) == "renderer"
+    assert group("/usr/lib/chromium/chromium --type=gpu-process", 13, 10) == "gpu"
+    assert group("/usr/lib/chromium/chromium --type=utility", 14, 10) == "browser"
+    assert group("/usr/lib/chromium/chromium --headless", 15, 10) == "browser"
+    assert group("node cli.js run-driver", 16, 10) == "driver"
+    assert group("sh -c true", 17, 10) is None
+
 
 COLUMNS = ["page ep/s", "engine ep/s", "ratio", "fps", "worst ms", "long tasks", "steady", "clicks ms"]
 
@@ -40,13 +72,16 @@ def test_browserbench_prints_every_figure(capsys):
     lines = capsys.readouterr().out.splitlines()
     header = next(index for index, line in enumerate(lines) if line.split()[:1] == ["round"])
     assert all(column in lines[header] for column in COLUMNS)
-    for row, view in zip(lines[header + 1 : header + 3], ("top", "histograms"), strict=True):
-        fields = row.split()
+    for index, view in ((header + 1, "top"), (header + 3, "histograms")):
+        fields = lines[index].split()
         assert fields[:2] == ["1", view]
         page, engine, ratio, fps, worst = (float(value.rstrip("%")) for value in fields[2:7])
         assert page > 0 and engine > 0 and ratio > 0 and fps > 0 and worst >= 0
         assert re.fullmatch(r"[\d/]+", fields[10]), "the Play click's latency at least"
+        shares = cpu_shares(lines[index + 1])
+        assert list(shares) == list(browserbench.GROUPS) and shares["renderer"] > 0
     text = "\n".join(lines)
+    assert text.count("median cpu % of a core:") == 2
     figures = ("page/engine epochs/s: median", "fps: median", "worst frame after the first second: median")
     for figure in figures:
         assert text.count(figure) == 2
