@@ -66,14 +66,22 @@ class Recorder:
         requested, self.requested = self.requested, False
         return requested or epoch % self.every == 0 or epoch == self.epochs or epoch == 1
 
-    def fields(self, before: list[np.ndarray] | None) -> dict[str, Any]:
-        """The record's heavy part; `before` holds the parameters before the epoch's last update."""
+    def fields(
+        self, before: list[np.ndarray] | None, probe_trace: list[np.ndarray] | None = None
+    ) -> dict[str, Any]:
+        """The record's heavy part; `before` holds the parameters before the epoch's last update.
+
+        `probe_trace` is `model.trace(probe)` when the caller has it (the trainer's evaluation does).
+        """
         t = self.telemetry
-        fields: dict[str, Any] = {"heavy": True, "layers": self.layer_rows(before)}
+        images = t.feature_maps and len(self.probe.shape) == 4
+        if probe_trace is None and (t.activations or images):
+            probe_trace = self.model.trace(self.probe)
+        fields: dict[str, Any] = {"heavy": True, "layers": self.layer_rows(before, probe_trace)}
         if self.dataset.domain is not None and self.dataset.feature_names and (t.boundary or t.neurons):
             fields.update(self.plane())
-        if t.feature_maps and len(self.probe.shape) == 4:
-            fields["feature_maps"] = self.feature_maps()
+        if images and probe_trace is not None:
+            fields["feature_maps"] = self.feature_maps(probe_trace)
         if t.weights:
             fields["weights"] = {
                 str(index): {key: tm.encode(value) for key, value in layer.params.items()}
@@ -82,11 +90,15 @@ class Recorder:
             }
         return fields
 
-    def layer_rows(self, before: list[np.ndarray] | None) -> list[dict[str, Any]]:
+    def layer_rows(
+        self, before: list[np.ndarray] | None, probe_trace: list[np.ndarray] | None = None
+    ) -> list[dict[str, Any]]:
         """Per layer: histograms of weights, gradients and activations, norms, dead and saturated units."""
         t = self.telemetry
         bins = t.bins
-        trace = self.model.trace(self.probe) if t.activations else None
+        trace = None
+        if t.activations:
+            trace = probe_trace if probe_trace is not None else self.model.trace(self.probe)
         rows = []
         position = 0
         for index, layer in enumerate(self.model.layers):
@@ -118,9 +130,9 @@ class Recorder:
             rows.append(row)
         return rows
 
-    def feature_maps(self) -> dict[str, Any]:
+    def feature_maps(self, probe_trace: list[np.ndarray]) -> dict[str, Any]:
         """The first probe sample and each image-shaped layer output on it, (channels, height, width)."""
-        trace = self.model.trace(self.probe[:1])
+        trace = [output[:1] for output in probe_trace]
         return {
             "input": tm.encode(trace[0][0]),
             "label": self.probe_targets[0].tolist(),

@@ -131,6 +131,7 @@ class Trainer:
             [layer.label for layer in self.plan.layers],
         )
         self.last_record: EpochRecord | None = None
+        self.probe_trace: list[np.ndarray] | None = None
 
     def _hold_out_validation(self, fraction: float, data: ArrayDataset) -> tuple[np.ndarray, np.ndarray]:
         """Move a fraction of the training samples (per class) to a validation set; return it."""
@@ -195,9 +196,8 @@ class Trainer:
     def initial_record(self) -> EpochRecord:
         """Epoch 0: the untrained model's losses and heavy telemetry; changes nothing later epochs see."""
         with np.errstate(all="ignore"):
-            train_loss, train_metric = self.evaluate(self.x_train, self.y_train)
-            test_loss, test_metric = self.evaluate(self.x_test, self.y_test)
-            fields = self.recorder.fields(None)
+            (train_loss, train_metric), (test_loss, test_metric), _ = self._scores(trace_probe=True)
+            fields = self.recorder.fields(None, self.probe_trace)
         return EpochRecord.model_construct(
             epoch=0,
             lr=self.schedule.lr_at(0, self.base_lr),
@@ -238,11 +238,14 @@ class Trainer:
         trainer.load_state(state)
         return trainer
 
-    def evaluate(self, x: np.ndarray, y: np.ndarray, reference: Any = None) -> tuple[float, float]:
+    def evaluate(
+        self, x: np.ndarray, y: np.ndarray, reference: Any = None, output: np.ndarray | None = None
+    ) -> tuple[float, float]:
         """(loss, accuracy or R^2) of the model in eval mode on (x, y); `reference` is `_reference(y)`."""
         if len(x) == 0:
             return float("nan"), float("nan")
-        output = self.model.outputs(x)
+        if output is None:
+            output = self.model.outputs(x)
         loss = float(self.loss.forward(output, y))
         if reference is None:
             reference = self._reference(y)
@@ -251,10 +254,22 @@ class Trainer:
             return loss, 1.0 - residual / reference if reference > 0 else float("nan")
         return loss, float(np.mean(self._classes(output) == reference))
 
-    def _scores(self) -> list[tuple[float, float]]:
-        """(loss, metric) on the training, test and validation sets."""
-        sets = ((self.x_train, self.y_train), (self.x_test, self.y_test), (self.x_val, self.y_val))
-        return [self.evaluate(x, y, r) for (x, y), r in zip(sets, self._references, strict=True)]
+    def _scores(self, trace_probe: bool = False) -> list[tuple[float, float]]:
+        """(loss, metric) on the training, test and validation sets.
+
+        The training set's first rows, the telemetry probe, are a batch of their own; with `trace_probe`
+        they run layer by layer (the same bits) and `probe_trace` keeps every layer's output for the record.
+        """
+        probe, rest = self.x_train[: len(self.recorder.probe)], self.x_train[len(self.recorder.probe) :]
+        self.probe_trace = self.model.trace(probe) if trace_probe else None
+        head = self.probe_trace[-1] if self.probe_trace is not None else self.model.outputs(probe)
+        output = np.concatenate([head, self.model.outputs(rest)]) if len(rest) else head
+        train, test, val = self._references
+        return [
+            self.evaluate(self.x_train, self.y_train, train, output),
+            self.evaluate(self.x_test, self.y_test, test),
+            self.evaluate(self.x_val, self.y_val, val),
+        ]
 
     def _reference(self, y: np.ndarray) -> Any:
         """What the metric compares outputs with: the class labels, or the total sum of squares of y."""
@@ -317,7 +332,8 @@ class Trainer:
                 self.optimizer.lr = lr
                 is_heavy = self.recorder.due(self.epoch) or (heavy is not None and heavy(self.epoch))
                 before = self._train_one_epoch(keep_last_update=is_heavy)
-                (train_loss, train_metric), (test_loss, test_metric), (val_loss, val_metric) = self._scores()
+                scores = self._scores(trace_probe=is_heavy)
+                (train_loss, train_metric), (test_loss, test_metric), (val_loss, val_metric) = scores
                 penalty = self.penalty_value()
                 problem = self._divergence(train_loss)
                 if problem:
@@ -340,11 +356,12 @@ class Trainer:
                         if best_state is not None:
                             self.model.load_state_dict(best_state)
                             self.message += f"; restored the weights of epoch {best_epoch}"
-                            (train_loss, train_metric), (test_loss, test_metric), val = self._scores()
+                            scores = self._scores(trace_probe=is_heavy)
+                            (train_loss, train_metric), (test_loss, test_metric), val = scores
                             val_loss, val_metric = val
                             penalty = self.penalty_value()
                 full = (is_heavy or self.status != "running") and not problem
-                fields = self.recorder.fields(before) if full else LIGHT
+                fields = self.recorder.fields(before, self.probe_trace) if full else LIGHT
                 now = time.perf_counter()
                 record = EpochRecord.model_construct(
                     epoch=self.epoch,

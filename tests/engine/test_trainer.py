@@ -389,3 +389,25 @@ def test_inputs_beyond_float32_are_refused_naming_the_array():
     with pytest.raises(ValueError, match="data.x_train"):
         Trainer({"training": {"epochs": 1}}, data=data)
     Trainer({"training": {"epochs": 1}, "dtype": "float64"}, data=data)
+
+
+def test_a_heavy_epoch_reads_the_probe_activations_from_the_evaluation_pass(monkeypatch):
+    from engine import telemetry
+    from engine.model import Model
+
+    config = {
+        "data": {"dataset": "digits", "n_samples": 200},
+        "model": {"layers": [{"type": "conv2d", "filters": 4, "activation": "relu"}, {"type": "maxpool2d"}]},
+        "training": {"epochs": 3, "batch_size": 50},
+        "telemetry": {"probe_size": 64},
+    }
+    traced = []
+    trace = Model.trace
+    monkeypatch.setattr(Model, "trace", lambda model, x: traced.append(len(x)) or trace(model, x))
+    trainer = Trainer(config)
+    record = next(trainer.epochs())
+    assert traced == [64]
+    outputs = trace(trainer.model, trainer.x_train[:64])
+    relu = record.layers[1]
+    assert relu["activation"] == telemetry.stats(outputs[2], trainer.config.telemetry.bins)
+    np.testing.assert_array_equal(decode(record.feature_maps["layers"][2]["maps"]), outputs[3][0])
