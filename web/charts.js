@@ -128,17 +128,20 @@ function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height,
 const PACING = 8;
 const FRAME_BUDGET = 12;
 const CHEAP_FLUSH = 4;
+const DRAW_INTERVAL = 1000 / 30;
 
 /**
- * Flushes changed views once per animation frame, only when visible. After a costly flush (a Plotly redraw)
- * every costly view waits PACING times its cost, whichever view it was: drawing takes at most 1/(PACING + 1)
- * of the main thread however many charts are in view, and cheap views (readouts, canvases) flush every frame.
+ * Flushes changed views on animation frames at most 30 times a second (the frames between stay idle, so the page
+ * renders less), only when visible. After a costly flush (a Plotly redraw) every costly view waits PACING times
+ * its cost, whichever view it was: drawing takes at most 1/(PACING + 1) of the main thread however many charts
+ * are in view, and cheap views (readouts, canvases) flush on every drawing frame.
  */
 export class FrameScheduler {
   constructor() {
     this.dirty = new Set();
     this.waiters = [];
     this.frame = 0;
+    this.lastDraw = -Infinity;
     this.nextCostly = 0;
     this.views = new WeakMap();
     this.observer = new IntersectionObserver((entries) => {
@@ -161,7 +164,7 @@ export class FrameScheduler {
   }
 
   request() {
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.run());
+    if (!this.frame) this.frame = requestAnimationFrame((time) => this.run(time));
   }
 
   /**
@@ -181,8 +184,13 @@ export class FrameScheduler {
     for (const waiter of ready) waiter.callback();
   }
 
-  run() {
+  run(time) {
     this.frame = 0;
+    if (time - this.lastDraw < DRAW_INTERVAL - 4) {
+      this.request();
+      return;
+    }
+    this.lastDraw = time;
     const frameStart = performance.now();
     for (const view of [...this.dirty]) {
       if (!view.visible) continue;
@@ -222,10 +230,203 @@ export class View {
   }
 }
 
+function extent(traces, key, log) {
+  let low = Infinity;
+  let high = -Infinity;
+  for (const trace of traces) {
+    for (const value of trace[key]) {
+      if (value === null || !Number.isFinite(value) || (log && value <= 0)) continue;
+      const v = log ? Math.log10(value) : value;
+      if (v < low) low = v;
+      if (v > high) high = v;
+    }
+  }
+  return low <= high ? [low, high] : null;
+}
+
+/**
+ * The axis range to draw data spanning [low, high]: the current one while it holds the data and the data fill
+ * at least half of it, else the data padded (`pad` of its span below, `grow` above), so the axes change rarely.
+ * @param {number[]|null} current
+ * @param {number[]|null} data [low, high]
+ * @param {{pad?: number, grow?: number, high?: number}} [options] high: the most the range grows to while the data
+ *   stay below it (a run's last epoch)
+ * @returns {number[]|null}
+ */
+export function stickyRange(current, data, { pad = 0.08, grow = 0.08, high: most } = {}) {
+  if (!data) return current;
+  const [low, high] = data;
+  const span = high - low || Math.abs(low) * 0.1 || 1;
+  if (current && low >= current[0] && high <= current[1] && span >= 0.5 * (current[1] - current[0])) return current;
+  const top = high + grow * span;
+  return [low - pad * span, most >= high ? Math.min(top, most) : top];
+}
+
+function tracePath(context, trace, px, py, close) {
+  let open = false;
+  for (let i = 0; i < trace.x.length; i += 1) {
+    const y = trace.y[i];
+    const X = px(trace.x[i]);
+    const Y = y === null ? NaN : py(y);
+    if (!Number.isFinite(X) || !Number.isFinite(Y)) {
+      if (!close) open = false;
+      continue;
+    }
+    if (open) context.lineTo(X, Y);
+    else context.moveTo(X, Y);
+    open = true;
+  }
+}
+
+const DASHES = { solid: [], dot: [2, 3], dash: [6, 4] };
+
+/**
+ * Paints Plotly scatter traces (lines with their dash, width and opacity; fills toself, tozeroy and tonexty) and
+ * rect and line shapes (xref x, yref paper) on a canvas over a Plotly chart's plot area, through its axes.
+ * @param {HTMLCanvasElement} canvas
+ * @param {object} fullLayout the chart's _fullLayout (its xaxis and yaxis place the canvas and the points)
+ * @param {object[]} traces
+ * @param {object[]} [shapes]
+ */
+export function paintTraces(canvas, fullLayout, traces, shapes = []) {
+  const xa = fullLayout.xaxis;
+  const ya = fullLayout.yaxis;
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.round(xa._length * ratio);
+  const height = Math.round(ya._length * ratio);
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  Object.assign(canvas.style, { left: `${xa._offset}px`, top: `${ya._offset}px`, width: `${xa._length}px`,
+    height: `${ya._length}px`, display: "block" });
+  const context = canvas.getContext("2d");
+  context.setTransform(ratio, 0, 0, ratio, 0, 0);
+  context.clearRect(0, 0, xa._length, ya._length);
+  const px = (value) => xa.c2p(value);
+  const py = (value) => ya.c2p(value);
+  for (const shape of shapes) {
+    const x0 = px(shape.x0);
+    const x1 = px(shape.x1);
+    context.globalAlpha = 1;
+    if (shape.type === "rect") {
+      context.fillStyle = shape.fillcolor;
+      context.fillRect(Math.min(x0, x1), 0, Math.abs(x1 - x0), ya._length);
+    } else {
+      context.strokeStyle = shape.line.color;
+      context.lineWidth = shape.line.width;
+      context.setLineDash(DASHES[shape.line.dash] ?? []);
+      context.beginPath();
+      context.moveTo(x0, 0);
+      context.lineTo(x1, ya._length);
+      context.stroke();
+    }
+  }
+  traces.forEach((trace, i) => {
+    context.globalAlpha = trace.opacity ?? 1;
+    if (trace.fill && trace.fill !== "none") {
+      context.beginPath();
+      tracePath(context, trace, px, py, true);
+      if (trace.fill === "tozeroy" && trace.x.length) {
+        context.lineTo(px(trace.x[trace.x.length - 1]), py(0));
+        context.lineTo(px(trace.x[0]), py(0));
+      } else if (trace.fill === "tonexty" && i > 0) {
+        const previous = traces[i - 1];
+        const back = { x: Array.from(previous.x).reverse(), y: Array.from(previous.y).reverse() };
+        tracePath(context, back, (v) => px(v), py, true);
+      }
+      context.closePath();
+      context.fillStyle = trace.fillcolor;
+      context.fill();
+    }
+    const line = trace.line ?? {};
+    if (line.width === 0) return;
+    context.beginPath();
+    tracePath(context, trace, px, py, false);
+    context.strokeStyle = line.color;
+    context.lineWidth = line.width ?? 2;
+    context.setLineDash(DASHES[line.dash] ?? []);
+    context.lineJoin = "round";
+    context.stroke();
+  });
+  context.globalAlpha = 1;
+  context.setLineDash([]);
+}
+
+/**
+ * A Plotly chart. While live (a run trains) and not under the pointer, Plotly draws only the axes, and redraws them
+ * only when their ranges move (stickyRange); the traces are painted on a canvas over the plot area, a redraw of
+ * about a millisecond instead of a Plotly redraw of tens. At rest (or hovered) Plotly draws everything.
+ */
 class PlotView extends View {
+  constructor(el, scheduler) {
+    super(el, scheduler);
+    this.live = false;
+    this.hovered = false;
+    this.ranges = null;
+    this.liveKey = "";
+    el.addEventListener("pointerenter", () => {
+      this.hovered = true;
+      if (this.live) this.invalidate();
+    });
+    el.addEventListener("pointerleave", () => {
+      this.hovered = false;
+      if (this.live) this.invalidate();
+    });
+  }
+
+  setLive(live) {
+    if (this.live === live) return;
+    this.live = live;
+    this.invalidate();
+  }
+
   plot(data, layout) {
     if (this.el.data) Plotly.react(this.el, data, layout, PLOT_CONFIG);
     else Plotly.newPlot(this.el, data, layout, PLOT_CONFIG);
+  }
+
+  /** Draws traces and layout: all with Plotly at rest, the axes with Plotly and the traces on the canvas while live. */
+  draw(traces, layout, { shapes = [], pad = {} } = {}) {
+    if (!this.live || this.hovered) {
+      if (this.canvas) this.canvas.style.display = "none";
+      this.liveKey = "";
+      this.ranges = null;
+      this.plot(traces, shapes.length ? { ...layout, shapes } : layout);
+      return;
+    }
+    const logX = layout.xaxis.type === "log";
+    const logY = layout.yaxis.type === "log";
+    const previous = this.ranges ?? {};
+    const ranges = {
+      x: layout.xaxis.range ?? stickyRange(previous.x, extent(traces, "x", logX), pad.x),
+      y: layout.yaxis.range ?? stickyRange(previous.y, extent(traces, "y", logY), pad.y),
+    };
+    this.ranges = ranges;
+    const axes = {
+      ...layout,
+      xaxis: { ...layout.xaxis, range: ranges.x ?? undefined, autorange: ranges.x ? false : undefined },
+      yaxis: { ...layout.yaxis, range: ranges.y && layout.yaxis.autorange === "reversed" ? [ranges.y[1], ranges.y[0]] : ranges.y ?? undefined,
+        autorange: ranges.y ? false : layout.yaxis.autorange },
+    };
+    const empty = traces.map((trace) => ({ ...trace, x: [], y: [] }));
+    const key = JSON.stringify([layout, empty]);
+    const rangeKey = JSON.stringify([axes.xaxis.range, axes.yaxis.range]);
+    if (key !== this.liveKey || !this.el._fullLayout) {
+      this.liveKey = key;
+      this.rangeKey = rangeKey;
+      this.plot(empty, axes);
+    } else if (rangeKey !== this.rangeKey) {
+      this.rangeKey = rangeKey;
+      Plotly.relayout(this.el, { "xaxis.range": axes.xaxis.range, "xaxis.autorange": axes.xaxis.autorange,
+        "yaxis.range": axes.yaxis.range, "yaxis.autorange": axes.yaxis.autorange });
+    }
+    if (!this.canvas) {
+      this.canvas = document.createElement("canvas");
+      this.canvas.className = "live-traces";
+      this.el.append(this.canvas);
+    }
+    paintTraces(this.canvas, this.el._fullLayout, traces, shapes);
   }
 }
 
@@ -330,10 +531,10 @@ export class LineChart extends PlotView {
   }
 
   flush() {
-    if (this.stale || !this.el.data || this.xs.some((xs) => xs.length > MAX_LINE_POINTS)) {
+    if (this.live || this.stale || !this.el.data || this.liveKey || this.xs.some((xs) => xs.length > MAX_LINE_POINTS)) {
       this.stale = false;
       this.pending = null;
-      this.plot(this.traces(), baseLayout({ ...this.options, log: this.log }));
+      this.draw(this.traces(), baseLayout({ ...this.options, log: this.log }), { pad: { x: { pad: 0, grow: 1, high: this.xMax } } });
       return;
     }
     if (!this.pending) return;
@@ -408,7 +609,7 @@ export class ScatterChart extends PlotView {
     this.invalidate();
   }
 
-  heatmapImage() {
+  paintHeatmap() {
     const { x, y, z, kind, limit: own } = this.highlight ?? this.boundary;
     const [low, high] = this.points?.range ?? [-1, 1];
     const limit = own ?? Math.max(Math.abs(low), Math.abs(high));
@@ -417,23 +618,51 @@ export class ScatterChart extends PlotView {
     else if (kind === "probability") color = (value) => mixColor(this.discretize ? (value >= 0.5 ? 1 : -1) : 2 * value - 1);
     else color = (value) => mixColor(this.discretize ? Math.round((4 * value) / limit) / 4 : value / limit);
     paintCanvas(this.canvas, z, color, true, 0.4);
-    const smooth = !this.discretize && kind !== "class";
+    const dx = (x[x.length - 1] - x[0]) / Math.max(x.length - 1, 1);
+    const dy = (y[y.length - 1] - y[0]) / Math.max(y.length - 1, 1);
+    return { smooth: !this.discretize && kind !== "class", left: x[0] - dx / 2, top: y[y.length - 1] + dy / 2,
+      width: dx * x.length, height: dy * y.length };
+  }
+
+  paintLive() {
+    const back = this.back ??= Object.assign(document.createElement("canvas"), { className: "live-heatmap" });
+    if (!back.isConnected) this.el.append(back);
+    const { xaxis: xa, yaxis: ya } = this.el._fullLayout;
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.round(xa._length * ratio);
+    const height = Math.round(ya._length * ratio);
+    if (back.width !== width || back.height !== height) Object.assign(back, { width, height });
+    Object.assign(back.style, { left: `${xa._offset}px`, top: `${ya._offset}px`, width: `${xa._length}px`,
+      height: `${ya._length}px`, display: "block" });
+    const context = back.getContext("2d");
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.fillStyle = "#ffffff";
+    context.fillRect(0, 0, xa._length, ya._length);
+    if (!this.boundary && !this.highlight) return;
+    const image = this.paintHeatmap();
+    const left = xa.c2p(image.left);
+    const top = ya.c2p(image.top);
+    context.imageSmoothingEnabled = image.smooth;
+    context.imageSmoothingQuality = "high";
+    context.drawImage(this.canvas, left, top, xa.c2p(image.left + image.width) - left, ya.c2p(image.top - image.height) - top);
+  }
+
+  heatmapImage() {
+    const image = this.paintHeatmap();
     this.scaled.width = this.canvas.width * 4;
     this.scaled.height = this.canvas.height * 4;
     const context = this.scaled.getContext("2d");
-    context.imageSmoothingEnabled = smooth;
+    context.imageSmoothingEnabled = image.smooth;
     context.imageSmoothingQuality = "high";
     context.drawImage(this.canvas, 0, 0, this.scaled.width, this.scaled.height);
-    const dx = (x[x.length - 1] - x[0]) / Math.max(x.length - 1, 1);
-    const dy = (y[y.length - 1] - y[0]) / Math.max(y.length - 1, 1);
     return {
       source: this.scaled.toDataURL(),
       xref: "x",
       yref: "y",
-      x: x[0] - dx / 2,
-      y: y[y.length - 1] + dy / 2,
-      sizex: dx * x.length,
-      sizey: dy * y.length,
+      x: image.left,
+      y: image.top,
+      sizex: image.width,
+      sizey: image.height,
       sizing: "stretch",
       xanchor: "left",
       yanchor: "top",
@@ -443,12 +672,19 @@ export class ScatterChart extends PlotView {
   }
 
   flush() {
-    const images = this.boundary || this.highlight ? [this.heatmapImage()] : [];
-    if (this.el.data && !this.pointsChanged) {
+    const live = this.live;
+    if (live && this.el.data && !this.pointsChanged && this.drawnLive) {
+      this.paintLive();
+      return;
+    }
+    const images = !live && (this.boundary || this.highlight) ? [this.heatmapImage()] : [];
+    if (this.el.data && !this.pointsChanged && this.drawnLive === live) {
       Plotly.relayout(this.el, { images });
       return;
     }
     this.pointsChanged = false;
+    this.drawnLive = live;
+    if (this.back) this.back.style.display = "none";
     const data = [];
     if (this.points) {
       data.push(this.markers(this.points.train, "train", false));
@@ -460,14 +696,15 @@ export class ScatterChart extends PlotView {
     this.plot(data, {
       margin: compact ? { l: 4, r: 4, t: 4, b: 4 } : { l: 32, r: 8, t: 8, b: 26 },
       paper_bgcolor: "rgba(0,0,0,0)",
-      plot_bgcolor: "#ffffff",
       font: FONT,
       showlegend: false,
       hovermode: "closest",
+      plot_bgcolor: live ? "rgba(0,0,0,0)" : "#ffffff",
       images,
       xaxis: { ...axis, range: [domain[0], domain[1]], showticklabels: !compact, constrain: "domain" },
       yaxis: { ...axis, range: [domain[2], domain[3]], showticklabels: !compact, scaleanchor: "x", constrain: "domain" },
     });
+    if (live) this.paintLive();
   }
 }
 
@@ -579,8 +816,8 @@ export class HistogramChart extends PlotView {
     });
     layout.hovermode = "closest";
     if (this.view === "offset") layout.yaxis.autorange = "reversed";
-    if (this.view === "overlay" && entries.length) layout.shapes = this.percentileShapes(entries[entries.length - 1]);
-    this.plot(traces, layout);
+    const shapes = this.view === "overlay" && entries.length ? this.percentileShapes(entries[entries.length - 1]) : [];
+    this.draw(traces, layout, { shapes });
   }
 }
 

@@ -105,6 +105,7 @@ export class RunView {
   clear(runConfig = null, status = "ready") {
     this.runConfig = runConfig;
     this.status = status;
+    this.setLive(isRunning(status));
     this.lastEpoch = 0;
     this.latest = null;
     this.heavy = null;
@@ -141,6 +142,14 @@ export class RunView {
     if (this.initial && this.lastEpoch === 0) this.applyInitial();
   }
 
+  setLive(live) {
+    const charts = [this.boundary, this.loss, this.metric, this.lr, this.grad, this.ratio, this.units, this.hist];
+    for (const chart of charts) chart.setLive(live);
+    for (const chart of [this.loss, this.metric, this.lr, this.grad, this.ratio, this.units]) {
+      chart.xMax = this.runConfig?.training?.epochs;
+    }
+  }
+
   applyInitial() {
     this.heavy = this.initial;
     if (this.initial.boundary) this.boundary.setBoundary(this.initial.boundary);
@@ -155,6 +164,7 @@ export class RunView {
    */
   showStatus(status, message) {
     this.status = status;
+    this.setLive(isRunning(status));
     this.readout.show(this.latest, status);
     if (status === "diverged") this.showDiverged(message);
   }

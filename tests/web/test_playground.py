@@ -73,6 +73,25 @@ def boundary_drawn(page) -> bool:
     )
 
 
+LIVE_PIXELS = """([id, selector, color, tolerance = 40]) => {
+    const canvas = document.querySelector(`#${id} > ${selector}`);
+    if (!canvas || canvas.style.display !== 'block' || !canvas.width) return -1;
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const rgb = [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16));
+    let count = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+        const near = rgb.every((value, k) => Math.abs(pixels[i + k] - value) <= tolerance);
+        if (pixels[i + 3] > 200 && near) count += 1;
+    }
+    return count;
+}"""
+
+
+def live_pixels(page, chart: str, color: str, selector: str = ".live-traces", tolerance: int = 40) -> int:
+    """How many pixels near a colour (#rrggbb) the chart's live canvas shows (-1 when it is hidden)."""
+    return page.evaluate(LIVE_PIXELS, [chart, selector, color, tolerance])
+
+
 def train_to_end(page, epochs: int) -> None:
     type_into(page, "training.epochs", epochs)
     page.click("#play-btn")
@@ -92,14 +111,14 @@ def test_build_train_pause_step_reset(page):
     page.click("#play-btn")
     page.wait_for_function(
         "Number(document.getElementById('epoch-counter').textContent) > 5"
-        " && document.getElementById('loss-chart').data[0].x.length > 3",
+        " && window.nnplay.runView.loss.xs[0].length > 3",
         timeout=30_000,
     )
     first = counter(page)
     wait_epoch(page, f"> {first + 5}")
-    assert trace_length(page, "loss-chart") > 3
-    page.wait_for_function("(document.getElementById('boundary-chart').layout?.images?.length ?? 0) > 0")
-    assert boundary_drawn(page)
+    page.wait_for_function(f"({LIVE_PIXELS})(['loss-chart', '.live-traces', '#334e7a']) > 20")
+    page.wait_for_function("window.nnplay.heavy?.boundary && window.nnplay.boundary.drawnLive")
+    assert 0 <= live_pixels(page, "boundary-chart", "#ffffff", ".live-heatmap", tolerance=0) < 100
     assert page.evaluate("document.querySelectorAll('.net-node.hidden').length") == 4 + 2 + 3
     assert page.text_content("#train-loss") != "–"
 
@@ -114,6 +133,9 @@ def test_build_train_pause_step_reset(page):
     paused_at = counter(page)
     time.sleep(1.0)
     assert counter(page) == paused_at
+    page.wait_for_function("document.getElementById('loss-chart').data[0].x.length > 3")
+    page.wait_for_function("(document.getElementById('boundary-chart').layout?.images?.length ?? 0) > 0")
+    assert boundary_drawn(page)
 
     page.hover(".net-node.hidden >> nth=0")
     wait_text(page, "boundary-note", "Showing 0 dense unit 1")
