@@ -22,11 +22,11 @@ def stats(values: np.ndarray, bins: int = 30) -> dict:
         return {**zero, "histogram": histogram, "percentiles": encode([])}
     low, high = ordered[0].item(), ordered[-1].item()
     left, right = (low - 0.5, high + 0.5) if low == high else (low, high)
-    below = ordered.searchsorted((left + (right - left) * _unit_edges(bins)).tolist())
+    below = ordered.searchsorted(left + (right - left) * _unit_edges(bins))
     below[-1] = n
     lower, upper, fraction = _quantile_positions(n)
-    percentiles = ordered[lower]
-    percentiles += (ordered[upper] - percentiles) * fraction
+    percentiles = ordered.take(lower)
+    percentiles += (ordered.take(upper) - percentiles) * fraction
     mean = ordered.sum(dtype=np.float64).item() / n
     centered = ordered - ordered.dtype.type(mean)
     return {
@@ -34,7 +34,7 @@ def stats(values: np.ndarray, bins: int = 30) -> dict:
         "std": (np.dot(centered, centered).item() / n) ** 0.5,
         "min": low,
         "max": high,
-        "histogram": {"low": left, "high": right, "counts": encode(np.diff(below))},
+        "histogram": {"low": left, "high": right, "counts": encode(below[1:] - below[:-1])},
         "percentiles": encode(percentiles),
     }
 
@@ -65,10 +65,14 @@ def encode(values: Any) -> dict[str, Any]:
 def quantize(values: Any) -> dict[str, Any]:
     """A uint8 array of levels q between low and high: value = low + (high - low) * q / 255."""
     array = np.asarray(values, dtype=np.float64)
-    finite = array[np.isfinite(array)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if array.size and np.isfinite(array).all():
+        low, high = float(array.min()), float(array.max())
+    else:
+        finite = array[np.isfinite(array)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+        array = np.nan_to_num(array, nan=low, posinf=high, neginf=low)
     scale = 255 / (high - low) if high > low else 0.0
-    levels = np.rint((np.nan_to_num(array, nan=low, posinf=high, neginf=low) - low) * scale).astype(np.uint8)
+    levels = np.rint((array - low) * scale).astype(np.uint8)
     data = base64.b64encode(np.ascontiguousarray(levels).data).decode()
     return {"dtype": "uint8", "shape": list(array.shape), "data": data, "low": low, "high": high}
 
