@@ -171,21 +171,12 @@ def test_a_float64_batch_into_a_float32_model_takes_the_layers_path():
 @pytest.mark.parametrize("specs, input_shape", CASES)
 def test_a_training_step_matches_torch(specs, input_shape):
     torch = pytest.importorskip("torch")
+    from tests.engine.test_layers_torch import declared_module
+
     rng = np.random.default_rng(7)
     model = build(specs, input_shape)
-    modules = {
-        "Dense": lambda layer: torch.nn.Linear(*layer.weight.shape[::-1]),
-        "Conv2d": lambda layer: torch.nn.Conv2d(
-            layer.weight.shape[1], layer.filters, layer.kernel_size, layer.stride, layer.padding
-        ),
-        "Tanh": lambda layer: torch.nn.Tanh(),
-        "Sigmoid": lambda layer: torch.nn.Sigmoid(),
-        "ReLU": lambda layer: torch.nn.ReLU(),
-        "LeakyReLU": lambda layer: torch.nn.LeakyReLU(0.1),
-        "MaxPool2d": lambda layer: torch.nn.MaxPool2d(2),
-        "Flatten": lambda layer: torch.nn.Flatten(),
-    }
-    net = torch.nn.Sequential(*[modules[type(layer).__name__](layer) for layer in model.layers]).double()
+    shapes = [input_shape, *model.output_shapes]
+    net = torch.nn.Sequential(*[declared_module(layer, shapes[i]) for i, layer in enumerate(model.layers)])
     net.load_state_dict({k: torch.from_numpy(v) for k, v in model.state_dict().items()})
     x = rng.standard_normal((5, *input_shape))
     upstream = rng.standard_normal((5, *model.output_shape))
