@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import sys
@@ -190,12 +189,11 @@ class JobRunner:
             self.send("status", {"status": status, "message": None})
 
     def report(self, record: Any) -> None:
-        scalars = record.scalars()
         self.send(
             "epoch",
             {
-                "scalars": scalars,
-                "scalars_json": json.dumps(scalars),
+                "scalars": record.scalars(),
+                "scalars_json": record.model_dump_json(exclude=record.HEAVY_FIELDS),
                 "record_json": record.model_dump_json() if record.heavy else None,
             },
             hold=True,
@@ -207,12 +205,11 @@ class JobRunner:
         if record is None or record.heavy:
             return
         record = self.trainer.heavy_record()
-        scalars = record.scalars()
         self.send(
             "epoch",
             {
-                "scalars": scalars,
-                "scalars_json": json.dumps(scalars),
+                "scalars": record.scalars(),
+                "scalars_json": record.model_dump_json(exclude=record.HEAVY_FIELDS),
                 "record_json": record.model_dump_json(),
                 "again": True,
             },
