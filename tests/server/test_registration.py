@@ -1,4 +1,4 @@
-"""An optimizer and a schedule registered by this test alone are validated, catalogued, exported and trained.
+"""An optimizer, a schedule and a layer type registered by this test alone are validated, listed and trained.
 
 Each is one class with its schema beside it, put in its registry after the app was built: RunConfig and the
 server's routes accept it, reject its out-of-range values naming the field, `/api/catalog` lists it with its
@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from pydantic import Field
 
-from engine import Trainer, catalog, optimizers, schedules
+from engine import Trainer, catalog, layers, optimizers, schedules
 from engine.config import RunConfig
+from engine.layers import Layer
 from engine.optimizers import Beta, Optimizer, OptimizerSchema
 from engine.plan import run_torch
 from engine.schedules import Schedule
@@ -85,9 +86,60 @@ class Linear(Schedule):
         return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * progress)
 
 
+class ScaleLayer(Strict):
+    """A learnable scale per feature: y = x * weight."""
+
+    type: Literal["scale"] = "scale"
+    init: float = Field(1.0, gt=0, le=10, description="every weight's initial value")
+
+
+class Scale(Layer):
+    """Scale: y = x * weight, (batch, n) -> (batch, n), weight (n,) starting at `init`."""
+
+    Config = ScaleLayer
+    torch_definition = """class Scale(nn.Module):
+    def __init__(self, features, init):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((features,), init))
+
+    def forward(self, x):
+        return x * self.weight
+"""
+
+    def __init__(self, init=1.0):
+        super().__init__()
+        self.init = validated(self.Config, init=init).init
+
+    def build(self, input_shape, rng, dtype):
+        self.params = {"weight": np.full(self.output_shape(input_shape), self.init, dtype)}
+        self.grads = {"weight": np.zeros_like(self.params["weight"])}
+        return tuple(input_shape)
+
+    def output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"scale needs input (features,), got {tuple(input_shape)}")
+        return tuple(input_shape)
+
+    def parameter_shapes(self, input_shape):
+        return {"weight": tuple(input_shape)}
+
+    def torch(self, input_shape):
+        return f"Scale({input_shape[0]}, init={self.init!r})"
+
+    def forward(self, x, training):
+        self.x = x
+        return x * self.params["weight"]
+
+    def backward(self, grad):
+        (grad * self.x).sum(0, out=self.grads["weight"])
+        return grad * self.params["weight"]
+
+
 RUN = {
     "data": {"dataset": "circle", "n_samples": 80, "noise": 10},
-    "model": {"layers": [{"type": "dense", "units": 5, "activation": "tanh"}]},
+    "model": {
+        "layers": [{"type": "dense", "units": 5, "activation": "tanh"}, {"type": "scale", "init": 0.5}]
+    },
     "optimizer": {"name": "adamax", "lr": 0.05, "betas": [0.8, 0.99], "weight_decay": 0.001},
     "schedule": {"name": "linear", "start_factor": 0.25, "total_iters": 4},
     "training": {"epochs": 6, "batch_size": "full"},
@@ -100,24 +152,31 @@ RUN = {
 def registered(monkeypatch):
     monkeypatch.setitem(optimizers.OPTIMIZERS, "adamax", Adamax)
     monkeypatch.setitem(schedules.SCHEDULES, "linear", Linear)
+    monkeypatch.setitem(layers.LAYERS, "scale", Scale)
 
 
 def test_unregistered_names_are_rejected_naming_the_field():
     with pytest.raises(ValueError, match="'adamax' found using 'name' does not match") as error:
         RunConfig.model_validate(RUN)
-    assert error.value.errors()[0]["loc"] == ("optimizer",)
+    assert [problem["loc"] for problem in error.value.errors()] == [
+        ("model", "layers", 1),
+        ("optimizer",),
+        ("schedule",),
+    ]
 
 
 def test_run_config_validates_them_with_their_own_bounds(registered):
     config = RunConfig.model_validate(RUN)
     assert isinstance(config.optimizer, AdamaxConfig) and config.optimizer.betas == (0.8, 0.99)
     assert isinstance(config.schedule, LinearLR) and config.schedule.end_factor == 1.0
+    assert isinstance(config.model.layers[1], ScaleLayer) and config.model.layers[1].init == 0.5
     assert RunConfig.model_validate(config.model_dump(mode="json")) == config
     for field, value, loc in [
         ("optimizer", {"name": "adamax", "betas": [0.9, 1.0]}, ("optimizer", "adamax", "betas", 1)),
         ("optimizer", {"name": "adamax", "eps": 0}, ("optimizer", "adamax", "eps")),
         ("schedule", {"name": "linear", "total_iters": 0}, ("schedule", "linear", "total_iters")),
         ("schedule", {"name": "linear", "start_factor": 1.5}, ("schedule", "linear", "start_factor")),
+        ("model", {"layers": [{"type": "scale", "init": 0}]}, ("model", "layers", 0, "scale", "init")),
     ]:
         with pytest.raises(ValueError) as error:
             RunConfig.model_validate({**RUN, field: value})
@@ -129,6 +188,8 @@ def test_direct_construction_checks_the_same_schema(registered):
         optimizers.get({"name": "adamax", "betas": (0.9, 1.0)})
     with pytest.raises(ValueError, match=r"^total_iters: Input should be greater than or equal to 1, got 0$"):
         Linear(total_iters=0)
+    with pytest.raises(ValueError, match=r"^scale: init: Input should be less than or equal to 10, got 11$"):
+        layers.get({"type": "scale", "init": 11})
 
 
 def test_the_server_accepts_them_and_answers_422_naming_the_field(client, registered):
@@ -140,6 +201,14 @@ def test_the_server_accepts_them_and_answers_422_naming_the_field(client, regist
     planned = client.post("/api/plan", json=RUN)
     assert planned.status_code == 200, planned.text
     code = planned.json()["torch"]
+    scale = planned.json()["layers"][2]
+    assert (scale["index"], scale["type"], scale["class_name"], scale["torch"]) == (
+        2,
+        "scale",
+        "Scale",
+        "Scale(5, init=0.5)",
+    )
+    assert scale["parameters"] == {"weight": [5]} and "class Scale(nn.Module):" in code
     assert (
         "optimizer = torch.optim.Adamax(model.parameters(), lr=0.05, betas=(0.8, 0.99), eps=1e-08, " in code
     )
@@ -167,6 +236,18 @@ def test_the_catalog_lists_them_with_their_bounds(client, registered):
         "default": 5,
         "minimum": 1,
         "maximum": 10000,
+    }
+    assert entries["layers"]["scale"] == {
+        "doc": "A learnable scale per feature: y = x * weight.",
+        "params": {
+            "init": {
+                "type": "number",
+                "default": 1.0,
+                "exclusiveMinimum": 0.0,
+                "maximum": 10.0,
+                "description": "every weight's initial value",
+            }
+        },
     }
     assert "adamax" in catalog.catalog()["optimizers"]
 
