@@ -7,12 +7,18 @@ built to fail when the mechanism it illustrates is swapped out (tests/engine/tes
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from engine.optimizers import Adagrad, RMSprop
 from engine.trainer import EpochRecord, Trainer
+
+Config = dict[str, Any]
+Probe = Callable[[Trainer], dict[str, Any]]
 
 LEAN_TELEMETRY = {
     "every": 10_000,
@@ -35,21 +41,23 @@ class Run:
     """One config's records, its parameters before and after training, and the probe after each epoch."""
 
     records: list[EpochRecord]
-    probes: list[dict] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)
     initial: dict[str, np.ndarray] = field(default_factory=dict)
     final: dict[str, np.ndarray] = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
+    config: Config = field(default_factory=dict)
 
 
-def _adam(lr: float) -> dict:
+def _adam(lr: float) -> Config:
     return {"name": "adam", "lr": lr}
 
 
-def _dense(units: int, depth: int, activation, **params) -> list[dict]:
+def _dense(units: int, depth: int, activation: str | Config, **params: Any) -> list[Config]:
     return [{"type": "dense", "units": units, "activation": activation, **params} for _ in range(depth)]
 
 
-def _stack(units: int, depth: int, activation: str, before: tuple = (), after: tuple = ()) -> list[dict]:
+def _stack(
+    units: int, depth: int, activation: str, before: Sequence[Config] = (), after: Sequence[Config] = ()
+) -> list[Config]:
     layers = []
     for _ in range(depth):
         activation_layer = {"type": "activation", "name": activation}
@@ -58,14 +66,14 @@ def _stack(units: int, depth: int, activation: str, before: tuple = (), after: t
 
 
 def _config(
-    layers: list[dict],
-    data: dict | None = None,
-    optimizer: dict | None = None,
+    layers: list[Config],
+    data: Config | None = None,
+    optimizer: Config | None = None,
     epochs: int = 20,
     batch_size: int | str = 10,
-    output_init="default",
-    **extra,
-) -> dict:
+    output_init: str | Config = "default",
+    **extra: Any,
+) -> Config:
     return {
         "data": {"dataset": "circle", "n_samples": 200, **(data or {})},
         "model": {"layers": layers, "output_init": output_init},
@@ -76,22 +84,29 @@ def _config(
     }
 
 
-def _verdict(passed: bool, summary: str, **values: float) -> dict:
-    return {"passed": bool(passed), "summary": summary, "values": {k: float(v) for k, v in values.items()}}
+def _verdict(passed: bool, summary: str, **values: float | None) -> dict[str, Any]:
+    """The check's outcome; values JSON-safe: NaN (a scalar a diverged run did not produce) is None."""
+    numbers = {k: None if v is None or math.isnan(v) else float(v) for k, v in values.items()}
+    return {"passed": bool(passed), "summary": summary, "values": numbers}
+
+
+def _value(value: float | None) -> float:
+    """A record's scalar, NaN where the run has none (its loss was not finite): every comparison fails."""
+    return math.nan if value is None else value
 
 
 def _key(label: str) -> str:
     return label.replace(" ", "_").replace(",", "").replace(".", "")
 
 
-def _dense_rows(record: EpochRecord) -> list[dict]:
+def _dense_rows(record: EpochRecord) -> list[dict[str, Any]]:
     return [row for row in record.layers or [] if row["type"] == "dense"]
 
 
 # Vanishing gradients
 
 
-def _check_vanishing(runs: dict[str, Run]) -> dict:
+def _check_vanishing(runs: dict[str, Run]) -> dict[str, Any]:
     ratios = {}
     for label, run in runs.items():
         norms = [row["grad_norm"] for row in _dense_rows(run.records[0])]
@@ -109,7 +124,7 @@ def _check_vanishing(runs: dict[str, Run]) -> dict:
 # Exploding gradients
 
 
-def _gradient_norm(trainer: Trainer) -> dict:
+def _gradient_norm(trainer: Trainer) -> dict[str, float | None]:
     """The total 2-norm of the full-batch training gradient at the current weights (before any clipping)."""
     model = trainer.model
     with np.errstate(all="ignore"):
@@ -119,7 +134,7 @@ def _gradient_norm(trainer: Trainer) -> dict:
     return {"grad_norm": norm if np.isfinite(norm) else None}
 
 
-def _exploding(clip: float | None) -> dict:
+def _exploding(clip: float | None) -> Config:
     layers = _dense(32, 6, "relu", weight_init=EXPLODING_INIT)
     optimizer = {"name": "sgd", "lr": EXPLODING_LR}
     config = _config(layers, data={"dataset": "plane"}, optimizer=optimizer, epochs=400, batch_size="full")
@@ -127,7 +142,7 @@ def _exploding(clip: float | None) -> dict:
     return config
 
 
-def _check_exploding(runs: dict[str, Run]) -> dict:
+def _check_exploding(runs: dict[str, Run]) -> dict[str, Any]:
     plain, clipped = runs["no clipping"], runs[f"clipped at {CLIP:g}"]
     norms = [p["grad_norm"] for p in plain.probes]
     finite = [n for n in norms if n is not None]
@@ -135,7 +150,7 @@ def _check_exploding(runs: dict[str, Run]) -> dict:
     grew = len(finite) < len(norms) or max(finite) >= 100 * finite[0]
     first, last = clipped.records[0], clipped.records[-1]
     clipped_finite = all(p["grad_norm"] is not None for p in clipped.probes) and last.train_loss is not None
-    ratio = last.train_loss / first.train_loss if clipped_finite else np.inf
+    ratio = _value(last.train_loss) / _value(first.train_loss) if clipped_finite else np.inf
     r2 = last.train_metric if clipped_finite and last.train_metric is not None else -np.inf
     cured = last.status == "completed" and clipped_finite and ratio <= 0.1 and r2 >= 0.4
     epochs = len(plain.records)
@@ -145,7 +160,8 @@ def _check_exploding(runs: dict[str, Run]) -> dict:
         diverged and grew and cured,
         f"without clipping the full-batch gradient norm went from {finite[0]:.3g} to {max(finite):.3g} and "
         f"the run {end}; clipped at {CLIP:g}, the same start ran {len(clipped.records)} epochs with training "
-        f"loss {first.train_loss:.3g} -> {final} ({ratio:.1%} of its first epoch's) and training R² {r2:.2f}",
+        f"loss {_value(first.train_loss):.3g} -> {final} ({ratio:.1%} of its first epoch's) and training R² "
+        f"{r2:.2f}",
         unclipped_first_grad_norm=finite[0],
         unclipped_largest_finite_grad_norm=max(finite),
         unclipped_epochs=len(plain.records),
@@ -157,7 +173,7 @@ def _check_exploding(runs: dict[str, Run]) -> dict:
 # Dead ReLUs
 
 
-def _negative_everywhere(trainer: Trainer) -> dict:
+def _negative_everywhere(trainer: Trainer) -> dict[str, float]:
     """The fraction of ReLU-family hidden units whose pre-activation is <= 0 on every training input."""
     model = trainer.model
     trace = model.trace(trainer.x_train)
@@ -169,7 +185,7 @@ def _negative_everywhere(trainer: Trainer) -> dict:
     return {"dead_fraction": float(np.mean(np.concatenate(flags)))}
 
 
-def _check_dead(runs: dict[str, Run]) -> dict:
+def _check_dead(runs: dict[str, Run]) -> dict[str, Any]:
     dead = {label: run.probes[-1]["dead_fraction"] for label, run in runs.items()}
     relu = {lr: dead[f"relu, lr {lr}"] for lr in DEAD_RELU_LRS}
     low, high = relu[DEAD_RELU_LRS[0]], relu[DEAD_RELU_LRS[-1]]
@@ -194,7 +210,7 @@ def _unit_spread(run: Run) -> float:
     return max(float(np.ptp(run.final[key], axis=0).max()) for key in hidden)
 
 
-def _check_symmetry(runs: dict[str, Run]) -> dict:
+def _check_symmetry(runs: dict[str, Run]) -> dict[str, Any]:
     constant, random = _unit_spread(runs["constant"]), _unit_spread(runs["random"])
     return _verdict(
         constant <= 1e-6 and random >= 1e-2,
@@ -212,11 +228,11 @@ def _first_layer_change(run: Run) -> float:
     return max(float(np.max(np.abs(run.final[key] - run.initial[key]))) for key in ("0.weight", "0.bias"))
 
 
-def _check_step(runs: dict[str, Run]) -> dict:
+def _check_step(runs: dict[str, Run]) -> dict[str, Any]:
     step, sigmoid = runs["step"], runs["sigmoid"]
     hidden_grad = max(row["grad_norm"] for r in step.records if r.layers for row in _dense_rows(r)[:-1])
     moved = _first_layer_change(step)
-    step_accuracy, sigmoid_accuracy = step.records[-1].train_metric, sigmoid.records[-1].train_metric
+    step_accuracy, sigmoid_accuracy = (_value(run.records[-1].train_metric) for run in (step, sigmoid))
     return _verdict(
         hidden_grad == moved == 0 and sigmoid_accuracy >= 0.95 and step_accuracy <= sigmoid_accuracy - 0.05,
         f"the hidden layer under the step gets gradient {hidden_grad:g} and its weights and biases move by "
@@ -232,8 +248,8 @@ def _check_step(runs: dict[str, Run]) -> dict:
 # XOR
 
 
-def _check_xor(runs: dict[str, Run]) -> dict:
-    acc = {label: run.records[-1].test_metric for label, run in runs.items()}
+def _check_xor(runs: dict[str, Run]) -> dict[str, Any]:
+    acc = {label: _value(run.records[-1].test_metric) for label, run in runs.items()}
     linear, identity = acc["no hidden layer"], acc["hidden layer, no activation"]
     hidden, feature = acc["hidden layer, tanh"], acc["x1x2 feature"]
     return _verdict(
@@ -251,15 +267,17 @@ def _check_xor(runs: dict[str, Run]) -> dict:
 # AdaGrad vs RMSProp
 
 
-def _effective_lr(trainer: Trainer) -> dict:
+def _effective_lr(trainer: Trainer) -> dict[str, float]:
     """The median over all parameters of lr / (sqrt(accumulator) + eps) (AdaGrad's sum, RMSProp's average)."""
     optimizer = trainer.optimizer
+    if not isinstance(optimizer, Adagrad | RMSprop):
+        raise TypeError(f"the effective lr needs AdaGrad or RMSProp, not {type(optimizer).__name__}")
     key = "sum" if "sum" in optimizer.state[0] else "square_avg"
     accumulated = np.concatenate([state[key].ravel() for state in optimizer.state])
     return {"effective_lr": float(np.median(optimizer.lr / (np.sqrt(accumulated) + optimizer.eps)))}
 
 
-def _check_adagrad(runs: dict[str, Run]) -> dict:
+def _check_adagrad(runs: dict[str, Run]) -> dict[str, Any]:
     ratios = {}
     for label, run in runs.items():
         lrs = [probe["effective_lr"] for probe in run.probes]
@@ -282,7 +300,7 @@ def _late_loss(run: Run) -> float:
     return float(np.inf if run.records[-1].status == "diverged" else np.median(losses))
 
 
-def _check_batchnorm(runs: dict[str, Run]) -> dict:
+def _check_batchnorm(runs: dict[str, Run]) -> dict[str, Any]:
     plain, bn = _late_loss(runs["plain"]), _late_loss(runs["batch norm"])
     return _verdict(
         plain > np.log(2) and bn < 0.1,
@@ -296,33 +314,36 @@ def _check_batchnorm(runs: dict[str, Run]) -> dict:
 # Overfitting
 
 
-def _check_overfitting(runs: dict[str, Run]) -> dict:
+def _check_overfitting(runs: dict[str, Run]) -> dict[str, Any]:
     last = {label: run.records[-1] for label, run in runs.items()}
-    gap = {label: r.test_loss - r.train_loss for label, r in last.items()}
-    base = last.pop("no regularization")
-    base_gap = gap.pop("no regularization")
-    overfits = base.train_metric >= 0.97 and base_gap >= 0.5
+    test_loss = {label: _value(r.test_loss) for label, r in last.items()}
+    accuracy = {label: _value(r.test_metric) for label, r in last.items()}
+    gap = {label: test_loss[label] - _value(r.train_loss) for label, r in last.items()}
+    base = "no regularization"
+    base_train_accuracy = _value(last.pop(base).train_metric)
+    base_gap, base_loss, base_accuracy = gap.pop(base), test_loss.pop(base), accuracy.pop(base)
+    overfits = base_train_accuracy >= 0.97 and base_gap >= 0.5
     shrink = {"dropout": 1.0}
     cured = {
         label: gap[label] < shrink.get(label, 0.5) * base_gap
-        and r.test_loss < base.test_loss
-        and r.test_metric >= base.test_metric - 0.06
-        for label, r in last.items()
+        and test_loss[label] < base_loss
+        and accuracy[label] >= base_accuracy - 0.06
+        for label in last
     }
     listed = "; ".join(
-        f"{label}: gap {gap[label]:.2f}, test loss {r.test_loss:.2f}, accuracy {r.test_metric:.0%}"
-        for label, r in last.items()
+        f"{label}: gap {gap[label]:.2f}, test loss {test_loss[label]:.2f}, accuracy {accuracy[label]:.0%}"
+        for label in last
     )
     return _verdict(
         overfits and all(cured.values()),
-        f"without regularization training accuracy {base.train_metric:.0%}, test loss minus training loss "
-        f"{base_gap:.2f}, test loss {base.test_loss:.2f}, test accuracy {base.test_metric:.0%}; {listed}",
+        f"without regularization training accuracy {base_train_accuracy:.0%}, test loss minus training loss "
+        f"{base_gap:.2f}, test loss {base_loss:.2f}, test accuracy {base_accuracy:.0%}; {listed}",
         no_regularization_gap=base_gap,
-        no_regularization_test_loss=base.test_loss,
-        no_regularization_test_accuracy=base.test_metric,
+        no_regularization_test_loss=base_loss,
+        no_regularization_test_accuracy=base_accuracy,
         **{f"{_key(label)}_gap": gap[label] for label in last},
-        **{f"{_key(label)}_test_loss": r.test_loss for label, r in last.items()},
-        **{f"{_key(label)}_test_accuracy": r.test_metric for label, r in last.items()},
+        **{f"{_key(label)}_test_loss": test_loss[label] for label in last},
+        **{f"{_key(label)}_test_accuracy": accuracy[label] for label in last},
     )
 
 
@@ -330,15 +351,19 @@ def _check_overfitting(runs: dict[str, Run]) -> dict:
 
 
 def _jitter(run: Run) -> float:
-    losses = np.array([r.train_loss for r in run.records[-10:]])
-    return float(np.mean(np.abs(np.diff(losses))))
+    losses = np.array([_value(r.train_loss) for r in run.records[-10:]])
+    return float(np.mean(np.abs(np.diff(losses)))) if len(losses) > 1 else math.nan
 
 
-def _check_schedules(runs: dict[str, Run]) -> dict:
+def _check_schedules(runs: dict[str, Run]) -> dict[str, Any]:
     final = {
-        label: float(np.median([r.train_loss for r in run.records[-10:]])) for label, run in runs.items()
+        label: float(np.median([_value(r.train_loss) for r in run.records[-10:]]))
+        for label, run in runs.items()
     }
-    best = {label: min(r.train_loss for r in run.records) for label, run in runs.items()}
+    best = {
+        label: min((r.train_loss for r in run.records if r.train_loss is not None), default=math.nan)
+        for label, run in runs.items()
+    }
     jitter = {label: _jitter(run) for label, run in runs.items()}
     decayed = [label for label in runs if label != "constant"]
     better = {
@@ -359,7 +384,7 @@ def _check_schedules(runs: dict[str, Run]) -> dict:
     )
 
 
-EXPERIMENTS: dict[str, dict] = {
+EXPERIMENTS: dict[str, dict[str, Any]] = {
     "vanishing_gradients": {
         "title": "Vanishing gradients: deep sigmoid vs deep ReLU",
         "claim": "Backpropagation multiplies the gradient by the activation's derivative at every layer, and "
@@ -498,11 +523,11 @@ EXPERIMENTS: dict[str, dict] = {
 }
 
 
-def _overfitting() -> dict:
+def _overfitting() -> dict[str, Any]:
     data = {"dataset": "moons", "n_samples": 400, "noise": 30, "train_ratio": 0.25, "validation": 0.3}
     adam = {"name": "adam", "lr": 0.01}
 
-    def config(layers, **extra):
+    def config(layers: list[Config], **extra: Any) -> Config:
         return _config(layers, data=data, optimizer=adam, epochs=400, batch_size="full", **extra)
 
     base = config(_dense(64, 2, "relu"))
@@ -528,7 +553,7 @@ def _overfitting() -> dict:
     }
 
 
-def _schedules() -> dict:
+def _schedules() -> dict[str, Any]:
     schedules = {
         "constant": {"name": "constant"},
         "step": {"name": "step", "step_size": 60, "gamma": 0.5},
@@ -562,14 +587,14 @@ EXPERIMENTS["lr_schedules"] = _schedules()
 import engine.experiments_training  # noqa: E402, F401  (registers its experiments here; it builds on the helpers above)
 
 
-def get(name: str) -> dict:
+def get(name: str) -> dict[str, Any]:
     """The experiment called name; unknown names raise ValueError listing the valid ones."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}")
     return EXPERIMENTS[name]
 
 
-def _prepared(config: dict, epochs: int | None, seed: int) -> dict:
+def _prepared(config: Config, epochs: int | None, seed: int) -> Config:
     config = copy.deepcopy(config)
     config["telemetry"] = {**config.get("telemetry", {}), **LEAN_TELEMETRY}
     config["seed"] = seed
@@ -579,11 +604,11 @@ def _prepared(config: dict, epochs: int | None, seed: int) -> dict:
 
 
 def run_experiment(
-    name: str, epochs: int | None = None, seed: int = 0, configs: Mapping[str, dict] | None = None
-) -> dict:
+    name: str, epochs: int | None = None, seed: int = 0, configs: Mapping[str, Config] | None = None
+) -> dict[str, Any]:
     """Train every config of the experiment (or the given replacements) with seed and check its claim."""
     experiment = get(name)
-    probe: Callable[[Trainer], dict] | None = experiment.get("probe")
+    probe: Probe | None = experiment.get("probe")
     train = experiment.get("train", train_arm)
     arms = experiment["configs"] if configs is None else configs
     runs = {label: train(label, _prepared(config, epochs, seed), probe) for label, config in arms.items()}
@@ -598,7 +623,7 @@ def run_experiment(
     }
 
 
-def train_arm(label: str, config: dict, probe: Callable[[Trainer], dict] | None = None) -> Run:
+def train_arm(label: str, config: Config, probe: Probe | None = None) -> Run:
     """Train one arm's prepared config, calling the probe after every epoch."""
     trainer = Trainer(config)
     run = Run([], initial=trainer.model.state_dict(), config=config)
@@ -610,7 +635,7 @@ def train_arm(label: str, config: dict, probe: Callable[[Trainer], dict] | None 
     return run
 
 
-def history(run: Run) -> dict:
+def history(run: Run) -> dict[str, Any]:
     """A run's scalars per epoch (and its probes), JSON-safe, for plotting."""
     keys = ["epoch", "lr", "train_loss", "test_loss", "train_metric", "test_metric"]
     if any(r.val_loss is not None for r in run.records):

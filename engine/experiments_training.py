@@ -7,23 +7,25 @@ when the mechanism is swapped out: tests/engine/test_experiments_training.py). E
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine import experiments
 from engine import telemetry as tm
-from engine.experiments import Run, _config, _dense, _stack, _verdict
+from engine.experiments import Config, Probe, Run, _config, _dense, _stack, _value, _verdict
 from engine.optimizers import Adam
 from engine.trainer import Trainer
 
 SPARSE_BELOW = 1e-3
 ALL_FEATURES = ["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
 PENALTY_LR = 0.05
-PENALTIES = {"none": None, "l1": 0.01, "l2": 0.03}
+PENALTIES: dict[str, float | None] = {"none": None, "l1": 0.01, "l2": 0.03}
 GD_LR = 0.1
 GD_EPOCHS = 30
-GD_ARMS = {"stochastic (batch 1)": 1, "mini-batch (10)": 10, "batch (full)": "full"}
+GD_ARMS: dict[str, int | str] = {"stochastic (batch 1)": 1, "mini-batch (10)": 10, "batch (full)": "full"}
 GD_LONG = "batch (full), 10x the epochs"
 EMA_BETAS = (0.9, 0.1)
 EMA_STEPS = 150
@@ -35,25 +37,33 @@ ADAM_FIRST = 10
 UNCORRECTED = "adam, no bias correction"
 INIT_STDS = (0.01, 0.1, 1.0, 10.0)
 BN_VARIANTS = ("plain", "batch norm before tanh", "batch norm after tanh")
-MOMENTUM_SGD = {"name": "sgd", "lr": 0.1, "momentum": 0.9}
-SLOW_SGD = {"name": "sgd", "lr": 0.01, "momentum": 0.9}
-BATCHNORM = {"type": "batchnorm"}
+MOMENTUM_SGD: Config = {"name": "sgd", "lr": 0.1, "momentum": 0.9}
+SLOW_SGD: Config = {"name": "sgd", "lr": 0.01, "momentum": 0.9}
+BATCHNORM: Config = {"type": "batchnorm"}
 
 
-def _numbers(values) -> list:
+def _numbers(values: ArrayLike) -> list[Any]:
     array = np.asarray(values, dtype=np.float64)
-    return np.where(np.isfinite(array), array, None).tolist()
+    safe = array.astype(object)
+    safe[~np.isfinite(array)] = None
+    return safe.tolist()
 
 
-def _trace(name: str, x, y, kind: str = "line", dash: str | None = None) -> dict:
-    x = list(x)
-    x = x if x and isinstance(x[0], str) else _numbers(x)
-    return {"name": name, "kind": kind, "x": x, "y": _numbers(y), "dash": dash}
+def _trace(
+    name: str,
+    x: Sequence[float] | Sequence[str] | np.ndarray,
+    y: ArrayLike,
+    kind: str = "line",
+    dash: str | None = None,
+) -> dict[str, Any]:
+    xs: list[Any] = list(x)
+    xs = xs if xs and isinstance(xs[0], str) else _numbers(xs)
+    return {"name": name, "kind": kind, "x": xs, "y": _numbers(y), "dash": dash}
 
 
 def _figure(
-    figure_id: str, title: str, x_title: str, y_title: str, traces: list[dict], **scales: bool
-) -> dict:
+    figure_id: str, title: str, x_title: str, y_title: str, traces: list[dict[str, Any]], **scales: bool
+) -> dict[str, Any]:
     return {
         "id": figure_id,
         "title": title,
@@ -80,7 +90,7 @@ def _weights(run: Run) -> np.ndarray:
     return np.concatenate([value.ravel() for key, value in run.final.items() if key.endswith(".weight")])
 
 
-def _check_sparsity(runs: dict[str, Run]) -> dict:
+def _check_sparsity(runs: dict[str, Run]) -> dict[str, Any]:
     weights = {label: _weights(run) for label, run in runs.items()}
     near_zero = {label: float(np.mean(np.abs(w) < SPARSE_BELOW)) for label, w in weights.items()}
     exact = {label: float(np.mean(w == 0)) for label, w in weights.items()}
@@ -101,7 +111,7 @@ def _check_sparsity(runs: dict[str, Run]) -> dict:
     )
 
 
-def _sparsity_figures(runs: dict[str, Run]) -> list[dict]:
+def _sparsity_figures(runs: dict[str, Run]) -> list[dict[str, Any]]:
     weights = {label: _weights(run) for label, run in runs.items()}
     reach = max(float(np.max(np.abs(w))) for w in weights.values())
     edges = np.linspace(-reach, reach, 42)
@@ -134,8 +144,8 @@ def _sparsity_figures(runs: dict[str, Run]) -> list[dict]:
     ]
 
 
-def _penalty_config(penalty: str, rate: float | None) -> dict:
-    extra = {} if rate is None else {"regularization": {"penalty": penalty, "rate": rate}}
+def _penalty_config(penalty: str, rate: float | None) -> Config:
+    extra: Config = {} if rate is None else {"regularization": {"penalty": penalty, "rate": rate}}
     optimizer = {"name": "sgd", "lr": PENALTY_LR}
     return _config(_dense(16, 2, "tanh"), {"features": ALL_FEATURES}, optimizer, epochs=60, **extra)
 
@@ -143,7 +153,7 @@ def _penalty_config(penalty: str, rate: float | None) -> dict:
 # Batch, stochastic and mini-batch gradient descent
 
 
-def _updates(trainer: Trainer) -> dict:
+def _updates(trainer: Trainer) -> dict[str, float]:
     """The optimizer's step count so far."""
     return {"updates": float(trainer.optimizer.t)}
 
@@ -152,7 +162,7 @@ def _per_epoch(run: Run) -> float:
     return run.probes[0]["updates"]
 
 
-def _check_batch_sizes(runs: dict[str, Run]) -> dict:
+def _check_batch_sizes(runs: dict[str, Run]) -> dict[str, Any]:
     full = runs["batch (full)"]
     updates = {label: _per_epoch(runs[label]) for label in GD_ARMS}
     loss = {label: _settled(runs[label]) for label in GD_ARMS}
@@ -183,8 +193,8 @@ def _first_word(label: str) -> str:
     return label.split(" ")[0].replace("-", "_")
 
 
-def _batch_size_figures(runs: dict[str, Run]) -> list[dict]:
-    def traces(x: Callable[[Run], Sequence[float]], labels) -> list[dict]:
+def _batch_size_figures(runs: dict[str, Run]) -> list[dict[str, Any]]:
+    def traces(x: Callable[[Run], Sequence[float]], labels: Iterable[str]) -> list[dict[str, Any]]:
         return [_trace(label, x(runs[label]), _losses(runs[label])) for label in labels]
 
     every = [*GD_ARMS, GD_LONG]
@@ -214,7 +224,7 @@ def _epochs(run: Run) -> list[int]:
     return [r.epoch for r in run.records]
 
 
-def _batch_size_configs() -> dict[str, dict]:
+def _batch_size_configs() -> dict[str, Config]:
     optimizer = {"name": "sgd", "lr": GD_LR}
     configs = {
         label: _config(_dense(8, 2, "tanh"), optimizer=optimizer, epochs=GD_EPOCHS, batch_size=size)
@@ -258,7 +268,7 @@ def roughness(average: np.ndarray) -> float:
     return float(np.std(np.diff(average)))
 
 
-def _sequence_measures(seed: int) -> dict:
+def _sequence_measures(seed: int) -> dict[str, Any]:
     clean, noisy = noisy_sequence(seed)
     averages = {beta: ema(noisy, beta, corrected=True) for beta in EMA_BETAS}
     raw = ema(noisy, EMA_BETAS[0])
@@ -282,12 +292,14 @@ class UncorrectedAdam(Adam):
         return 1.0, 1.0
 
 
-def _train_adam(label: str, config: dict, probe=None) -> Run:
+def _train_adam(label: str, config: Config, probe: Probe | None = None) -> Run:
     """One full-batch step per epoch; the probe is the median |change of a parameter| / lr of that step."""
     trainer = Trainer(config)
     if label == UNCORRECTED:
-        spec = trainer.config.optimizer
-        trainer.optimizer = UncorrectedAdam(spec.lr, tuple(spec.betas), spec.eps)
+        adam = trainer.optimizer
+        if not isinstance(adam, Adam):
+            raise TypeError(f"the {UNCORRECTED!r} arm needs Adam, not {type(adam).__name__}")
+        trainer.optimizer = UncorrectedAdam(adam.lr, adam.betas, adam.eps)
     run = Run([], initial=trainer.model.state_dict(), config=config)
     params = trainer.model.parameters()
     before = np.concatenate([p.ravel() for p in params]).astype(np.float64)
@@ -300,7 +312,7 @@ def _train_adam(label: str, config: dict, probe=None) -> Run:
     return run
 
 
-def _check_averages(runs: dict[str, Run]) -> dict:
+def _check_averages(runs: dict[str, Run]) -> dict[str, Any]:
     m = _sequence_measures(runs["adam"].config["seed"])
     smooth, quick = EMA_BETAS
     rough, lags = m["roughness"], m["lag"]
@@ -330,7 +342,7 @@ def _check_averages(runs: dict[str, Run]) -> dict:
     )
 
 
-def _average_figures(runs: dict[str, Run]) -> list[dict]:
+def _average_figures(runs: dict[str, Run]) -> list[dict[str, Any]]:
     m = _sequence_measures(runs["adam"].config["seed"])
     t = np.arange(1, EMA_STEPS + 1)
     smooth = EMA_BETAS[0]
@@ -349,7 +361,7 @@ def _average_figures(runs: dict[str, Run]) -> list[dict]:
     ]
 
 
-def _adam_config() -> dict:
+def _adam_config() -> Config:
     return _config(
         _dense(8, 2, "tanh"), optimizer={"name": "adam", "lr": ADAM_LR}, epochs=ADAM_STEPS, batch_size="full"
     )
@@ -358,9 +370,9 @@ def _adam_config() -> dict:
 # Batch norm: initialization and placement
 
 
-def _init_stack(std: float, variant: str) -> list[dict]:
-    dense = {"type": "dense", "units": 16, "weight_init": {"name": "normal", "std": std}}
-    tanh = {"type": "activation", "name": "tanh"}
+def _init_stack(std: float, variant: str) -> list[Config]:
+    dense: Config = {"type": "dense", "units": 16, "weight_init": {"name": "normal", "std": std}}
+    tanh: Config = {"type": "activation", "name": "tanh"}
     placed = {
         "plain": [dense, tanh],
         "batch norm before tanh": [dense, BATCHNORM, tanh],
@@ -373,11 +385,11 @@ def _init_label(variant: str, std: float) -> str:
     return f"{variant}, std {std:g}"
 
 
-def _saturation(trainer: Trainer) -> dict:
+def _saturation(trainer: Trainer) -> dict[str, float]:
     """The share of tanh outputs on the training inputs whose slope is under 5% of its peak (eval mode)."""
     trace = trainer.model.trace(trainer.x_train)
     fractions = [
-        tm.unit_fractions(layer, trace[index], trace[index + 1])[1]
+        _value(tm.unit_fractions(layer, trace[index], trace[index + 1])[1])
         for index, layer in enumerate(trainer.model.layers)
         if getattr(layer, "kind", None) == "saturating"
     ]
@@ -391,7 +403,7 @@ def _init_table(runs: dict[str, Run]) -> dict[str, list[float]]:
     }
 
 
-def _check_init(runs: dict[str, Run]) -> dict:
+def _check_init(runs: dict[str, Run]) -> dict[str, Any]:
     final = _init_table(runs)
     spread = {variant: float(np.ptp(values)) for variant, values in final.items()}
     plain, before, after = BN_VARIANTS
@@ -423,7 +435,7 @@ def _list(values: Sequence[float]) -> str:
     return ", ".join(f"{value:.3f}" for value in values)
 
 
-def _init_figures(runs: dict[str, Run]) -> list[dict]:
+def _init_figures(runs: dict[str, Run]) -> list[dict[str, Any]]:
     final = _init_table(runs)
     stds = [f"{std:g}" for std in INIT_STDS]
     saturated = {
@@ -461,25 +473,26 @@ PROBES = 6
 FLOAT32_ROUNDING = 1e-4
 
 
-def _mode_probe(trainer: Trainer) -> dict:
+def _mode_probe(trainer: Trainer) -> dict[str, Any]:
     """Inputs' outputs in training mode beside two sets of batchmates and in eval mode; the running stats."""
     model, x = trainer.model, trainer.x_train
     saved = model.state_dict()
     probes, mates = x[:PROBES], (x[PROBES : PROBES + 9], x[PROBES + 9 : PROBES + 18])
-    train = [
-        [model.forward(np.concatenate([p[None], m]), training=True)[0, 0] for p in probes] for m in mates
-    ]
+    train = np.array(
+        [[model.forward(np.concatenate([p[None], m]), training=True)[0, 0] for p in probes] for m in mates],
+        dtype=np.float64,
+    )
     model.load_state_dict(saved)
-    evaluated = [
-        [model.forward(np.concatenate([p[None], m]), training=False)[0, 0] for p in probes] for m in mates
-    ]
+    evaluated = np.array(
+        [[model.forward(np.concatenate([p[None], m]), training=False)[0, 0] for p in probes] for m in mates],
+        dtype=np.float64,
+    )
     alone = model.forward(probes, training=False)[:, 0]
     index = next(i for i, layer in enumerate(model.layers) if type(layer).__name__ == "BatchNorm")
     inputs = model.trace(x)[index]
     buffers = model.layers[index].buffers
     mean_error = np.abs(buffers["running_mean"] - inputs.mean(axis=0)) / inputs.std(axis=0)
     var_ratio = buffers["running_var"] / inputs.var(axis=0, ddof=1)
-    train, evaluated = np.array(train, dtype=np.float64), np.array(evaluated, dtype=np.float64)
     return {
         "train_batchmates_change": float(np.max(np.abs(train[0] - train[1]))),
         "eval_batchmates_change": float(np.max(np.abs(evaluated[0] - evaluated[1]))),
@@ -494,7 +507,7 @@ def _mode_probe(trainer: Trainer) -> dict:
     }
 
 
-def _train_modes(label: str, config: dict, probe=None) -> Run:
+def _train_modes(label: str, config: Config, probe: Probe | None = None) -> Run:
     """Train the arm; the batch-10 batch-norm arm is probed for train vs eval mode at the end."""
     trainer = Trainer(config)
     run = Run([], initial=trainer.model.state_dict(), config=config)
@@ -505,10 +518,10 @@ def _train_modes(label: str, config: dict, probe=None) -> Run:
     return run
 
 
-def _check_modes(runs: dict[str, Run]) -> dict:
+def _check_modes(runs: dict[str, Run]) -> dict[str, Any]:
     probe = runs[BN10].probes[-1]
-    test = {label: runs[label].records[-1].test_loss for label in MODES_ARMS}
-    accuracy = {label: runs[label].records[-1].test_metric for label in MODES_ARMS}
+    test = {label: _value(runs[label].records[-1].test_loss) for label in MODES_ARMS}
+    accuracy = {label: _value(runs[label].records[-1].test_metric) for label in MODES_ARMS}
     modes = (
         probe["train_batchmates_change"] >= 1e-3
         and probe["eval_batchmates_change"] <= FLOAT32_ROUNDING
@@ -537,7 +550,7 @@ def _key(label: str) -> str:
     return label.replace(", ", "_").replace(" ", "_")
 
 
-def _mode_figures(runs: dict[str, Run]) -> list[dict]:
+def _mode_figures(runs: dict[str, Run]) -> list[dict[str, Any]]:
     probe = runs[BN10].probes[-1]
     outputs = [f"input {i}" for i in range(1, PROBES + 1)]
     return [
@@ -546,7 +559,10 @@ def _mode_figures(runs: dict[str, Run]) -> list[dict]:
             "test loss in eval mode per epoch",
             "epoch",
             "loss",
-            [_trace(label, _epochs(run), [r.test_loss for r in run.records]) for label, run in runs.items()],
+            [
+                _trace(label, _epochs(run), [_value(r.test_loss) for r in run.records])
+                for label, run in runs.items()
+            ],
             log_y=True,
         ),
         _figure(
@@ -563,7 +579,7 @@ def _mode_figures(runs: dict[str, Run]) -> list[dict]:
     ]
 
 
-def _modes_configs() -> dict[str, dict]:
+def _modes_configs() -> dict[str, Config]:
     return {
         label: _config(
             _stack(16, 2, "tanh", before=(BATCHNORM,) if bn else ()),
@@ -575,7 +591,7 @@ def _modes_configs() -> dict[str, dict]:
     }
 
 
-EXPERIMENTS: dict[str, dict] = {
+EXPERIMENTS: dict[str, dict[str, Any]] = {
     "l1_vs_l2": {
         "title": "L1 makes weights sparse, L2 makes them small",
         "claim": "The L1 penalty λΣ|w| pulls every weight toward zero by the same lr·λ at each step "

@@ -1,4 +1,5 @@
 import copy
+import json
 import re
 from concurrent.futures import ProcessPoolExecutor
 
@@ -274,3 +275,22 @@ def test_history_is_json_ready(results):
 def test_epochs_override():
     result = experiments.run_experiment("xor", epochs=2)
     assert all(len(run.records) == 2 for run in result["runs"].values())
+
+
+def diverging(config):
+    config = copy.deepcopy(config)
+    config["optimizer"] = {"name": "sgd", "lr": 10}
+    config["model"]["layers"] = [{"type": "dense", "units": 64, "activation": "identity"}] * 3
+    config["loss"] = "mse"
+    return config
+
+
+def test_a_diverged_arm_fails_the_check_with_json_safe_values():
+    arms = configs("lr_schedules")
+    arms["constant"] = diverging(arms["constant"])
+    result = experiments.run_experiment("lr_schedules", epochs=5, configs=arms)
+    assert result["runs"]["constant"].records[-1].status == "diverged"
+    verdict = result["verdict"]
+    assert verdict["passed"] is False
+    assert verdict["values"]["constant_final_loss"] is None
+    json.dumps(verdict, allow_nan=False)
