@@ -1,7 +1,8 @@
 """RunConfig: one strict schema for the browser, the REST API, the CLI and Python.
 
 Layers, optimizers and schedules declare their schemas beside their classes; the `layers`, `optimizer`
-and `schedule` fields accept whatever their registry holds when the value is validated.
+and `schedule` fields accept whatever their registry holds when the value is validated. The type checker
+sees the built-in layer schemas, the optimizers' common base (name, lr) and the schedules' Strict base.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Real
 
 
 def lookup(family: str, registry: Mapping, base: type, spec, key: str = "name", prefix_errors: bool = False):
@@ -39,13 +39,6 @@ def lookup(family: str, registry: Mapping, base: type, spec, key: str = "name", 
         return factory(**params)
     except ValueError as error:
         raise ValueError(f"{name}: {error}") from None
-
-
-def integer(name: str, value, low: int = 1) -> int:
-    """value as an int >= low, or a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def real(name: str, value, low: float, high: float = math.inf, interval: str = "[]") -> float:

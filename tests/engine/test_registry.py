@@ -1,7 +1,7 @@
 import pytest
 from pydantic import BaseModel
 
-from engine.registry import checked, integer, lookup, real
+from engine.registry import checked, lookup, real
 
 
 class Thing:
@@ -53,10 +53,6 @@ def test_lookup_can_prefix_the_factory_errors_with_the_name():
 
 
 def test_number_checks():
-    assert integer("units", 3) == 3
-    for bad in (0, 2.5, True, "3"):
-        with pytest.raises(ValueError, match="units must be an integer >= 1"):
-            integer("units", bad)
     assert real("p", 0.0, 0, 1, "[)") == 0.0
     with pytest.raises(ValueError, match=r"p must be a number in \[0, 1\)"):
         real("p", 1, 0, 1, "[)")
