@@ -1,4 +1,8 @@
-"""Layers: Dense, Dropout, BatchNorm, Conv2d, pools, Flatten, Maxout, and the LAYERS registry."""
+"""Layers: Dense, Dropout, BatchNorm, Conv2d, pools, Flatten, Maxout, and the LAYERS registry.
+
+Each layer type declares its config schema (`Config`, e.g. DenseLayer) beside its class and checks its
+arguments with it.
+"""
 
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal

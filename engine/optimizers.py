@@ -1,4 +1,8 @@
-"""Optimizers: PyTorch's single-tensor update rules on NumPy arrays, applied in place."""
+"""Optimizers: PyTorch's single-tensor update rules on NumPy arrays, applied in place.
+
+Each optimizer declares its config schema (`Config`, e.g. SGDConfig) beside its class and checks its
+hyperparameters with it; its torch equivalent is derived from its signature.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Learning-rate schedules: the closed forms of PyTorch's schedulers stepped once per epoch."""
+"""Learning-rate schedules: the closed forms of PyTorch's schedulers stepped once per epoch.
+
+Each schedule declares its config schema (`Config`, e.g. StepLR) beside its class and checks its
+arguments with it.
+"""
 
 from __future__ import annotations
 
