@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import websockets.sync.client as ws_client
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 SUBPROTOCOL = "nnplay"
 TOKEN_SUBPROTOCOL = "token."
@@ -85,8 +86,10 @@ class Client:
         """POST a control; `set` takes RunConfig's names: optimizer={"lr": 0.1}, regularization={"rate": 0}"""
         return self._request("POST", f"/api/runs/{run_id}/control", {"action": action, **fields}).json()
 
-    def _connect(self, path: str) -> Any:
-        protocols = [SUBPROTOCOL] + ([TOKEN_SUBPROTOCOL + self.token] if self.token else [])
+    def _connect(self, path: str) -> ws_client.ClientConnection:
+        protocols = [Subprotocol(SUBPROTOCOL)]
+        if self.token:
+            protocols.append(Subprotocol(TOKEN_SUBPROTOCOL + self.token))
         ws_url = "ws" + self.url[len("http") :] + path
         try:
             return ws_client.connect(ws_url, subprotocols=protocols, max_size=None, open_timeout=30)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import compile_path
@@ -49,7 +49,7 @@ def not_found(what: str, name: str) -> ApiError:
     return ApiError(404, f"no {what} with id {name!r}")
 
 
-def readable(errors: Sequence[dict[str, Any]], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
+def readable(errors: Sequence[Mapping[str, Any]], prefix: Sequence[str | int] = ()) -> list[dict[str, Any]]:
     """pydantic errors as [{"loc", "msg", "type"}], without echoing the input back."""
     return [
         {
@@ -93,7 +93,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
-async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, error: HTTPException) -> Response:
     cause = error.__cause__
     if error.status_code in (404, 405):
         methods = allowed_methods(request.app, request.url.path)
@@ -140,7 +140,7 @@ CROSS_SITE_ERROR = {"403": "refused as a request a page from another site could 
 TOKEN_ERROR = {"401": "the API token (NNPLAY_TOKEN) is missing or wrong"}
 
 
-def _documented_errors(app: FastAPI):
+def _documented_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
     """app.openapi with the 4xx answers every operation can give (bodies, middleware) documented.
 
     A POST, PUT or PATCH body is required: the API takes them as JSON only (`{}` when empty).
@@ -175,8 +175,8 @@ def _documented_errors(app: FastAPI):
 
 
 def install(app: FastAPI) -> None:
-    app.openapi = _documented_errors(app)
-    app.add_exception_handler(RequestValidationError, _request_validation_error)
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.openapi = _documented_errors(app)  # type: ignore[method-assign]  # FastAPI's way to extend the schema
+    app.exception_handler(RequestValidationError)(_request_validation_error)
+    app.exception_handler(ApiError)(_api_error)
+    app.exception_handler(HTTPException)(_http_error)
+    app.exception_handler(Exception)(_unexpected)

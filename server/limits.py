@@ -54,7 +54,7 @@ def check_config(config: RunConfig, settings: Settings) -> None:
 
 async def dataset_text(config: RunConfig, store: Store) -> str | None:
     """The uploaded CSV a config names, read off the event loop; None for generated data."""
-    if config.data.dataset != "csv":
+    if config.data.dataset != "csv" or config.data.csv_id is None:
         return None
     dataset = await asyncio.to_thread(store.get_dataset, config.data.csv_id)
     if dataset is None:
