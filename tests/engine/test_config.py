@@ -5,6 +5,9 @@ import pytest
 from pydantic import ValidationError
 
 from engine.config import RunConfig
+from engine.layers import LAYERS
+from engine.optimizers import OPTIMIZERS
+from engine.schedules import SCHEDULES
 
 
 def errors_of(payload: dict) -> str:
@@ -117,3 +120,37 @@ def test_integers_are_floats_where_floats_go_and_betas_come_as_lists():
     assert config.optimizer.betas == (0.0, 0.5)
     stored = json.loads(config.model_dump_json())
     assert RunConfig.model_validate(stored) == config == RunConfig.model_validate_json(json.dumps(stored))
+
+
+def test_errors_in_registered_fields_name_the_member_and_the_field():
+    with pytest.raises(ValidationError) as caught:
+        RunConfig.model_validate(
+            {
+                "model": {"layers": [{"type": "dense", "units": 0}]},
+                "optimizer": {"name": "sgd", "momentum": 1},
+                "schedule": {"name": "step", "gamma": 0},
+            }
+        )
+    assert [error["loc"] for error in caught.value.errors()] == [
+        ("model", "layers", 0, "dense", "units"),
+        ("optimizer", "sgd", "momentum"),
+        ("schedule", "step", "gamma"),
+    ]
+
+
+def test_the_json_schema_lists_each_registry_by_its_tags():
+    schema = RunConfig.model_json_schema()
+    properties = schema["properties"]
+    layers = schema["$defs"]["ModelConfig"]["properties"]["layers"]["items"]
+    for field, registry in [(properties["optimizer"], OPTIMIZERS), (properties["schedule"], SCHEDULES)]:
+        assert sorted(field["discriminator"]["mapping"]) == sorted(registry)
+        assert len(field["oneOf"]) == len(registry)
+    assert sorted(layers["discriminator"]["mapping"]) == sorted(LAYERS)
+    assert schema["$defs"]["SGDConfig"]["title"] == "SGD"
+    assert schema["$defs"]["StepLR"]["properties"]["gamma"] == {
+        "default": 0.1,
+        "exclusiveMinimum": 0,
+        "maximum": 1,
+        "title": "Gamma",
+        "type": "number",
+    }
