@@ -409,7 +409,8 @@ class PlotView extends View {
       yaxis: { ...layout.yaxis, range: ranges.y && layout.yaxis.autorange === "reversed" ? [ranges.y[1], ranges.y[0]] : ranges.y ?? undefined,
         autorange: ranges.y ? false : layout.yaxis.autorange },
     };
-    const empty = traces.map((trace) => ({ ...trace, x: [], y: [] }));
+    const empty = layout.showlegend === false ? []
+      : traces.map(({ type, mode, name, line }) => ({ type, mode, name, line, x: [], y: [] }));
     const key = JSON.stringify([layout, empty]);
     const rangeKey = JSON.stringify([axes.xaxis.range, axes.yaxis.range]);
     if (key !== this.liveKey || !this.el._fullLayout) {

@@ -323,13 +323,11 @@ export class NetworkView extends View {
     for (const link of this.links) {
       if (!link.dense) continue;
       const w = this.weight(link);
-      if (typeof w !== "number") {
-        link.path.style.stroke = "";
-        link.path.style.strokeWidth = "";
-        continue;
-      }
-      link.path.style.stroke = w >= 0 ? COLORS.positive : COLORS.negative;
-      link.path.style.strokeWidth = (0.4 + 5 * Math.min(Math.abs(w), 3) / 3).toFixed(2);
+      const drawn = typeof w === "number";
+      const stroke = drawn ? (w >= 0 ? COLORS.positive : COLORS.negative) : "";
+      const width = drawn ? (0.4 + 5 * Math.min(Math.abs(w), 3) / 3).toFixed(1) : "";
+      if (link.stroke !== stroke) link.path.style.stroke = link.stroke = stroke;
+      if (link.width !== width) link.path.style.strokeWidth = link.width = width;
     }
     if (!this.record) return;
     const neurons = new Map((this.record.neurons ?? []).map((n) => [`${n.layer}:${n.unit}`, n.z]));

@@ -5,6 +5,14 @@ import { NetworkView } from "./network.js";
 import { isRunning } from "./player.js";
 
 const $ = (id) => document.getElementById(id);
+const setText = (id, text) => {
+  const el = $(id);
+  if (el.textContent !== text) el.textContent = text;
+};
+const setAttribute = (id, name, value) => {
+  const el = $(id);
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+};
 const MAX_HISTORY = 300;
 const HISTOGRAM_NAMES = { weight: "weights", grad: "weight gradients", activation: "activations" };
 const TRAIN_TEST = [{ name: "train", color: COLORS.train }, { name: "test", color: COLORS.test }];
@@ -30,24 +38,24 @@ class Readout extends View {
 
   flush() {
     const record = this.record;
-    $("epoch-counter").textContent = String(record?.epoch ?? 0);
-    $("run-status").textContent = this.status;
-    $("run-status").className = `run-status ${this.status}`;
-    $("train-loss").textContent = formatNumber(record?.train_loss);
-    $("test-loss").textContent = formatNumber(record?.test_loss);
+    setText("epoch-counter", String(record?.epoch ?? 0));
+    setText("run-status", this.status);
+    setAttribute("run-status", "class", `run-status ${this.status}`);
+    setText("train-loss", formatNumber(record?.train_loss));
+    setText("test-loss", formatNumber(record?.test_loss));
     const r2 = record?.metric === "r2";
-    $("metric-name").textContent = r2 ? "R² test" : "Accuracy test";
-    $("metric-value").textContent = record?.test_metric === null || record?.test_metric === undefined
-      ? "–" : r2 ? formatNumber(record.test_metric, 3) : `${(record.test_metric * 100).toFixed(1)}%`;
+    setText("metric-name", r2 ? "R² test" : "Accuracy test");
+    setText("metric-value", record?.test_metric === null || record?.test_metric === undefined
+      ? "–" : r2 ? formatNumber(record.test_metric, 3) : `${(record.test_metric * 100).toFixed(1)}%`);
     const validation = typeof record?.val_loss === "number" ? `, validation ${formatNumber(record.val_loss)}` : "";
     const at = record ? ` At epoch ${record.epoch}: train ${formatNumber(record.train_loss)}, test ${formatNumber(record.test_loss)}${validation}.` : "";
-    $("loss-chart").setAttribute("aria-label", `Train${validation ? ", test and validation" : " and test"} loss per epoch.${at}`);
+    setAttribute("loss-chart", "aria-label", `Train${validation ? ", test and validation" : " and test"} loss per epoch.${at}`);
     const metric = record ? ` At epoch ${record.epoch}: test ${$("metric-value").textContent}.` : "";
-    $("metric-chart").setAttribute("aria-label", `Train and test ${r2 ? "R²" : "accuracy"} per epoch.${metric}`);
+    setAttribute("metric-chart", "aria-label", `Train and test ${r2 ? "R²" : "accuracy"} per epoch.${metric}`);
     const running = isRunning(this.status);
     const play = $("play-btn");
-    play.classList.toggle("running", running);
-    play.setAttribute("aria-label", running ? "Pause" : "Play");
+    if (play.classList.contains("running") !== running) play.classList.toggle("running", running);
+    setAttribute("play-btn", "aria-label", running ? "Pause" : "Play");
   }
 }
 
