@@ -85,8 +85,8 @@ def _config(
 
 
 def _verdict(passed: bool, summary: str, **values: float | None) -> dict[str, Any]:
-    """The check's outcome; values JSON-safe: NaN (a scalar a diverged run did not produce) is None."""
-    numbers = {k: None if v is None or math.isnan(v) else float(v) for k, v in values.items()}
+    """The check's outcome; values JSON-safe: a non-finite one (or one a diverged run lacks) is None."""
+    numbers = {k: float(v) if v is not None and math.isfinite(v) else None for k, v in values.items()}
     return {"passed": bool(passed), "summary": summary, "values": numbers}
 
 

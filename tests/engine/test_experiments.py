@@ -294,3 +294,8 @@ def test_a_diverged_arm_fails_the_check_with_json_safe_values():
     assert verdict["passed"] is False
     assert verdict["values"]["constant_final_loss"] is None
     json.dumps(verdict, allow_nan=False)
+
+
+def test_verdict_values_are_finite_numbers_or_none():
+    values = experiments._verdict(True, "s", a=np.inf, b=np.nan, c=None, d=2)["values"]
+    assert values == {"a": None, "b": None, "c": None, "d": 2.0}
