@@ -128,10 +128,10 @@ function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height,
 const PACING = 8;
 const FRAME_BUDGET = 12;
 const CHEAP_FLUSH = 4;
-const DRAW_INTERVAL = 1000 / 30;
+const DRAW_INTERVAL = 1000 / 20;
 
 /**
- * Flushes changed views on animation frames at most 30 times a second (the frames between stay idle, so the page
+ * Flushes changed views on animation frames at most 20 times a second (the frames between stay idle, so the page
  * renders less), only when visible. After a costly flush (a Plotly redraw) every costly view waits PACING times
  * its cost, whichever view it was: drawing takes at most 1/(PACING + 1) of the main thread however many charts
  * are in view, and cheap views (readouts, canvases) flush on every drawing frame.
@@ -244,6 +244,10 @@ function extent(traces, key, log) {
   return low <= high ? [low, high] : null;
 }
 
+function fromZero(data, log) {
+  return data && !log && data[0] >= 0 ? [0, data[1]] : data;
+}
+
 /**
  * The axis range to draw data spanning [low, high]: the current one while it holds the data and the data fill
  * at least half of it, else the data padded (`pad` of its span below, `grow` above), so the axes change rarely.
@@ -259,7 +263,7 @@ export function stickyRange(current, data, { pad = 0.08, grow = 0.08, high: most
   const span = high - low || Math.abs(low) * 0.1 || 1;
   if (current && low >= current[0] && high <= current[1] && span >= 0.5 * (current[1] - current[0])) return current;
   const top = high + grow * span;
-  return [low - pad * span, most >= high ? Math.min(top, most) : top];
+  return [low === 0 ? 0 : low - pad * span, most >= high ? Math.min(top, most) : top];
 }
 
 function tracePath(context, trace, px, py, close) {
@@ -400,7 +404,7 @@ class PlotView extends View {
     const previous = this.ranges ?? {};
     const ranges = {
       x: layout.xaxis.range ?? stickyRange(previous.x, extent(traces, "x", logX), pad.x),
-      y: layout.yaxis.range ?? stickyRange(previous.y, extent(traces, "y", logY), pad.y),
+      y: layout.yaxis.range ?? stickyRange(previous.y, fromZero(extent(traces, "y", logY), logY), pad.y),
     };
     this.ranges = ranges;
     const axes = {
@@ -818,7 +822,7 @@ export class HistogramChart extends PlotView {
     layout.hovermode = "closest";
     if (this.view === "offset") layout.yaxis.autorange = "reversed";
     const shapes = this.view === "overlay" && entries.length ? this.percentileShapes(entries[entries.length - 1]) : [];
-    this.draw(traces, layout, { shapes });
+    this.draw(traces, layout, { shapes, pad: { x: { pad: 0.1, grow: 0.1 }, y: { pad: 0.1, grow: 0.5 } } });
   }
 }
 
