@@ -154,18 +154,28 @@ class BCEWithLogits(Loss):
         return float(np.mean(np.maximum(pred, 0) - pred * self.target + np.log1p(np.exp(-np.abs(pred)))))
 
     def backward(self):
-        grad = expit(self.pred)
-        grad -= self.target
-        grad /= self.pred.size
-        return grad
+        return self._gradient_into(np.empty_like(self.pred), self.pred.size)
 
     def gradient(self, pred, target):
+        """dLoss/dpred into a buffer this loss reuses while pred's shape and dtype stay the same."""
         self._keep(pred, target)
-        return self.backward()
+        buffer, size = self._buffer
+        if buffer.shape != pred.shape or buffer.dtype != pred.dtype:
+            buffer, size = self._buffer = np.empty_like(pred), np.full((), pred.size, pred.dtype)
+        return self._gradient_into(buffer, size)
+
+    _buffer = np.empty(0), np.ones(())
+
+    def _gradient_into(self, out, size):
+        """(sigmoid(x) - t) / n; n is pred.size, a Python int or a 0-d array of pred's dtype (same bits)."""
+        expit(self.pred, out=out)
+        np.subtract(out, self.target, out=out)
+        return np.divide(out, size, out=out)
 
     def _keep(self, pred, target):
         self.pred = pred
-        self.target = np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
+        ready = isinstance(target, np.ndarray) and target.dtype == pred.dtype and target.shape == pred.shape
+        self.target = target if ready else np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
 
     def output(self, pred):
         return expit(pred)

@@ -194,3 +194,19 @@ def test_forward_and_backward_match_torch(torch, spec):
     assert value == pytest.approx(expected.item(), rel=1e-12)
     rtol = 1e-8 if spec == "bce" else 1e-12
     np.testing.assert_allclose(grad, tp.grad.numpy(), rtol=rtol, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bce_with_logits_training_gradient_reuses_one_buffer_with_the_bits_of_backward(dtype):
+    rng = np.random.default_rng(5)
+    loss = get("bce_with_logits")
+    pred, target = rng.standard_normal((10, 1)).astype(dtype), (rng.random((10, 1)) > 0.5).astype(dtype)
+    first = loss.gradient(pred, target)
+    assert first.dtype == dtype
+    loss.forward(pred, target)
+    np.testing.assert_array_equal(first, loss.backward())
+    np.testing.assert_array_equal(first, ((expit(pred) - target) / 10).astype(dtype))
+    assert loss.gradient(2 * pred, target) is first
+    other = loss.gradient(pred[:4], target[:4].ravel())
+    assert other is not first and other.shape == (4, 1)
+    np.testing.assert_array_equal(other, ((expit(pred[:4]) - target[:4]) / 4).astype(dtype))
