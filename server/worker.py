@@ -73,6 +73,7 @@ class JobRunner:
         self.deadline = time.monotonic() + job.deadline
         self.checkpointed = time.monotonic()
         self.unsaved_settings = False
+        self.pulled = False
 
     def send(self, kind: str, data: dict[str, Any], hold: bool = False) -> None:
         self.events.send((kind, self.job.run_id, data), hold)
@@ -189,6 +190,8 @@ class JobRunner:
             self.send("status", {"status": status, "message": None})
 
     def report(self, record: Any) -> None:
+        """Send the epoch's record: at once when a viewer asked for its heavy fields, else maybe held."""
+        pulled, self.pulled = self.pulled and record.heavy, self.pulled and not record.heavy
         self.send(
             "epoch",
             {
@@ -196,7 +199,7 @@ class JobRunner:
                 "scalars_json": record.model_dump_json(exclude=record.HEAVY_FIELDS),
                 "record_json": record.model_dump_json() if record.heavy else None,
             },
-            hold=True,
+            hold=not pulled,
         )
 
     def report_heavy_now(self) -> None:
@@ -264,6 +267,7 @@ class JobRunner:
             except ValueError as error:
                 self.send("status", {"status": self.announced, "message": str(error)})
         elif action == "heavy":
+            self.pulled = True
             trainer.request_heavy()
             if self.paused and self.steps == 0:
                 self.report_heavy_now()
