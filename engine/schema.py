@@ -58,7 +58,12 @@ def validated(schema: type[Schema], **values: Any) -> Schema:
 
 
 @lru_cache(maxsize=64)
-def _union(members: tuple[type[BaseModel], ...], key: str) -> TypeAdapter:
+def _union(entries: tuple[tuple[str, Any], ...], key: str) -> TypeAdapter:
+    for name, entry in entries:
+        tag = entry.Config.model_fields[key].default
+        if tag != name:
+            raise ValueError(f"{entry!r} is registered as {name!r} but its Config's {key} is {tag!r}")
+    members = tuple(entry.Config for _, entry in entries)
     return TypeAdapter(Annotated[Union[members], Field(discriminator=key)])  # noqa: UP007
 
 
@@ -75,7 +80,7 @@ class Registered:
 
     def union(self) -> TypeAdapter:
         """The discriminated union of the registry's schemas, as they are registered now."""
-        return _union(tuple(entry.Config for entry in self.registry.values()), self.key)
+        return _union(tuple(self.registry.items()), self.key)
 
     def validate(self, value: Any) -> BaseModel:
         return self.union().validate_python(value)

@@ -7,6 +7,7 @@ import pytest
 from pydantic import BaseModel
 
 from engine import layers, optimizers, schedules
+from engine.config import RunConfig
 from engine.schema import Strict, validated
 
 FAMILIES_BY_KEY = [("type", layers.LAYERS), ("name", optimizers.OPTIMIZERS), ("name", schedules.SCHEDULES)]
@@ -79,3 +80,12 @@ def test_validated_names_the_field_and_the_value():
         validated(optimizers.SGD.Config, lr=math.nan)
     with pytest.raises(ValueError, match="^nesterov needs momentum > 0 and dampening = 0$"):
         validated(optimizers.SGD.Config, nesterov=True)
+
+
+def test_an_entry_whose_schema_has_another_tag_is_refused(monkeypatch):
+    class Renamed(schedules.Step):
+        """Step under another registry name: its Config still says "step"."""
+
+    monkeypatch.setitem(schedules.SCHEDULES, "renamed", Renamed)
+    with pytest.raises(ValueError, match="registered as 'renamed' but its Config's name is 'step'"):
+        RunConfig.model_validate({"schedule": {"name": "step"}})
