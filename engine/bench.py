@@ -84,7 +84,7 @@ def conv_case() -> tuple[dict, ArrayDataset | None]:
 
 
 CASES = [
-    ("(a) playground 2-8-8-1 tanh SGD b10", playground_case, 250, 20, 5),
+    ("(a) playground 2-8-8-1 tanh SGD b10", playground_case, 250, 20, 15),
     ("(b) mlp 64-256-256-10 relu Adam b128", mlp_case, 10_000, 2, 3),
     ("(c) digits conv8-pool-conv16-10 Adam b32", conv_case, 1000, 5, 4),
 ]
