@@ -88,7 +88,7 @@ HIST_TRACES = """() => document.getElementById('hist-chart').data.map((t) => ({f
 
 
 def test_histograms_are_shaded_ridgelines_and_percentile_bands(page):
-    open_app(page, "#training.epochs=40&telemetry.every=1")
+    open_app(page, "#training.epochs=600")
     page.click("#play-btn")
     wait_status(page, "completed", timeout=60_000)
     page.locator("#hist-chart").scroll_into_view_if_needed()
