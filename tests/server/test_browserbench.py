@@ -18,12 +18,20 @@ def cpu_shares(line):
 
 
 def test_the_cpu_monitor_counts_each_group_of_descendants():
-    spin = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+    spin = (
+        "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\n"
+        "print('spun', flush=True)\ntime.sleep(60)"
+    )
     monitor = browserbench.CpuMonitor(server_pid=-1)
     monitor.start()
-    busy = subprocess.Popen([sys.executable, "-c", spin, "--type=renderer"])
-    busy.wait(30)
-    shares = monitor.stop()
+    command = [sys.executable, "-c", spin, "--type=renderer"]
+    busy = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert busy.stdout is not None and busy.stdout.readline() == "spun\n"
+        shares = monitor.stop()
+    finally:
+        busy.kill()
+        busy.wait(30)
     assert 0.55 * 100 / monitor.seconds <= shares["renderer"] <= 0.7 * 100 / monitor.seconds + 5
     assert shares["worker"] == shares["gpu"] == shares["server"] == 0
 
