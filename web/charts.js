@@ -126,6 +126,7 @@ function baseLayout({ title, xTitle, yTitle, log = false, legend = true, height,
 }
 
 const PACING = 8;
+const MAX_PACING_WAIT = 1000;
 const FRAME_BUDGET = 12;
 const CHEAP_FLUSH = 4;
 const DRAW_INTERVAL = 1000 / 20;
@@ -133,8 +134,9 @@ const DRAW_INTERVAL = 1000 / 20;
 /**
  * Flushes changed views on animation frames at most 20 times a second (the frames between stay idle, so the page
  * renders less), only when visible. After a costly flush (a Plotly redraw) every costly view waits PACING times
- * its cost, whichever view it was: drawing takes at most 1/(PACING + 1) of the main thread however many charts
- * are in view, and cheap views (readouts, canvases) flush on every drawing frame.
+ * its cost (at most MAX_PACING_WAIT ms, so one slow first draw does not hold every chart back for seconds),
+ * whichever view it was: drawing takes at most 1/(PACING + 1) of the main thread however many charts are in view,
+ * and cheap views (readouts, canvases) flush on every drawing frame.
  */
 export class FrameScheduler {
   constructor() {
@@ -204,7 +206,7 @@ export class FrameScheduler {
       view.flush();
       const end = performance.now();
       view.cost = end - start;
-      if (view.cost > CHEAP_FLUSH) this.nextCostly = end + PACING * view.cost;
+      if (view.cost > CHEAP_FLUSH) this.nextCostly = end + Math.min(PACING * view.cost, MAX_PACING_WAIT);
     }
     this.settle();
   }

@@ -135,6 +135,7 @@ def test_cards_diagram_and_telemetry_share_one_numbering(page):
 
     cards = page.eval_on_selector_all(".layer-card .layer-number", TEXTS)
     assert cards == ["0–1", "2", "3", "4"]
+    page.wait_for_function("document.querySelectorAll('#network .net-title').length > 0")
     titles = page.eval_on_selector_all("#network .net-title", TEXTS)
     headers = [title for title in titles if title[0].isdigit()]
     assert headers == ["0 dense", "3 dense", "5 output"]

@@ -67,10 +67,13 @@ def wait_epoch(page, expression: str) -> None:
 
 
 def boundary_drawn(page) -> bool:
-    return page.evaluate(
+    """Waits for the boundary chart's PNG image (drawn on a later paced frame); a timeout fails."""
+    page.wait_for_function(
         "(document.getElementById('boundary-chart').layout?.images?.[0]?.source ?? '')"
-        ".startsWith('data:image/png')"
+        ".startsWith('data:image/png')",
+        timeout=15_000,
     )
+    return True
 
 
 LIVE_PIXELS = """([id, selector, color, tolerance = 40]) => {
