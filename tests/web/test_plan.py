@@ -12,7 +12,7 @@ from tests.web.test_playground import train_to_end, wait_status, wait_text
 
 SPECIES = ("red", "green", "blue")
 PLANNED = "document.body.dataset.plan === 'ready'"
-OUTPUTS_DRAWN = PLANNED + " && document.querySelectorAll('#network .net-node.output').length"
+OUTPUT_NODES = "document.querySelectorAll('#network .net-node.output').length"
 OPTION_VALUES = "(options) => options.map((o) => o.value)"
 TEXTS = "(elements) => elements.map((e) => e.textContent)"
 TELEMETRY_LAYERS = "window.nnplay.heavy.layers.map((layer) => [layer.index, layer.type, layer.label])"
@@ -54,8 +54,7 @@ def test_three_string_classes_get_three_outputs_and_an_export_that_runs(page, se
         {"name": "species.csv", "mimeType": "text/csv", "buffer": three_species_csv()}
     )
     wait_text(page, "csv-message", "Loaded species.csv")
-    page.wait_for_function(OUTPUTS_DRAWN)
-    assert page.locator("#network .net-node.output").count() == 3
+    page.wait_for_function(f"{PLANNED} && {OUTPUT_NODES} === 3")
     assert "loss cross_entropy" in page.text_content("#model-summary tfoot")
     loss_choice = page.locator('.field[data-path="loss"] option[value="auto"]').text_content()
     assert loss_choice == "auto (cross_entropy)"
