@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from engine import optimizers, schedules
-from engine.plan import run_torch
 from tests.engine.test_optimizers_torch import _grads, _problem, torch_twin
+from tests.engine.test_schedules import assert_follows_torch
 
 torch = pytest.importorskip("torch")
 
@@ -35,13 +35,4 @@ def test_every_optimizer_at_its_schema_defaults_steps_as_its_torch_equivalent(na
 
 @pytest.mark.parametrize("name", list(schedules.SCHEDULES))
 def test_every_schedule_at_its_schema_defaults_follows_its_torch_equivalent(name):
-    base = 0.05
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
-    ours = schedules.get(_schema_defaults(schedules.SCHEDULES[name]))
-    scheduler = run_torch(f"scheduler = {ours.torch()}", optimizer=optimizer)["scheduler"]
-    expected = []
-    for _ in range(300):
-        expected.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
-    np.testing.assert_allclose([ours.lr_at(e, base) for e in range(300)], expected, rtol=1e-10, atol=1e-15)
+    assert_follows_torch(schedules.get(_schema_defaults(schedules.SCHEDULES[name])))
