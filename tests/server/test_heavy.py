@@ -60,7 +60,8 @@ def heavy_epochs(client, run_id):
 
 
 def unscheduled(epochs):
-    return small_config(epochs=epochs, telemetry={"every": 10_000})
+    """A run with no scheduled heavy records whose 15 batches an epoch outlast every window below."""
+    return small_config(training={"epochs": epochs, "batch_size": 4}, telemetry={"every": 10_000})
 
 
 def test_an_unwatched_run_stores_its_schedule_of_about_200_heavy_records(client):
