@@ -20,7 +20,7 @@ def epoch_envelope(record_json: str, coalesced: bool = False) -> str:
 
 
 def epochs_envelope(records_json: list[str]) -> str:
-    """Several consecutive epochs' scalars in one message; heavy telemetry never travels in it."""
+    """Several consecutive epochs in one message; only a pulled viewer's may hold a heavy record."""
     return f'{{"type":"epochs","records":[{",".join(records_json)}]}}'
 
 

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     heavy_per_second: float = Field(
         30.0, gt=0, le=1000, description="heavy telemetry messages per second to one subscriber at most"
     )
+    pulled_message_interval: float = Field(
+        0.04, ge=0, le=1, description="seconds between two epoch messages to a viewer that pulls heavy frames"
+    )
     paused_timeout_seconds: float = Field(
         900.0, gt=0, description="a paused run nobody watches or controls this long is stopped"
     )

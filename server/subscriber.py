@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 
@@ -24,17 +25,30 @@ class Subscriber:
     A viewer that says when it is ready for a frame (`grant`, the websocket's `{"type": "ready"}`) is
     pulled: from its first grant on, one heavy payload leaves per grant. A heavy payload at the head of
     the outbox with no grant waits for one (messages behind it wait too) until a later epoch arrives,
-    which leaves it as scalars, or the subscriber closes, which lets it leave in full.
+    which leaves it as scalars, or the subscriber closes, which lets it leave in full. A pulled viewer
+    gets epochs at most once every `pulled_interval` seconds (a browser handles each message on its
+    main thread): the epochs waiting then, a granted heavy frame among them, leave in one `epochs`
+    message; whole messages (status, done, error, pong) leave at once, after the epochs before them.
     """
 
-    def __init__(self, limit: int = 20_000, heavy_per_second: float = 30.0, batch: int = 256):
+    def __init__(
+        self,
+        limit: int = 20_000,
+        heavy_per_second: float = 30.0,
+        batch: int = 256,
+        pulled_interval: float = 0.04,
+    ):
         self.limit = limit
         self.batch = batch
         self.heavy_interval = 1.0 / heavy_per_second
+        self.pulled_interval = pulled_interval
         self._outbox: deque[list] = deque()
         self._heavy: list | None = None
         self._heavy_sent = float("-inf")
+        self._sent = float("-inf")
+        self._whole = 0
         self._ready = asyncio.Event()
+        self._pacing = False
         self.close_code: int | None = None
         self.pull = False
         self._granted = False
@@ -78,6 +92,7 @@ class Subscriber:
         if self.close_code is None:
             self.close_code = code
             self._outbox.append([MESSAGE, CLOSE, None])
+            self._whole += 1
             self._ready.set()
 
     def _append(self, entry: list) -> None:
@@ -85,32 +100,67 @@ class Subscriber:
             return
         if len(self._outbox) >= self.limit:
             self._outbox.clear()
-            self._heavy = None
+            self._heavy, self._whole = None, 0
             self.close(1013)
             return
         self._outbox.append(entry)
-        self._ready.set()
+        if entry[0] == MESSAGE:
+            self._whole += 1
+        if entry[0] == MESSAGE or not self._pacing:
+            self._ready.set()
 
     def _waits_for_grant(self) -> bool:
         return self.pull and not self._granted and not self.closed and self._outbox[0] is self._heavy
 
-    async def get(self) -> str | object:
-        """The next message text, or CLOSE; a heavy payload waits out the interval since the last one."""
-        while not self._outbox or self._waits_for_grant():
-            self._ready.clear()
-            await self._ready.wait()
+    def _delay(self) -> float:
+        """Seconds until the head may leave: a heavy payload's pace, a pulled viewer's message interval."""
+        now = time.monotonic()
+        delay = self._sent + self.pulled_interval - now if self.pull and not self._whole else 0.0
         if self._outbox[0] is self._heavy:
-            await asyncio.sleep(self._heavy_sent + self.heavy_interval - time.monotonic())
-        kind, text, _ = self._outbox.popleft()
-        if kind == MESSAGE:
-            return text
-        if kind == HEAVY:
+            delay = max(delay, self._heavy_sent + self.heavy_interval - now)
+        return delay
+
+    def _joins(self, entry: list, first_kind: int) -> bool:
+        """Whether `entry` leaves in the same message as the epochs taken before it."""
+        if entry[0] == MESSAGE:
+            return False
+        if not self.pull:
+            return entry[0] != HEAVY and first_kind != HEAVY
+        if entry[0] != HEAVY:
+            return True
+        paced = time.monotonic() - self._heavy_sent >= self.heavy_interval
+        return paced and (self._granted or self.closed)
+
+    def _take(self, entry: list) -> str:
+        if entry[0] == HEAVY:
             self._heavy, self._granted = None, False
             self._heavy_sent = time.monotonic()
-            return epoch_envelope(text)
-        records = [text]
-        while self._outbox and self._outbox[0][0] in (SCALARS, COALESCED) and len(records) < self.batch:
-            records.append(self._outbox.popleft()[1])
+        return entry[1]
+
+    async def get(self) -> str | object:
+        """The next message text, or CLOSE, once the head may leave (see the class)."""
+        while True:
+            while not self._outbox or self._waits_for_grant():
+                self._ready.clear()
+                await self._ready.wait()
+            delay = self._delay()
+            if delay <= 0:
+                break
+            self._ready.clear()
+            self._pacing = True
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), delay)
+            finally:
+                self._pacing = False
+        self._sent = time.monotonic()
+        entry = self._outbox.popleft()
+        if entry[0] == MESSAGE:
+            self._whole -= 1
+            return entry[1]
+        records = [self._take(entry)]
+        while self._outbox and len(records) < self.batch and self._joins(self._outbox[0], entry[0]):
+            records.append(self._take(self._outbox.popleft()))
         if len(records) > 1:
             return epochs_envelope(records)
-        return epoch_envelope(text, coalesced=kind == COALESCED)
+        return epoch_envelope(records[0], coalesced=entry[0] == COALESCED)

@@ -36,7 +36,11 @@ async def stream_run(websocket: WebSocket, run_id: str) -> None:
     settings = websocket.app.state.settings
     offered = websocket.scope.get("subprotocols", ())
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-    subscriber = Subscriber(settings.subscriber_queue_limit, settings.heavy_per_second)
+    subscriber = Subscriber(
+        settings.subscriber_queue_limit,
+        settings.heavy_per_second,
+        pulled_interval=settings.pulled_message_interval,
+    )
     if not await manager.subscribe(run_id, subscriber):
         await websocket.send_text(envelope("error", detail=f"no run with id {run_id!r}"))
         await websocket.close(4404)

@@ -30,7 +30,7 @@ def summary(text):
             message.get("coalesced", False),
         )
     if message["type"] == "epochs":
-        return "epochs", [record["epoch"] for record in message["records"]]
+        return "epochs", [("heavy", r["epoch"]) if "layers" in r else r["epoch"] for r in message["records"]]
     return message["type"]
 
 
@@ -169,12 +169,8 @@ def test_one_heavy_frame_leaves_per_grant_however_many_grants_came_before_it():
                 taken.append(summary(await subscriber.get()))
         return taken
 
-    assert asyncio.run(scenario()) == [
-        ("epoch", 1, True, False),
-        ("epoch", 11, False, False),
-        ("epochs", [2, 12]),
-        ("epochs", [3, 13]),
-    ]
+    taken = asyncio.run(scenario())
+    assert taken == [("epochs", [("heavy", 1), 11]), ("epochs", [2, 12]), ("epochs", [3, 13])]
 
 
 def test_an_ungranted_heavy_frame_waits_at_the_head_until_a_grant_then_leaves_in_order():
@@ -228,3 +224,81 @@ def test_closing_lets_an_ungranted_heavy_frame_leave_in_full():
 
     assert asyncio.run(scenario()) == ("epoch", 1, True, False)
     assert drain(subscriber) == [("epoch", 2, True, False), "done", "close"]
+
+
+def pulled_viewer_of_a_fast_run(interval, seconds=1.0):
+    """~1000 epochs/s to a viewer that grants a frame on each heavy one: (messages, epochs, heavy, time)."""
+    subscriber = Subscriber(heavy_per_second=1000, pulled_interval=interval)
+    subscriber.grant()
+
+    async def produce():
+        epoch, start = 0, time.monotonic()
+        while time.monotonic() - start < seconds:
+            epoch += 1
+            heavy = subscriber.ready_for_heavy
+            subscriber.put_epoch(full(epoch) if heavy else None, scalars(epoch, heavy))
+            await asyncio.sleep(0.001)
+        subscriber.put(json.dumps({"type": "done"}))
+        subscriber.close()
+
+    async def view():
+        messages, epochs, heavy = 0, [], 0
+        start = time.monotonic()
+        producer = asyncio.create_task(produce())
+        while (text := await subscriber.get()) is not CLOSE:
+            messages += 1
+            message = json.loads(text)
+            records = message.get("records") or [message.get("record")] * (message["type"] == "epoch")
+            epochs += [record["epoch"] for record in records]
+            if any("layers" in record for record in records):
+                heavy += 1
+                subscriber.grant()
+        await producer
+        return messages, epochs, heavy, time.monotonic() - start
+
+    return asyncio.run(view())
+
+
+def test_a_pulled_viewer_gets_every_epoch_in_order_in_at_most_one_message_per_interval():
+    messages, epochs, heavy, elapsed = pulled_viewer_of_a_fast_run(0.04)
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) > 200
+    assert messages <= elapsed / 0.04 + 3, (messages, elapsed)
+    assert heavy >= elapsed / 0.04 / 2, (heavy, elapsed)
+
+
+def test_whole_messages_leave_at_once_after_the_epochs_before_them():
+    async def scenario():
+        subscriber = Subscriber(pulled_interval=5.0)
+        subscriber.grant()
+        subscriber.put_epoch(None, scalars(1))
+        taken = [await subscriber.get()]
+        start = time.monotonic()
+        for epoch in (2, 3):
+            subscriber.put_epoch(None, scalars(epoch))
+        for kind in ("status", "pong", "done"):
+            subscriber.put(json.dumps({"type": kind}))
+        subscriber.close()
+        while taken[-1] is not CLOSE:
+            taken.append(await subscriber.get())
+        return [summary(text) for text in taken], time.monotonic() - start
+
+    taken, seconds = asyncio.run(scenario())
+    assert taken == [("epoch", 1, False, False), ("epochs", [2, 3]), "status", "pong", "done", "close"]
+    assert seconds < 0.5
+
+
+def test_a_granted_heavy_frame_waits_at_most_the_interval_and_leaves_with_the_epochs_before_it():
+    async def scenario():
+        subscriber = Subscriber(heavy_per_second=1000, pulled_interval=0.2)
+        subscriber.grant()
+        subscriber.put_epoch(None, scalars(1))
+        taken = [await subscriber.get()]
+        start = time.monotonic()
+        subscriber.put_epoch(None, scalars(2))
+        subscriber.put_epoch(full(3), scalars(3, True))
+        taken.append(await subscriber.get())
+        return [summary(text) for text in taken], time.monotonic() - start
+
+    taken, seconds = asyncio.run(scenario())
+    assert taken == [("epoch", 1, False, False), ("epochs", [2, ("heavy", 3)])]
+    assert 0.15 <= seconds < 0.35

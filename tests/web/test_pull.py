@@ -18,8 +18,8 @@ PROBE = r"""(() => {
       super(...args);
       this.addEventListener("message", (event) => {
         const message = JSON.parse(event.data);
-        const record = message.type === "epoch" ? message.record : null;
-        if (record?.layers) seen.heavy.push([performance.now(), record.epoch]);
+        const records = message.type === "epoch" ? [message.record] : message.records ?? [];
+        for (const record of records) if (record.layers) seen.heavy.push([performance.now(), record.epoch]);
       });
     }
     send(data) {
