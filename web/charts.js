@@ -60,35 +60,25 @@ export function decodeNested(encoded, plain = false) {
   return encoded.shape.length === 0 ? flat[0] : split(flat, encoded.shape, 0, plain);
 }
 
+function decodeEnvelopes(value) {
+  if (typeof value.data === "string" && Array.isArray(value.shape)) return decodeNested(value, value.lists === true);
+  if (Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [key, item] of Object.entries(value)) {
+      if (item !== null && typeof item === "object") value[key] = decodeEnvelopes(item);
+    }
+  }
+  return value;
+}
+
 /**
- * Decode a record's heavy fields in place (grids as typed rows, weights and thumbnails as plain arrays).
+ * Decode a heavy record in place, naming no field: every encoded array {dtype, shape, data} in it becomes its
+ * values, plain nested arrays when the envelope says `lists` (weights, thumbnails), else rows of Float32Array
+ * views (grids, feature maps; a 1-D array is one Float32Array).
  * @param {object|null} record an epoch record
  * @returns {object|null} the same record
  */
 export function decodeRecord(record) {
-  if (!record?.heavy) return record;
-  const { boundary, neurons, weights, feature_maps: maps, layers } = record;
-  if (boundary) {
-    boundary.x = decodeArray(boundary.x);
-    boundary.y = decodeArray(boundary.y);
-    boundary.z = decodeNested(boundary.z);
-  }
-  for (const neuron of neurons ?? []) neuron.z = decodeNested(neuron.z, true);
-  for (const params of Object.values(weights ?? {})) {
-    for (const key of Object.keys(params)) params[key] = decodeNested(params[key], true);
-  }
-  if (maps) {
-    maps.input = decodeNested(maps.input);
-    for (const layer of maps.layers ?? []) layer.maps = decodeNested(layer.maps);
-  }
-  for (const layer of layers ?? []) {
-    for (const stats of Object.values(layer)) {
-      if (!stats?.histogram) continue;
-      stats.histogram.counts = decodeArray(stats.histogram.counts);
-      stats.percentiles = decodeArray(stats.percentiles);
-    }
-  }
-  return record;
+  return record?.heavy ? decodeEnvelopes(record) : record;
 }
 
 /**
@@ -285,32 +275,152 @@ function tracePath(context, trace, px, py, close) {
 }
 
 const DASHES = { solid: [], dot: [2, 3], dash: [6, 4] };
+const TICK_FONT = `${FONT.size}px ${FONT.family}`;
+const EXPONENT_FONT = `${FONT.size - 2}px ${FONT.family}`;
+
+function niceStep(rough) {
+  const base = 10 ** Math.floor(Math.log10(rough));
+  const scaled = rough / base;
+  return base * (scaled <= 1 ? 1 : scaled <= 2 ? 2 : scaled <= 5 ? 5 : 10);
+}
+
+function linearLabel(value, step) {
+  const magnitude = Math.max(Math.abs(value), step);
+  if (magnitude >= 1e4 || step < 1e-3) {
+    const exponent = Math.floor(Math.log10(magnitude));
+    const mantissa = value / 10 ** exponent;
+    const digits = Math.max(0, Math.min(3, Math.ceil(-Math.log10(step / 10 ** exponent) - 1e-9)));
+    return value === 0 ? { text: "0" } : { text: `${Number(mantissa.toFixed(digits))}×10`, exponent };
+  }
+  const digits = Math.max(0, Math.ceil(-Math.log10(step) - 1e-9));
+  const text = value.toFixed(digits);
+  return { text: Number(text) === 0 ? "0" : text };
+}
 
 /**
- * Paints Plotly scatter traces (lines with their dash, width and opacity; fills toself, tozeroy and tonexty) and
- * rect and line shapes (xref x, yref paper) on a canvas over a Plotly chart's plot area, through its axes.
+ * Ticks of an axis drawn over `length` pixels, about one per 80 px on x and 40 px on y as Plotly spaces them:
+ * round steps (1, 2 or 5 times a power of ten), decades on a log axis (its range in log10 units).
+ * @param {number[]} range [start, end], reversed for a reversed axis
+ * @param {number} length
+ * @param {{log?: boolean, vertical?: boolean}} [options]
+ * @returns {{value: number, text: string, exponent?: number}[]} value: in axis units (log10 on a log axis)
+ */
+export function axisTicks(range, length, { log = false, vertical = false } = {}) {
+  const low = Math.min(range[0], range[1]);
+  const high = Math.max(range[0], range[1]);
+  if (!(high > low) || !Number.isFinite(low) || !Number.isFinite(high)) return [];
+  const count = Math.max(4, Math.min(9, length / (vertical ? 40 : 80))) + 1;
+  const eps = (high - low) * 1e-9;
+  if (log && Math.floor(high + eps) - Math.ceil(low - eps) >= 1) {
+    const step = Math.max(1, Math.ceil((high - low) / count));
+    const ticks = [];
+    for (let e = Math.ceil((low - eps) / step) * step; e <= high + eps; e += step) {
+      ticks.push(e === 0 ? { value: 0, text: "1" } : e === 1 ? { value: 1, text: "10" } : { value: e, text: "10", exponent: e });
+    }
+    return ticks;
+  }
+  if (log) {
+    const ticks = [];
+    for (let e = Math.floor(low); e <= Math.ceil(high); e += 1) {
+      for (const m of [1, 2, 5]) {
+        const value = Math.log10(m) + e;
+        if (value >= low - eps && value <= high + eps) ticks.push({ value, ...linearLabel(m * 10 ** e, 10 ** Math.min(e, 0)) });
+      }
+    }
+    return ticks;
+  }
+  const step = niceStep((high - low) / count);
+  const ticks = [];
+  for (let i = Math.ceil((low - eps) / step); i * step <= high + eps; i += 1) {
+    ticks.push({ value: i * step, ...linearLabel(i * step, step) });
+  }
+  return ticks;
+}
+
+function drawLabel(context, { text, exponent }, x, y, align) {
+  context.font = TICK_FONT;
+  const width = context.measureText(text).width;
+  const raised = exponent === undefined ? "" : String(exponent).replace("-", "\u2212");
+  context.font = EXPONENT_FONT;
+  const extra = raised ? context.measureText(raised).width : 0;
+  const left = align === "right" ? x - width - extra : x - (width + extra) / 2;
+  context.textAlign = "left";
+  context.font = TICK_FONT;
+  context.fillText(text, left, y);
+  if (!raised) return;
+  context.font = EXPONENT_FONT;
+  context.fillText(raised, left + width, y - 5);
+}
+
+function paintAxes(context, axes, width, height) {
+  const xTicks = axes.x.range ? axisTicks(axes.x.range, width, { log: axes.x.log }) : [];
+  const yTicks = axes.y.range ? axisTicks(axes.y.range, height, { log: axes.y.log, vertical: true }) : [];
+  context.strokeStyle = COLORS.grid;
+  context.lineWidth = 1;
+  context.setLineDash([]);
+  context.beginPath();
+  for (const tick of xTicks) {
+    const x = Math.round(axes.x.toPixel(tick.value)) + 0.5;
+    context.moveTo(x, 0);
+    context.lineTo(x, height);
+  }
+  for (const tick of yTicks) {
+    const y = Math.round(axes.y.toPixel(tick.value)) + 0.5;
+    context.moveTo(0, y);
+    context.lineTo(width, y);
+  }
+  context.stroke();
+  context.fillStyle = COLORS.ink;
+  context.textBaseline = "top";
+  for (const tick of xTicks) drawLabel(context, tick, axes.x.toPixel(tick.value), height + 5, "center");
+  context.textBaseline = "middle";
+  for (const tick of yTicks) drawLabel(context, tick, -4, axes.y.toPixel(tick.value), "right");
+}
+
+function liveAxis(range, length, log, vertical) {
+  const [start, end] = range ?? [0, 1];
+  const scale = length / (end - start || 1);
+  const toPixel = vertical ? (value) => length - (value - start) * scale : (value) => (value - start) * scale;
+  const toData = log ? (value) => (value > 0 ? Math.log10(value) : NaN) : (value) => value;
+  return { range, log, toPixel, toData };
+}
+
+/**
+ * Paints a Plotly chart's axes (gridlines and tick labels for the given ranges), Plotly scatter traces (lines with
+ * their dash, width and opacity; fills toself, tozeroy and tonexty) and rect and line shapes (xref x, yref paper)
+ * on a canvas over the whole chart, placed by the chart's margins.
  * @param {HTMLCanvasElement} canvas
- * @param {object} fullLayout the chart's _fullLayout (its xaxis and yaxis place the canvas and the points)
+ * @param {object} fullLayout the chart's _fullLayout (its size and its axes' _offset and _length place the plot area)
+ * @param {{x: number[]|null, y: number[]|null, logX?: boolean, logY?: boolean}} ranges each axis's [start, end]
+ *   in Plotly's units (log10 on a log axis; a reversed axis starts high)
  * @param {object[]} traces
  * @param {object[]} [shapes]
  */
-export function paintTraces(canvas, fullLayout, traces, shapes = []) {
+export function paintTraces(canvas, fullLayout, ranges, traces, shapes = []) {
   const xa = fullLayout.xaxis;
   const ya = fullLayout.yaxis;
   const ratio = window.devicePixelRatio || 1;
-  const width = Math.round(xa._length * ratio);
-  const height = Math.round(ya._length * ratio);
+  const width = Math.round(fullLayout.width * ratio);
+  const height = Math.round(fullLayout.height * ratio);
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;
   }
-  Object.assign(canvas.style, { left: `${xa._offset}px`, top: `${ya._offset}px`, width: `${xa._length}px`,
-    height: `${ya._length}px`, display: "block" });
+  Object.assign(canvas.style, { left: "0px", top: "0px", width: `${fullLayout.width}px`, height: `${fullLayout.height}px`,
+    display: "block" });
   const context = canvas.getContext("2d");
   context.setTransform(ratio, 0, 0, ratio, 0, 0);
-  context.clearRect(0, 0, xa._length, ya._length);
-  const px = (value) => xa.c2p(value);
-  const py = (value) => ya.c2p(value);
+  context.clearRect(0, 0, fullLayout.width, fullLayout.height);
+  context.translate(xa._offset, ya._offset);
+  const axes = { x: liveAxis(ranges.x, xa._length, ranges.logX, false), y: liveAxis(ranges.y, ya._length, ranges.logY, true) };
+  paintAxes(context, axes, xa._length, ya._length);
+  if (!ranges.x || !ranges.y) return;
+  context.save();
+  context.beginPath();
+  context.rect(0, 0, xa._length, ya._length);
+  context.clip();
+  const px = (value) => axes.x.toPixel(axes.x.toData(value));
+  const py = (value) => axes.y.toPixel(axes.y.toData(value));
   for (const shape of shapes) {
     const x0 = px(shape.x0);
     const x1 = px(shape.x1);
@@ -339,7 +449,7 @@ export function paintTraces(canvas, fullLayout, traces, shapes = []) {
       } else if (trace.fill === "tonexty" && i > 0) {
         const previous = traces[i - 1];
         const back = { x: Array.from(previous.x).reverse(), y: Array.from(previous.y).reverse() };
-        tracePath(context, back, (v) => px(v), py, true);
+        tracePath(context, back, px, py, true);
       }
       context.closePath();
       context.fillStyle = trace.fillcolor;
@@ -355,14 +465,50 @@ export function paintTraces(canvas, fullLayout, traces, shapes = []) {
     context.lineJoin = "round";
     context.stroke();
   });
+  context.restore();
   context.globalAlpha = 1;
   context.setLineDash([]);
 }
 
 /**
- * A Plotly chart. While live (a run trains) and not under the pointer, Plotly draws only the axes, and redraws them
- * only when their ranges move (stickyRange); the traces are painted on a canvas over the plot area, a redraw of
- * about a millisecond instead of a Plotly redraw of tens. At rest (or hovered) Plotly draws everything.
+ * One x range shared by charts over the same axis (epochs), so their live axes line up: the stickyRange of all
+ * their data together; when it moves, the other charts sharing it redraw.
+ */
+export class SharedRange {
+  constructor() {
+    this.views = new Set();
+    this.reset();
+  }
+
+  /** Forgets the data and the range (a new run). */
+  reset() {
+    this.data = null;
+    this.range = null;
+  }
+
+  /**
+   * The range for data [low, high] of one chart, together with what the others showed.
+   * @param {number[]|null} data
+   * @param {object} options stickyRange's options
+   * @param {View} [from] the chart asking (not redrawn when the range moves)
+   * @returns {number[]|null}
+   */
+  fit(data, options, from) {
+    if (data) this.data = this.data ? [Math.min(this.data[0], data[0]), Math.max(this.data[1], data[1])] : data;
+    const range = stickyRange(this.range, this.data, options);
+    if (range !== this.range) {
+      this.range = range;
+      for (const view of this.views) if (view !== from && view.live) view.invalidate();
+    }
+    return range;
+  }
+}
+
+/**
+ * A Plotly chart. While live (a run trains) and not under the pointer, Plotly's own drawing stays as it was (its
+ * gridlines, tick labels, traces and shapes hidden by the `live-axes` class) and a canvas over the whole chart
+ * shows the axes (ranges from stickyRange, or a SharedRange) and the traces: a redraw of about a millisecond, and
+ * no Plotly relayout while a run trains. At rest (or hovered) Plotly draws everything.
  */
 class PlotView extends View {
   constructor(el, scheduler) {
@@ -370,7 +516,9 @@ class PlotView extends View {
     this.live = false;
     this.hovered = false;
     this.ranges = null;
-    this.liveKey = "";
+    this.plottedKey = "";
+    this.canvasShown = false;
+    this.sharedX = null;
     el.addEventListener("pointerenter", () => {
       this.hovered = true;
       if (this.live) this.invalidate();
@@ -387,53 +535,54 @@ class PlotView extends View {
     this.invalidate();
   }
 
+  /**
+   * Draws the x axis with other charts while live.
+   * @param {SharedRange} shared
+   */
+  shareX(shared) {
+    this.sharedX = shared;
+    shared.views.add(this);
+  }
+
   plot(data, layout) {
     if (this.el.data) Plotly.react(this.el, data, layout, PLOT_CONFIG);
     else Plotly.newPlot(this.el, data, layout, PLOT_CONFIG);
   }
 
-  /** Draws traces and layout: all with Plotly at rest, the axes with Plotly and the traces on the canvas while live. */
+  /** Draws traces and layout: all with Plotly at rest, on the canvas over Plotly's unchanged frame while live. */
   draw(traces, layout, { shapes = [], pad = {} } = {}) {
+    const legend = layout.showlegend === false ? [] : traces.map(({ type, mode, name, line }) => ({ type, mode, name, line }));
+    const key = JSON.stringify([layout, legend]);
     if (!this.live || this.hovered) {
       if (this.canvas) this.canvas.style.display = "none";
-      this.liveKey = "";
+      this.el.classList.remove("live-axes");
+      this.canvasShown = false;
       this.ranges = null;
+      this.plottedKey = key;
       this.plot(traces, shapes.length ? { ...layout, shapes } : layout);
       return;
     }
     const logX = layout.xaxis.type === "log";
     const logY = layout.yaxis.type === "log";
+    const reversed = layout.yaxis.autorange === "reversed" && !layout.yaxis.range;
     const previous = this.ranges ?? {};
-    const ranges = {
-      x: layout.xaxis.range ?? stickyRange(previous.x, extent(traces, "x", logX), pad.x),
-      y: layout.yaxis.range ?? stickyRange(previous.y, fromZero(extent(traces, "y", logY), logY), pad.y),
-    };
-    this.ranges = ranges;
-    const axes = {
-      ...layout,
-      xaxis: { ...layout.xaxis, range: ranges.x ?? undefined, autorange: ranges.x ? false : undefined },
-      yaxis: { ...layout.yaxis, range: ranges.y && layout.yaxis.autorange === "reversed" ? [ranges.y[1], ranges.y[0]] : ranges.y ?? undefined,
-        autorange: ranges.y ? false : layout.yaxis.autorange },
-    };
-    const empty = layout.showlegend === false ? []
-      : traces.map(({ type, mode, name, line }) => ({ type, mode, name, line, x: [], y: [] }));
-    const key = JSON.stringify([layout, empty]);
-    const rangeKey = JSON.stringify([axes.xaxis.range, axes.yaxis.range]);
-    if (key !== this.liveKey || !this.el._fullLayout) {
-      this.liveKey = key;
-      this.rangeKey = rangeKey;
-      this.plot(empty, axes);
-    } else if (rangeKey !== this.rangeKey) {
-      this.rangeKey = rangeKey;
-      Plotly.relayout(this.el, { "xaxis.range": axes.xaxis.range, "xaxis.autorange": axes.xaxis.autorange,
-        "yaxis.range": axes.yaxis.range, "yaxis.autorange": axes.yaxis.autorange });
+    const xData = extent(traces, "x", logX);
+    const x = layout.xaxis.range
+      ?? (this.sharedX ? this.sharedX.fit(xData, pad.x, this) : stickyRange(previous.x, xData, pad.x));
+    const y = layout.yaxis.range ?? stickyRange(previous.y, fromZero(extent(traces, "y", logY), logY), pad.y);
+    this.ranges = { x, y };
+    if (key !== this.plottedKey || !this.el._fullLayout) {
+      this.plottedKey = key;
+      this.plot(legend.map((trace) => ({ ...trace, x: [], y: [] })), layout);
     }
+    this.el.classList.add("live-axes");
     if (!this.canvas) {
       this.canvas = document.createElement("canvas");
       this.canvas.className = "live-traces";
       this.el.append(this.canvas);
     }
-    paintTraces(this.canvas, this.el._fullLayout, traces, shapes);
+    this.canvasShown = true;
+    paintTraces(this.canvas, this.el._fullLayout, { x, y: y && reversed ? [y[1], y[0]] : y, logX, logY }, traces, shapes);
   }
 }
 
@@ -538,7 +687,7 @@ export class LineChart extends PlotView {
   }
 
   flush() {
-    if (this.live || this.stale || !this.el.data || this.liveKey || this.xs.some((xs) => xs.length > MAX_LINE_POINTS)) {
+    if (this.live || this.stale || !this.el.data || this.canvasShown || this.xs.some((xs) => xs.length > MAX_LINE_POINTS)) {
       this.stale = false;
       this.pending = null;
       this.draw(this.traces(), baseLayout({ ...this.options, log: this.log }), { pad: { x: { pad: 0, grow: 1, high: this.xMax } } });

@@ -1,4 +1,4 @@
-import { COLORS, HistogramChart, ImageGrid, LineChart, ScatterChart, View, decodeRecord, layerColor } from "./charts.js";
+import { COLORS, HistogramChart, ImageGrid, LineChart, ScatterChart, SharedRange, View, decodeRecord, layerColor } from "./charts.js";
 import { FeatureMapView } from "./featuremaps.js";
 import { h } from "./forms.js";
 import { NetworkView } from "./network.js";
@@ -94,6 +94,8 @@ export class RunView {
     this.ratio = new LineChart($("ratio-chart"), s, { title: "Update / weight ratio per layer", log: true });
     this.units = new LineChart($("units-chart"), s, { title: "Dead (ReLU) and saturated (dotted) units", format: ".0%",
       yRange: [0, 1] });
+    this.epochAxis = new SharedRange();
+    for (const chart of [this.loss, this.metric, this.lr, this.grad, this.ratio, this.units]) chart.shareX(this.epochAxis);
     this.hist = new HistogramChart($("hist-chart"), s);
     this.filters = new ImageGrid($("filters"), s, { size: 44 });
     this.featureMaps = new FeatureMapView($("feature-maps"), s);
@@ -121,6 +123,7 @@ export class RunView {
     this.historyStride = 1;
     this.heavyCount = 0;
     this.layerKey = "";
+    this.epochAxis.reset();
     const validating = (runConfig?.data?.validation ?? 0) > 0;
     this.loss.setSeries(validating ? [...TRAIN_TEST, VALIDATION] : TRAIN_TEST);
     this.validationLegend.hidden = !validating;

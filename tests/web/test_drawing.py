@@ -68,3 +68,113 @@ def test_live_boundary_canvas_shows_the_models_prediction_colours(page):
     assert page.text_content("#run-status") == "running"
     assert page.evaluate(f"({PREDICTION_AT})([0, 0]) > 0.9 && ({PREDICTION_AT})([5.5, 5.5]) < 0.1")
     assert max(abs(a - b) for a, b in zip(early, page.evaluate(PIXEL_AT, [0, 0]), strict=True)) > 30
+
+
+WATCH_LIVE_LINE_CHARTS = """() => {
+    const view = window.nnplay.runView;
+    const charts = { 'loss-chart': view.loss, 'metric-chart': view.metric, 'lr-chart': view.lr };
+    const watch = { calls: [], mutations: 0, counting: false, samples: 0, mismatches: [] };
+    watch.xRanges = new Set();
+    window.watch = watch;
+    for (const name of ['newPlot', 'react', 'relayout', 'restyle', 'update', 'extendTraces', 'redraw']) {
+        const original = Plotly[name];
+        Plotly[name] = function (el, ...rest) {
+            const chart = charts[el?.id];
+            if (chart?.live && el.data) watch.calls.push(`${name} ${el.id} at epoch ${view.lastEpoch}`);
+            return original.call(this, el, ...rest);
+        };
+    }
+    for (const id of ['loss-chart', 'metric-chart']) {
+        new MutationObserver((records) => { if (watch.counting) watch.mutations += records.length; })
+            .observe(document.querySelector(`#${id} .main-svg`),
+                { subtree: true, childList: true, attributes: true, characterData: true });
+    }
+    const dirty = view.scheduler.dirty;
+    const sample = () => {
+        const [loss, metric] = [view.loss.ranges?.x, view.metric.ranges?.x];
+        if (watch.counting && loss && metric && !dirty.has(view.loss) && !dirty.has(view.metric)) {
+            watch.samples += 1;
+            watch.xRanges.add(JSON.stringify(loss));
+            const same = JSON.stringify(loss) === JSON.stringify(metric);
+            if (!same) watch.mismatches.push([view.lastEpoch, loss, metric]);
+        }
+        requestAnimationFrame(sample);
+    };
+    requestAnimationFrame(sample);
+}"""
+
+AXIS_LABELS = """(id) => {
+    const el = document.getElementById(id);
+    const canvas = el.querySelector('.live-traces');
+    if (!canvas || canvas.style.display !== 'block' || !canvas.width) return null;
+    const { width, xaxis, yaxis } = el._fullLayout;
+    const ratio = canvas.width / width;
+    const top = Math.round((yaxis._offset + yaxis._length + 2) * ratio);
+    const pixels = canvas.getContext('2d').getImageData(0, top, canvas.width, canvas.height - top).data;
+    let ink = 0;
+    let signature = 0;
+    for (let i = 3; i < pixels.length; i += 4) {
+        if (pixels[i] < 100) continue;
+        ink += 1;
+        signature = (signature * 31 + i) % 1000000007;
+    }
+    const leftWidth = Math.round((xaxis._offset - 2) * ratio);
+    const left = canvas.getContext('2d').getImageData(0, 0, leftWidth, canvas.height).data;
+    const leftInk = left.filter((value, i) => i % 4 === 3 && value >= 100).length;
+    return { ink, leftInk, signature, range: window.nnplay.runView.loss.ranges.x };
+}"""
+
+
+def test_live_line_charts_paint_their_axes_without_plotly_and_share_the_epoch_range(page):
+    open_app(page, "#training.epochs=3000")
+    page.evaluate(WATCH_LIVE_LINE_CHARTS)
+    page.click("#play-btn")
+    page.wait_for_function(
+        "window.nnplay.runView.lastEpoch >= 20 && window.nnplay.runView.loss.canvasShown"
+        " && window.nnplay.runView.metric.canvasShown",
+        timeout=60_000,
+    )
+    page.evaluate("window.watch.counting = true")
+    page.wait_for_function(f"({AXIS_LABELS})('loss-chart')?.ink > 50")
+    first = page.evaluate(AXIS_LABELS, "loss-chart")
+    assert first["leftInk"] > 50, first
+    page.wait_for_function(
+        f"(({AXIS_LABELS})('loss-chart')?.range[1] ?? 0) > {first['range'][1]}", timeout=60_000
+    )
+    grown = page.evaluate(AXIS_LABELS, "loss-chart")
+    page.wait_for_function("window.nnplay.runView.lastEpoch >= 1500", timeout=120_000, polling=100)
+    page.evaluate("window.watch.counting = false")
+    assert page.text_content("#run-status") == "running"
+    watch = page.evaluate(
+        "({ calls: window.watch.calls, mutations: window.watch.mutations, samples: window.watch.samples,"
+        " mismatches: window.watch.mismatches, ranges: window.watch.xRanges.size })"
+    )
+    assert grown["ink"] > 50 and grown["signature"] != first["signature"], (first, grown)
+    assert watch["ranges"] >= 3, watch
+    assert watch["calls"] == [], watch["calls"]
+    assert watch["mutations"] == 0, watch["mutations"]
+    assert watch["samples"] > 20 and watch["mismatches"] == [], watch
+
+
+DRAW_APART = """() => {
+    const { loss, metric } = window.nnplay.runView;
+    loss.setLive(true);
+    metric.setLive(true);
+    for (let epoch = 1; epoch <= 150; epoch += 1) {
+        loss.extend(epoch, [1 / epoch, 2 / epoch]);
+        metric.extend(epoch, [1 - 1 / epoch, 1 - 2 / epoch]);
+    }
+    loss.flush();
+    metric.extend(151, [0.99, 0.98]);
+    loss.extend(151, [0.01, 0.02]);
+    metric.flush();
+    return [loss.ranges.x, metric.ranges.x];
+}"""
+
+
+def test_loss_and_accuracy_drawn_at_different_epochs_keep_one_x_range(page):
+    open_app(page)
+    page.wait_for_function("document.getElementById('metric-chart')._fullLayout")
+    loss, metric = page.evaluate(DRAW_APART)
+    assert loss == metric, (loss, metric)
+    assert loss[1] > 151, loss
