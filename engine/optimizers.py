@@ -7,9 +7,9 @@ hyperparameters with it; its torch equivalent is derived from its signature.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from operator import is_
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
@@ -18,6 +18,25 @@ from engine.registry import lookup, real
 from engine.schema import Strict, validated
 
 SMALL = 4096
+
+
+class Scalar(dict[np.dtype, np.ndarray]):
+    """A float as a 0-d array per dtype: numpy takes those faster than Python numbers, to the same bits."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.value = value
+
+    def __missing__(self, dtype: np.dtype) -> np.ndarray:
+        array = self[dtype] = np.full((), self.value, dtype)
+        return array
+
+    def set(self, value: float) -> Scalar:
+        """Hold `value` from now on (every dtype's array refilled in place)."""
+        self.value = value
+        for array in self.values():
+            array[()] = value
+        return self
 
 
 def _flat_span(arrays: list[np.ndarray]) -> np.ndarray | None:
@@ -42,15 +61,19 @@ class _Group:
     """
 
     def __init__(
-        self, index: list[int], params: list[np.ndarray], grads: list[np.ndarray], slots: Mapping[str, float]
+        self,
+        index: list[int],
+        params: Sequence[np.ndarray],
+        grads: Sequence[np.ndarray],
+        slots: Mapping[str, float],
     ):
         bounds = np.cumsum([0, *(params[i].size for i in index)]).tolist()
         spans = [(lo, hi, params[i].shape) for lo, hi, i in zip(bounds, bounds[1:], index, strict=False)]
-        dtype = params[index[0]].dtype
+        self.dtype = params[index[0]].dtype
         self.index = index
-        self.slots = {name: np.full(bounds[-1], fill, dtype) for name, fill in slots.items()}
-        self.gathered_grads, self.gathered_params, self.step_vector, self.scratch = np.empty(
-            (4, bounds[-1]), dtype
+        self.slots = {name: np.full(bounds[-1], fill, self.dtype) for name, fill in slots.items()}
+        self.gathered_grads, self.gathered_params, self.decayed, self.step_vector, self.scratch = np.empty(
+            (5, bounds[-1]), self.dtype
         )
         self.steps = [self.step_vector[lo:hi].reshape(shape) for lo, hi, shape in spans]
         self.state = [
@@ -60,14 +83,14 @@ class _Group:
         self.flat_params, self.flat_grads = _flat_span(self.param_views), _flat_span(self.grad_views)
 
     def tiled(
-        self, arrays: list[np.ndarray], views: list[np.ndarray], flat: np.ndarray | None
+        self, arrays: Sequence[np.ndarray], views: list[np.ndarray], flat: np.ndarray | None
     ) -> np.ndarray | None:
         """`flat` while `arrays` still hold this group's views of it (updating it updates them), else None."""
         if flat is not None and all(map(is_, map(arrays.__getitem__, self.index), views)):
             return flat
         return None
 
-    def gather(self, arrays: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+    def gather(self, arrays: Sequence[np.ndarray], out: np.ndarray) -> np.ndarray:
         if len(self.index) == 1:
             return arrays[self.index[0]].reshape(-1)
         return np.concatenate([arrays[i].ravel() for i in self.index], out=out)
@@ -86,6 +109,7 @@ class Optimizer:
     Params of one dtype that tile one contiguous vector (a built Model's) are updated as that vector;
     otherwise those below SMALL elements share one flat state vector per dtype (one numpy call per
     operation for a whole small net) and larger ones get their own. `state[i]` views param i's state.
+    A subclass gives its rule as `update`; hyperparameters reach numpy as `Scalar`s.
     """
 
     Config: ClassVar[type[OptimizerSchema]]
@@ -93,11 +117,13 @@ class Optimizer:
     torch_class = ""
 
     def __init__(self, lr: float, weight_decay: float = 0.0):
-        self.lr = lr
         self.weight_decay = weight_decay
+        self._weight_decay, self._lr_scalar, self._decay = Scalar(weight_decay), Scalar(), Scalar()
+        self.lr = lr
         self.t = 0
         self.state: list[dict[str, np.ndarray]] = []
         self._groups: list[_Group] | None = None
+        self._whole: tuple[_Group, np.ndarray, np.ndarray] | None = None
 
     @property
     def lr(self) -> float:
@@ -107,6 +133,8 @@ class Optimizer:
     def lr(self, value: float) -> None:
         """The current lr: the config's, then what the schedule gives (which may reach 0)."""
         self._lr = real("lr", value, 0)
+        self._lr_scalar.set(self._lr)
+        self._decay.set(1 - self._lr * self.weight_decay)
 
     def torch(self, parameters: str = "model.parameters()") -> str:
         """The equivalent torch.optim optimizer over `parameters`, as a Python expression."""
@@ -123,37 +151,53 @@ class Optimizer:
         """Fill `step` with the step for the flat gradient `grad` (read-only) and its `state` vectors."""
         raise NotImplementedError
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def step(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> None:
         """Update params in place from grads; the lists keep the same order on every call."""
+        if self._whole is not None:
+            whole, flat_params, flat_grads = self._whole
+            if (
+                len(params) == len(whole.param_views)
+                and all(map(is_, params, whole.param_views))
+                and all(map(is_, grads, whole.grad_views))
+            ):
+                self.t += 1
+                self._advance(whole, flat_params, flat_grads, params)
+                return
         groups = self._groups
         if groups is None:
             groups = self._build(params, grads)
         elif len(params) != len(self.state):
             raise ValueError(f"optimizer state is for {len(self.state)} parameters, got {len(params)}")
         self.t += 1
-        coupled = self.weight_decay and not self.decoupled
-        decay = 1 - self._lr * self.weight_decay if self.decoupled and self.weight_decay else None
         for group in groups:
-            flat_params = group.tiled(params, group.param_views, group.flat_params)
-            flat_grads = group.tiled(grads, group.grad_views, group.flat_grads)
-            grad = flat_grads if flat_grads is not None else group.gather(grads, group.gathered_grads)
-            if coupled:
-                weights = (
-                    flat_params if flat_params is not None else group.gather(params, group.gathered_params)
-                )
-                decayed = np.multiply(weights, self.weight_decay, out=group.step_vector)
-                grad = np.add(grad, decayed, out=group.gathered_grads)
-            self.update(grad, group.slots, group.step_vector, group.scratch)
-            if flat_params is not None:
-                if decay is not None:
-                    flat_params *= decay
-                flat_params -= group.step_vector
-                continue
-            for i, delta in zip(group.index, group.steps, strict=True):
-                p = params[i]
-                if decay is not None:
-                    p *= decay
-                p -= delta
+            tiled_grads = group.tiled(grads, group.grad_views, group.flat_grads)
+            self._advance(
+                group,
+                group.tiled(params, group.param_views, group.flat_params),
+                tiled_grads if tiled_grads is not None else group.gather(grads, group.gathered_grads),
+                params,
+            )
+
+    def _advance(
+        self, group: _Group, flat_params: np.ndarray | None, grad: np.ndarray, params: Sequence[np.ndarray]
+    ) -> None:
+        """One step of the group: `flat_params` updated as one vector, or else each of its params."""
+        if self.weight_decay and not self.decoupled:
+            weights = flat_params if flat_params is not None else group.gather(params, group.gathered_params)
+            decayed = np.multiply(weights, self._weight_decay[group.dtype], group.decayed)
+            grad = np.add(grad, decayed, decayed)
+        self.update(grad, group.slots, group.step_vector, group.scratch)
+        decay = self._decay[group.dtype] if self.decoupled and self.weight_decay else None
+        if flat_params is not None:
+            if decay is not None:
+                flat_params *= decay
+            flat_params -= group.step_vector
+            return
+        for i, delta in zip(group.index, group.steps, strict=True):
+            p = params[i]
+            if decay is not None:
+                p *= decay
+            p -= delta
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Copies of the step count ("t") and every state vector, keyed "{param index}.{slot}"."""
@@ -163,7 +207,7 @@ class Optimizer:
         return arrays
 
     def load_state_arrays(
-        self, arrays: Mapping[str, np.ndarray], params: list[np.ndarray], grads: list[np.ndarray]
+        self, arrays: Mapping[str, np.ndarray], params: Sequence[np.ndarray], grads: Sequence[np.ndarray]
     ) -> None:
         """Restore what `state_arrays` gave, for these params (the same list `step` is called with)."""
         if self._groups is None:
@@ -179,7 +223,7 @@ class Optimizer:
             target[...] = value
         self.t = int(arrays["t"])
 
-    def _build(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[_Group]:
+    def _build(self, params: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> list[_Group]:
         slots = self.slots()
         by_dtype: dict[np.dtype, list[int]] = {}
         for i, p in enumerate(params):
@@ -198,9 +242,12 @@ class Optimizer:
             for i, state in zip(group.index, group.state, strict=True):
                 self.state[i] = state
         self._groups = groups
+        self._whole = None
+        if len(groups) == 1 and groups[0].flat_params is not None and groups[0].flat_grads is not None:
+            self._whole = groups[0], groups[0].flat_params, groups[0].flat_grads
         return groups
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
         return f"{type(self).__name__}({params})"
 
@@ -231,7 +278,14 @@ class SGD(Optimizer):
 
     Config = SGDConfig
 
-    def __init__(self, lr=0.01, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ):
         config = validated(
             self.Config,
             lr=lr,
@@ -242,23 +296,27 @@ class SGD(Optimizer):
         )
         super().__init__(config.lr, config.weight_decay)
         self.momentum, self.dampening, self.nesterov = config.momentum, config.dampening, config.nesterov
+        self._momentum, self._undamped = Scalar(self.momentum), Scalar(1 - self.dampening)
 
-    def slots(self):
+    def slots(self) -> dict[str, float]:
         return {"momentum_buffer": 0.0} if self.momentum else {}
 
-    def update(self, grad, state, step, scratch):
+    def update(
+        self, grad: np.ndarray, state: dict[str, np.ndarray], step: np.ndarray, scratch: np.ndarray
+    ) -> None:
+        dtype = grad.dtype
         if self.momentum:
             buffer = state["momentum_buffer"]
             if self.t == 1:
                 np.copyto(buffer, grad)
             else:
-                buffer *= self.momentum
-                buffer += np.multiply(grad, 1 - self.dampening, out=scratch) if self.dampening else grad
+                buffer *= self._momentum[dtype]
+                buffer += np.multiply(grad, self._undamped[dtype], scratch) if self.dampening else grad
             if self.nesterov:
-                grad = np.add(grad, np.multiply(buffer, self.momentum, out=scratch), out=scratch)
+                grad = np.add(grad, np.multiply(buffer, self._momentum[dtype], scratch), scratch)
             else:
                 grad = buffer
-        np.multiply(grad, self._lr, out=step)
+        np.multiply(grad, self._lr_scalar[dtype], step)
 
 
 class AdagradConfig(OptimizerSchema):
@@ -278,7 +336,14 @@ class Adagrad(Optimizer):
 
     Config = AdagradConfig
 
-    def __init__(self, lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
+    def __init__(
+        self,
+        lr: float = 0.01,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ):
         config = validated(
             self.Config,
             lr=lr,
@@ -290,17 +355,21 @@ class Adagrad(Optimizer):
         super().__init__(config.lr, config.weight_decay)
         self.lr_decay, self.eps = config.lr_decay, config.eps
         self.initial_accumulator_value = config.initial_accumulator_value
+        self._eps, self._decayed_lr = Scalar(self.eps), Scalar()
 
-    def slots(self):
+    def slots(self) -> dict[str, float]:
         return {"sum": self.initial_accumulator_value}
 
-    def update(self, grad, state, step, scratch):
+    def update(
+        self, grad: np.ndarray, state: dict[str, np.ndarray], step: np.ndarray, scratch: np.ndarray
+    ) -> None:
+        dtype = grad.dtype
         total = state["sum"]
-        total += np.multiply(grad, grad, out=step)
-        np.sqrt(total, out=step)
-        step += self.eps
-        scaled = np.multiply(grad, self._lr / (1 + (self.t - 1) * self.lr_decay), out=scratch)
-        np.divide(scaled, step, out=step)
+        total += np.multiply(grad, grad, step)
+        np.sqrt(total, step)
+        step += self._eps[dtype]
+        lr = self._decayed_lr.set(self._lr / (1 + (self.t - 1) * self.lr_decay))[dtype]
+        np.divide(np.multiply(grad, lr, scratch), step, step)
 
 
 class RMSpropConfig(OptimizerSchema):
@@ -324,7 +393,15 @@ class RMSprop(Optimizer):
 
     Config = RMSpropConfig
 
-    def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
+    def __init__(
+        self,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ):
         config = validated(
             self.Config,
             lr=lr,
@@ -341,8 +418,10 @@ class RMSprop(Optimizer):
             config.momentum,
             config.centered,
         )
+        self._alpha, self._one_minus_alpha = Scalar(self.alpha), Scalar(1 - self.alpha)
+        self._eps, self._momentum = Scalar(self.eps), Scalar(self.momentum)
 
-    def slots(self):
+    def slots(self) -> dict[str, float]:
         slots = {"square_avg": 0.0}
         if self.momentum:
             slots["momentum_buffer"] = 0.0
@@ -350,24 +429,28 @@ class RMSprop(Optimizer):
             slots["grad_avg"] = 0.0
         return slots
 
-    def update(self, grad, state, step, scratch):
+    def update(
+        self, grad: np.ndarray, state: dict[str, np.ndarray], step: np.ndarray, scratch: np.ndarray
+    ) -> None:
+        dtype = grad.dtype
+        one_minus_alpha = self._one_minus_alpha[dtype]
         square_avg = state["square_avg"]
-        square_avg *= self.alpha
-        square_avg += np.multiply(np.multiply(grad, 1 - self.alpha, out=step), grad, out=step)
+        square_avg *= self._alpha[dtype]
+        square_avg += np.multiply(np.multiply(grad, one_minus_alpha, step), grad, step)
         if self.centered:
             grad_avg = state["grad_avg"]
-            grad_avg += np.multiply(np.subtract(grad, grad_avg, out=step), 1 - self.alpha, out=step)
-            np.sqrt(np.subtract(square_avg, np.multiply(grad_avg, grad_avg, out=step), out=step), out=step)
+            grad_avg += np.multiply(np.subtract(grad, grad_avg, step), one_minus_alpha, step)
+            np.sqrt(np.subtract(square_avg, np.multiply(grad_avg, grad_avg, step), step), step)
         else:
-            np.sqrt(square_avg, out=step)
-        step += self.eps
+            np.sqrt(square_avg, step)
+        step += self._eps[dtype]
         if self.momentum:
             buffer = state["momentum_buffer"]
-            buffer *= self.momentum
-            buffer += np.divide(grad, step, out=step)
-            np.multiply(buffer, self._lr, out=step)
+            buffer *= self._momentum[dtype]
+            buffer += np.divide(grad, step, step)
+            np.multiply(buffer, self._lr_scalar[dtype], step)
         else:
-            np.divide(np.multiply(grad, self._lr, out=scratch), step, out=step)
+            np.divide(np.multiply(grad, self._lr_scalar[dtype], scratch), step, step)
 
 
 Beta = Annotated[float, Field(ge=0, lt=1, strict=True)]
@@ -393,32 +476,45 @@ class Adam(Optimizer):
 
     Config: ClassVar[type[AdamConfig]] = AdamConfig
 
-    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
+    def __init__(
+        self,
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ):
         config = validated(
             self.Config, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
         )
         super().__init__(config.lr, config.weight_decay)
         self.betas, self.eps, self.amsgrad = config.betas, config.eps, config.amsgrad
+        beta1, beta2 = self.betas
+        self._one_minus_beta1, self._beta2 = Scalar(1 - beta1), Scalar(beta2)
+        self._one_minus_beta2, self._eps = Scalar(1 - beta2), Scalar(self.eps)
+        self._step_size, self._second = Scalar(), Scalar()
 
-    def slots(self):
+    def slots(self) -> dict[str, float]:
         slots = {"exp_avg": 0.0, "exp_avg_sq": 0.0}
         if self.amsgrad:
             slots["max_exp_avg_sq"] = 0.0
         return slots
 
-    def update(self, grad, state, step, scratch):
-        beta1, beta2 = self.betas
+    def update(
+        self, grad: np.ndarray, state: dict[str, np.ndarray], step: np.ndarray, scratch: np.ndarray
+    ) -> None:
+        dtype = grad.dtype
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += np.multiply(np.subtract(grad, exp_avg, out=step), 1 - beta1, out=step)
-        exp_avg_sq *= beta2
-        exp_avg_sq += np.multiply(np.multiply(grad, 1 - beta2, out=step), grad, out=step)
+        exp_avg += np.multiply(np.subtract(grad, exp_avg, step), self._one_minus_beta1[dtype], step)
+        exp_avg_sq *= self._beta2[dtype]
+        exp_avg_sq += np.multiply(np.multiply(grad, self._one_minus_beta2[dtype], step), grad, step)
         if self.amsgrad:
             exp_avg_sq = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         first, second = self.bias_corrections()
-        np.sqrt(exp_avg_sq, out=step)
-        step /= second
-        step += self.eps
-        np.divide(np.multiply(exp_avg, self._lr / first, out=scratch), step, out=step)
+        np.sqrt(exp_avg_sq, step)
+        step /= self._second.set(second)[dtype]
+        step += self._eps[dtype]
+        np.divide(np.multiply(exp_avg, self._step_size.set(self._lr / first)[dtype], scratch), step, step)
 
     def bias_corrections(self) -> tuple[float, float]:
         """(c1, sqrt(c2)): what m and sqrt(v) are divided by at step t."""
@@ -440,7 +536,14 @@ class AdamW(Adam):
     Config = AdamWConfig
     decoupled = True
 
-    def __init__(self, lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False):
+    def __init__(
+        self,
+        lr: float = 0.001,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        amsgrad: bool = False,
+    ):
         super().__init__(lr, betas, eps, weight_decay, amsgrad)
 
 
@@ -453,6 +556,6 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
-def get(spec) -> Optimizer:
+def get(spec: Any) -> Optimizer:
     """An optimizer from a name, a {"name": ..., **hyper} dict, a pydantic optimizer config or an instance."""
     return lookup("optimizer", OPTIMIZERS, Optimizer, spec)
