@@ -15,6 +15,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -27,8 +28,11 @@ ROUNDS = 3
 LIVE_FRAMES_PER_SECOND = 30
 NO_HEAVY = {"every": MAX_EPOCHS}
 
+Config = dict[str, Any]
+Case = Callable[[], tuple[Config, ArrayDataset | None]]
 
-def playground_case() -> tuple[dict, ArrayDataset | None]:
+
+def playground_case() -> tuple[Config, ArrayDataset | None]:
     """(a) TF-Playground's setting: 500 circle points (half for training), 2-8-8-1 tanh, SGD, batch 10."""
     config = {
         "data": {"dataset": "circle", "n_samples": 500, "train_ratio": 0.5},
@@ -44,7 +48,7 @@ def playground_case() -> tuple[dict, ArrayDataset | None]:
     return config, None
 
 
-def mlp_case() -> tuple[dict, ArrayDataset]:
+def mlp_case() -> tuple[Config, ArrayDataset]:
     """(b) 64-256-256-10 ReLU, Adam, batch 128, 10,000 training samples of a random teacher's classes."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((12_000, 64))
@@ -63,7 +67,7 @@ def mlp_case() -> tuple[dict, ArrayDataset]:
     return config, data
 
 
-def conv_case() -> tuple[dict, ArrayDataset | None]:
+def conv_case() -> tuple[Config, ArrayDataset | None]:
     """(c) digits 1x8x8: conv 8 (3x3, pad 1) relu, maxpool 2, conv 16 (3x3, pad 1) relu, flatten, dense 10.
 
     Adam, batch 32, 1000 training samples (and 250 test).
@@ -83,14 +87,14 @@ def conv_case() -> tuple[dict, ArrayDataset | None]:
     return config, None
 
 
-CASES = [
+CASES: list[tuple[str, Case, int, int, int]] = [
     ("(a) playground 2-8-8-1 tanh SGD b10", playground_case, 250, 20, 15),
     ("(b) mlp 64-256-256-10 relu Adam b128", mlp_case, 10_000, 2, 3),
     ("(c) digits conv8-pool-conv16-10 Adam b32", conv_case, 1000, 5, 4),
 ]
 
 
-def engine_epoch(config: dict, data, telemetry: dict) -> Callable[[], None]:
+def engine_epoch(config: Config, data: ArrayDataset | None, telemetry: dict[str, int]) -> Callable[[], None]:
     """One more epoch of the engine (training, evaluation, record) per call, after three warm-up epochs."""
     run = RunConfig.model_validate(
         {**config, "training": {**config["training"], "epochs": MAX_EPOCHS}, "telemetry": telemetry}
@@ -105,7 +109,7 @@ def engine_epoch(config: dict, data, telemetry: dict) -> Callable[[], None]:
     return epoch
 
 
-def torch_side(trainer: Trainer) -> dict:
+def torch_side(trainer: Trainer) -> dict[str, Any]:
     """The plan's torch code run: model (holding the trainer's weights), loss_fn, optimizer, scheduler."""
     import torch
 
@@ -116,7 +120,7 @@ def torch_side(trainer: Trainer) -> dict:
     return side
 
 
-def torch_epoch(config: dict, data, threads: int = 1) -> Callable[[], None] | None:
+def torch_epoch(config: Config, data: ArrayDataset | None, threads: int = 1) -> Callable[[], None] | None:
     """One epoch of the same training in PyTorch (CPU, `threads`) per call, or None without torch.
 
     The network, loss, optimizer and schedule are the plan's torch code, derived from the engine's own
@@ -135,7 +139,7 @@ def torch_epoch(config: dict, data, threads: int = 1) -> Callable[[], None] | No
     batch = int(trainer.config.training.batch_size)
     generator = torch.Generator().manual_seed(0)
 
-    def epoch():
+    def epoch() -> None:
         order = torch.randperm(len(x_train), generator=generator)
         xs, ys = x_train[order], y_train[order]
         for i in range(0, len(xs), batch):
@@ -182,7 +186,7 @@ def whole_periods(block: int, period: int) -> int:
     return period * max(1, round(block / period))
 
 
-def run_case(title: str, factory, samples: int, block: int, blocks: int, threads: int = 1) -> None:
+def run_case(title: str, factory: Case, samples: int, block: int, blocks: int, threads: int = 1) -> None:
     config, data = factory()
     bare = engine_epoch(config, data, NO_HEAVY)
     per_second = 1 / statistics.median(timed(bare, block) for _ in range(3))
@@ -202,7 +206,7 @@ def run_case(title: str, factory, samples: int, block: int, blocks: int, threads
         print(f"{title:42s} {name:20s} {ms * 1e3:10.3f} {samples / ms:12.0f}")
     base = rounds["nnplay, no heavy"]
 
-    def median_ratio(numerator, denominator):
+    def median_ratio(numerator: list[float], denominator: list[float]) -> float:
         return statistics.median(a / b for a, b in zip(numerator, denominator, strict=True))
 
     live, heavy = (

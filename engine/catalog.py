@@ -69,24 +69,6 @@ def _doc(obj) -> str:
     return (inspect.getdoc(obj) or "").split("\n")[0]
 
 
-def _signature_params(cls) -> dict:
-    bounds = getattr(cls, "bounds", {})
-    params = {}
-    for name, parameter in inspect.signature(cls).parameters.items():
-        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        default = None if parameter.default is parameter.empty else parameter.default
-        kind = {bool: "boolean", int: "integer", float: "number", str: "string"}.get(type(default), "number")
-        param = {"type": kind, "default": default}
-        if name in bounds:
-            param["minimum"], param["maximum"] = bounds[name]
-        choices = getattr(cls, "choices", {}).get(name)
-        if choices:
-            param["type"], param["choices"] = "enum", list(choices)
-        params[name] = param
-    return params
-
-
 def _schemas(registry: Mapping[str, Any], key: str) -> dict:
     """Each registered component's schema as {name: {doc, params}}, the discriminator `key` left out."""
     return {
@@ -112,15 +94,15 @@ def _catalog(registered: tuple) -> dict:
     return {
         "layers": _schemas(layers.LAYERS, "type"),
         "activations": {
-            name: {"doc": _doc(cls), "kind": getattr(cls, "kind", "other"), "params": _signature_params(cls)}
+            name: {"doc": _doc(cls), "kind": cls.kind, "params": _model_params(cls.Config, skip=("name",))}
             for name, cls in activations.ACTIVATIONS.items()
         },
         "initializers": {
-            name: {"doc": _doc(init), "params": _signature_params(init)}
+            name: {"doc": _doc(init), "params": _model_params(init.Config, skip=("name",))}
             for name, init in initializers.INITIALIZERS.items()
         },
         "losses": {
-            name: {"doc": _doc(cls), "task": getattr(cls, "task", "regression")}
+            name: {"doc": _doc(cls), "task": cls.task, "params": _model_params(cls.Config, skip=("name",))}
             for name, cls in losses.LOSSES.items()
         },
         "optimizers": _schemas(optimizers.OPTIMIZERS, "name"),

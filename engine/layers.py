@@ -4,15 +4,24 @@ Each layer type declares its config schema (`Config`, e.g. DenseLayer) beside it
 arguments with it.
 """
 
-from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from pydantic import Field, field_validator, model_validator
+from numpy.typing import DTypeLike
+from pydantic import Field, ValidationInfo, field_validator
 
 from engine.registry import lookup
-from engine.schema import MAX_FILTERS, MAX_UNITS, Spec, Strict, check_spec, validated
+from engine.schema import MAX_FILTERS, MAX_UNITS, Spec, SpecLike, Strict, check_spec, validated
+
+if TYPE_CHECKING:
+    from engine.initializers import Initializer
+
+Shape = tuple[int, ...]
+Index = tuple[Any, ...]
+Param = float | str | bool
 
 
 class Layer:
@@ -21,12 +30,12 @@ class Layer:
     Config: ClassVar[type[Strict]]
     regularized: tuple[str, ...] = ()
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.buffers: dict[str, np.ndarray] = {}
 
-    def build(self, input_shape: tuple[int, ...], rng: np.random.Generator, dtype) -> tuple[int, ...]:
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         """Create params for an input of shape (batch, *input_shape); return the output shape (no batch)."""
         return tuple(input_shape)
 
@@ -41,42 +50,42 @@ class Layer:
         self.params.update(params)
         self.grads.update(grads)
 
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+    def output_shape(self, input_shape: Shape) -> Shape:
         """The output shape (no batch) `build` would return, without allocating; ValueError if it cannot."""
         return tuple(input_shape)
 
-    def parameter_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         """Shapes of the params `build` would create, by state_dict key."""
         return {}
 
-    def buffer_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         """Shapes of the buffers `build` would create, by state_dict key."""
         return {}
 
-    def working_values(self, input_shape: tuple[int, ...]) -> tuple[int, int]:
+    def working_values(self, input_shape: Shape) -> tuple[int, int]:
         """Values per sample besides its input and output: (kept from forward to backward, scratch)."""
         return 0, 0
 
     torch_definition = ""
 
-    def torch(self, input_shape: tuple[int, ...]) -> str:
+    def torch(self, input_shape: Shape) -> str:
         """The equivalent torch module as a Python expression over `nn` (and `torch_definition`, if any)."""
         return f"nn.{type(self).__name__}()"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-def _pair(name, value):
+def _pair(name: str, value: int | tuple[int, int] | list[int]) -> tuple[int, int]:
     """(value, value), or value itself if it is a pair; each half is checked by the layer's schema."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an integer or a pair of integers, got {value!r}")
-        return tuple(value)
+        return value[0], value[1]
     return value, value
 
 
-def _initializer(name, spec):
+def _initializer(name: str, spec: SpecLike) -> Initializer:
     from engine import initializers
 
     try:
@@ -85,7 +94,7 @@ def _initializer(name, spec):
         raise ValueError(f"{name}: {e}") from None
 
 
-def _window_slices(kernel, out, stride):
+def _window_slices(kernel: tuple[int, int], out: tuple[int, int], stride: tuple[int, int]) -> list[Index]:
     """For each kernel offset k = i*kw + j, the (h, w) slices of the input it touches across all outputs."""
     (kh, kw), (ho, wo), (sh, sw) = kernel, out, stride
     return [
@@ -95,7 +104,13 @@ def _window_slices(kernel, out, stride):
     ]
 
 
-def _spatial_output(name, input_shape, kernel, stride, padding=(0, 0)):
+def _spatial_output(
+    name: str,
+    input_shape: Shape,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int] = (0, 0),
+) -> tuple[int, int]:
     if len(input_shape) != 3:
         raise ValueError(f"{name} needs input (channels, height, width), got {tuple(input_shape)}")
     _, h, w = input_shape
@@ -131,13 +146,16 @@ class _WeightAndBias(Layer):
 
     regularized = ("weight",)
 
-    def __init__(self, weight_init, bias_init, bias):
+    weight: np.ndarray
+    bias: np.ndarray | None
+
+    def __init__(self, weight_init: SpecLike, bias_init: SpecLike, bias: bool) -> None:
         super().__init__()
         self.weight_init, self.bias_init, self.use_bias = weight_init, bias_init, bias
         self.weight_initializer = _initializer("weight_init", weight_init)
         self.bias_initializer = _initializer("bias_init", bias_init) if bias else None
 
-    def init_params(self, shape, rng, dtype):
+    def init_params(self, shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> None:
         """Draw weight `shape` then bias (shape[0],); a "default" bias is U(±1/sqrt(fan_in)) of the weight."""
         from engine import initializers
 
@@ -146,7 +164,7 @@ class _WeightAndBias(Layer):
             if isinstance(self.bias_initializer, initializers.Default):
                 bound = 1 / np.sqrt(initializers.fans(shape)[0])
                 bias = rng.uniform(-bound, bound, shape[0])
-            else:
+            elif self.bias_initializer is not None:
                 try:
                     bias = self.bias_initializer((shape[0],), rng)
                 except ValueError as e:
@@ -155,7 +173,7 @@ class _WeightAndBias(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.weight, self.bias = self.params["weight"], self.params.get("bias")
 
-    def adopt(self, params, grads):
+    def adopt(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         super().adopt(params, grads)
         self.weight, self.bias = self.params["weight"], self.params.get("bias")
 
@@ -172,42 +190,48 @@ class Dense(_WeightAndBias):
 
     Config = DenseLayer
 
-    def __init__(self, units, weight_init="default", bias_init="default", bias=True):
+    def __init__(
+        self,
+        units: int,
+        weight_init: SpecLike = "default",
+        bias_init: SpecLike = "default",
+        bias: bool = True,
+    ) -> None:
         config = validated(self.Config, units=units, weight_init=weight_init, bias_init=bias_init, bias=bias)
         super().__init__(config.weight_init, config.bias_init, config.bias)
         self.units = config.units
 
-    def build(self, input_shape, rng, dtype):
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         shape = self.output_shape(input_shape)
         self.init_params((self.units, input_shape[0]), rng, dtype)
         return shape
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1:
             raise ValueError(f"dense needs input (features,), got {tuple(input_shape)}; add a flatten first")
         return (self.units,)
 
-    def parameter_shapes(self, input_shape):
-        weight = {"weight": (self.units, input_shape[0])}
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        weight: dict[str, Shape] = {"weight": (self.units, input_shape[0])}
         return {**weight, "bias": (self.units,)} if self.use_bias else weight
 
-    def torch(self, input_shape):
+    def torch(self, input_shape: Shape) -> str:
         return f"nn.Linear({input_shape[0]}, {self.units}{'' if self.use_bias else ', bias=False'})"
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self.x = x
         y = x @ self.weight.T
         if self.bias is not None:
             y += self.bias
         return y
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         np.matmul(grad.T, self.x, out=self.grads["weight"])
         if self.bias is not None:
             grad.sum(0, out=self.grads["bias"])
         return grad @ self.weight
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dense(units={self.units})"
 
 
@@ -216,12 +240,22 @@ class ActivationLayer(Strict):
 
     type: Literal["activation"] = "activation"
     name: str = "relu"
-    params: dict[str, float | str | bool] = Field(default_factory=dict, max_length=8)
+    params: dict[str, Param] = Field(default_factory=dict, max_length=8)
 
-    @model_validator(mode="after")
-    def _known(self) -> "ActivationLayer":
-        check_spec("activation", {"name": self.name, **self.params})
-        return self
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str) -> str:
+        check_spec("activation", name)
+        return name
+
+    @field_validator("params")
+    @classmethod
+    def _valid_params(cls, params: dict[str, Param], info: ValidationInfo) -> dict[str, Param]:
+        """What the named activation's Config accepts; an error's loc ends in params and the field."""
+        name = info.data.get("name")
+        if name is not None:
+            check_spec("activation", {**params, "name": name})
+        return params
 
 
 class _ActivationByName:
@@ -229,7 +263,7 @@ class _ActivationByName:
 
     Config = ActivationLayer
 
-    def __call__(self, name="relu", params=None, **kwargs) -> Layer:
+    def __call__(self, name: str = "relu", params: dict[str, Param] | None = None, **kwargs: Param) -> Layer:
         from engine import activations
 
         return activations.get({"name": name, **(params or {}), **kwargs})
@@ -250,31 +284,31 @@ class Dropout(Layer):
 
     Config = DropoutLayer
 
-    def __init__(self, p=0.5):
+    def __init__(self, p: float = 0.5) -> None:
         super().__init__()
         self.p = validated(self.Config, p=p).p
 
-    def build(self, input_shape, rng, dtype):
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         self.rng = rng
         return tuple(input_shape)
 
-    def working_values(self, input_shape):
+    def working_values(self, input_shape: Shape) -> tuple[int, int]:
         return int(np.prod(input_shape)), int(np.prod(input_shape))
 
-    def torch(self, input_shape):
+    def torch(self, input_shape: Shape) -> str:
         return f"nn.Dropout(p={self.p!r})"
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         if not training or self.p == 0:
             self.mask = None
             return x
         self.mask = (self.rng.random(x.shape, dtype=x.dtype) >= self.p) / x.dtype.type(1 - self.p)
         return x * self.mask
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad if self.mask is None else grad * self.mask
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
 
 
@@ -295,12 +329,12 @@ class BatchNorm(Layer):
 
     Config = BatchNormLayer
 
-    def __init__(self, momentum=0.1, eps=1e-5):
+    def __init__(self, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__()
         config = validated(self.Config, momentum=momentum, eps=eps)
         self.momentum, self.eps = config.momentum, config.eps
 
-    def build(self, input_shape, rng, dtype):
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         self.output_shape(input_shape)
         c = input_shape[0]
         self.axes = (0,) if len(input_shape) == 1 else (0, 2, 3)
@@ -314,29 +348,29 @@ class BatchNorm(Layer):
         }
         return tuple(input_shape)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) not in (1, 3):
             raise ValueError(
                 f"batchnorm needs input (features,) or (channels, height, width), got {tuple(input_shape)}"
             )
         return tuple(input_shape)
 
-    def parameter_shapes(self, input_shape):
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         return {"weight": (input_shape[0],), "bias": (input_shape[0],)}
 
-    def buffer_shapes(self, input_shape):
+    def buffer_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         c = input_shape[0]
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
 
-    def working_values(self, input_shape):
+    def working_values(self, input_shape: Shape) -> tuple[int, int]:
         size = int(np.prod(input_shape))
         return size, 3 * size
 
-    def torch(self, input_shape):
+    def torch(self, input_shape: Shape) -> str:
         kind = "1d" if len(input_shape) == 1 else "2d"
         return f"nn.BatchNorm{kind}({input_shape[0]}, eps={self.eps!r}, momentum={self.momentum!r})"
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         weight = self.params["weight"].reshape(self.param_shape)
         bias = self.params["bias"].reshape(self.param_shape)
         if training:
@@ -363,7 +397,7 @@ class BatchNorm(Layer):
         self.xhat = xc * self.inv_std
         return self.xhat * weight + bias
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         weight = self.params["weight"].reshape(self.param_shape)
         (grad * self.xhat).sum(self.axes, out=self.grads["weight"])
         grad.sum(self.axes, out=self.grads["bias"])
@@ -374,7 +408,7 @@ class BatchNorm(Layer):
             g - g.mean(self.axes, keepdims=True) - self.xhat * (g * self.xhat).mean(self.axes, keepdims=True)
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"BatchNorm(momentum={self.momentum}, eps={self.eps})"
 
 
@@ -399,14 +433,14 @@ class Conv2d(_WeightAndBias):
 
     def __init__(
         self,
-        filters,
-        kernel_size=3,
-        stride=1,
-        padding=0,
-        weight_init="default",
-        bias_init="default",
-        bias=True,
-    ):
+        filters: int,
+        kernel_size: int | tuple[int, int] = 3,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        weight_init: SpecLike = "default",
+        bias_init: SpecLike = "default",
+        bias: bool = True,
+    ) -> None:
         pairs = _pair("kernel_size", kernel_size), _pair("stride", stride), _pair("padding", padding)
         for kernel_half, stride_half, padding_half in zip(*pairs, strict=True):
             config = validated(
@@ -423,7 +457,7 @@ class Conv2d(_WeightAndBias):
         self.filters = config.filters
         self.kernel_size, self.stride, self.padding = pairs
 
-    def build(self, input_shape, rng, dtype):
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         self.out_hw = _spatial_output("conv2d", input_shape, self.kernel_size, self.stride, self.padding)
         c, h, w = input_shape
         (ph, pw), (kh, kw) = self.padding, self.kernel_size
@@ -433,15 +467,15 @@ class Conv2d(_WeightAndBias):
         self.init_params((self.filters, c, kh, kw), rng, dtype)
         return (self.filters, *self.out_hw)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         out_hw = _spatial_output("conv2d", input_shape, self.kernel_size, self.stride, self.padding)
         return (self.filters, *out_hw)
 
-    def parameter_shapes(self, input_shape):
-        weight = {"weight": (self.filters, input_shape[0], *self.kernel_size)}
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        weight: dict[str, Shape] = {"weight": (self.filters, input_shape[0], *self.kernel_size)}
         return {**weight, "bias": (self.filters,)} if self.use_bias else weight
 
-    def working_values(self, input_shape):
+    def working_values(self, input_shape: Shape) -> tuple[int, int]:
         """The unfolded windows (kept); padded input, window gradients and input gradient (scratch)."""
         c, h, w = input_shape
         _, ho, wo = self.output_shape(input_shape)
@@ -449,14 +483,16 @@ class Conv2d(_WeightAndBias):
         padded = c * (h + 2 * self.padding[0]) * (w + 2 * self.padding[1])
         return columns, columns + 2 * padded + self.filters * ho * wo
 
-    def torch(self, input_shape):
+    def torch(self, input_shape: Shape) -> str:
         bias = "" if self.use_bias else ", bias=False"
         return (
             f"nn.Conv2d({input_shape[0]}, {self.filters}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, padding={self.padding}{bias})"
         )
 
-    def im2col(self, x, cols=None, padded=None):
+    def im2col(
+        self, x: np.ndarray, cols: np.ndarray | None = None, padded: np.ndarray | None = None
+    ) -> np.ndarray:
         """Every window as a column: (batch, C, H, W) -> (C * kh * kw, batch * H_out * W_out), one copy."""
         n = x.shape[0]
         if any(self.padding):
@@ -472,7 +508,7 @@ class Conv2d(_WeightAndBias):
         np.copyto(cols.reshape(windows.shape), windows)
         return cols
 
-    def col2im(self, dcols, out=None):
+    def col2im(self, dcols: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Input gradient from the columns' gradient (C * kh * kw, batch * H_out * W_out), summed back."""
         c, hp, wp = self.padded_shape
         dcols = dcols.reshape(c, len(self.slices), -1, *self.out_hw)
@@ -485,21 +521,21 @@ class Conv2d(_WeightAndBias):
         dx = out.transpose(1, 0, 2, 3)
         return dx[self.inner] if any(self.padding) else dx
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self.cols = self.im2col(x)
         y = np.dot(self.weight.reshape(self.filters, -1), self.cols)
         if self.bias is not None:
             np.add(y, self.bias[:, None], out=y)
         return y.reshape(self.filters, x.shape[0], *self.out_hw).transpose(1, 0, 2, 3)
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         g = grad.transpose(1, 0, 2, 3).reshape(self.filters, -1)
         np.dot(g, self.cols.T, out=self.grads["weight"].reshape(self.filters, -1))
         if self.bias is not None:
             np.add.reduce(g, 1, out=self.grads["bias"])
         return self.col2im(np.dot(self.weight.reshape(self.filters, -1).T, g))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"Conv2d(filters={self.filters}, kernel_size={self.kernel_size}, stride={self.stride}, "
             f"padding={self.padding})"
@@ -509,36 +545,38 @@ class Conv2d(_WeightAndBias):
 class _Pool2d(Layer):
     """kernel_size and stride may be (height, width) pairs; stride None is kernel_size."""
 
-    def __init__(self, kernel_size=2, stride=None):
+    def __init__(
+        self, kernel_size: int | tuple[int, int] = 2, stride: int | tuple[int, int] | None = None
+    ) -> None:
         super().__init__()
         self.kernel_size = _pair("kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else _pair("stride", stride)
         for kernel_half, stride_half in zip(self.kernel_size, self.stride, strict=True):
             validated(self.Config, kernel_size=kernel_half, stride=stride_half)
 
-    def build(self, input_shape, rng, dtype):
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         name = type(self).__name__.lower()
         self.out_hw = _spatial_output(name, input_shape, self.kernel_size, self.stride)
         self.slices = _window_slices(self.kernel_size, self.out_hw, self.stride)
         return (input_shape[0], *self.out_hw)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         name = type(self).__name__.lower()
         return (input_shape[0], *_spatial_output(name, input_shape, self.kernel_size, self.stride))
 
-    def working_values(self, input_shape):
+    def working_values(self, input_shape: Shape) -> tuple[int, int]:
         c, ho, wo = self.output_shape(input_shape)
         windows = c * ho * wo * self.kernel_size[0] * self.kernel_size[1]
         return c * ho * wo, windows + int(np.prod(input_shape)) + c * ho * wo
 
-    def torch(self, input_shape):
+    def torch(self, input_shape: Shape) -> str:
         return f"nn.{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
-    def windows(self, x):
+    def windows(self, x: np.ndarray) -> np.ndarray:
         sh, sw = self.stride
         return sliding_window_view(x, self.kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride})"
 
 
@@ -558,14 +596,14 @@ class MaxPool2d(_Pool2d):
 
     Config = MaxPool2dLayer
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self.x = x
         self.y = x[self.slices[0]].copy()
         for window in self.slices[1:]:
             np.maximum(self.y, x[window], out=self.y)
         return self.y
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         x, y = self.x, self.y
         nan = bool(np.isnan(y).any())
         dx = np.zeros(x.shape, grad.dtype)
@@ -599,11 +637,11 @@ class AvgPool2d(_Pool2d):
 
     Config = AvgPool2dLayer
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self.x_shape = x.shape
         return self.windows(x).mean((-2, -1))
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         dx = np.zeros(self.x_shape, grad.dtype)
         g = grad / (self.kernel_size[0] * self.kernel_size[1])
         for window in self.slices:
@@ -622,17 +660,17 @@ class Flatten(Layer):
 
     Config = FlattenLayer
 
-    def build(self, input_shape, rng, dtype):
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         return (int(np.prod(input_shape)),)
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         return (int(np.prod(input_shape)),)
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self.x_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad.reshape(self.x_shape)
 
 
@@ -653,28 +691,30 @@ class Maxout(_WeightAndBias):
 
     Config = MaxoutLayer
 
-    def __init__(self, units, pieces=2, weight_init="default", bias_init="default"):
+    def __init__(
+        self, units: int, pieces: int = 2, weight_init: SpecLike = "default", bias_init: SpecLike = "default"
+    ) -> None:
         config = validated(
             self.Config, units=units, pieces=pieces, weight_init=weight_init, bias_init=bias_init
         )
         super().__init__(config.weight_init, config.bias_init, True)
         self.units, self.pieces = config.units, config.pieces
 
-    def build(self, input_shape, rng, dtype):
+    def build(self, input_shape: Shape, rng: np.random.Generator, dtype: DTypeLike) -> Shape:
         shape = self.output_shape(input_shape)
         self.init_params((self.units * self.pieces, input_shape[0]), rng, dtype)
         self.piece_ids = np.arange(self.pieces)
         return shape
 
-    def output_shape(self, input_shape):
+    def output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 1:
             raise ValueError(f"maxout needs input (features,), got {tuple(input_shape)}; add a flatten first")
         return (self.units,)
 
-    def parameter_shapes(self, input_shape):
+    def parameter_shapes(self, input_shape: Shape) -> dict[str, Shape]:
         return {"weight": (self.units * self.pieces, input_shape[0]), "bias": (self.units * self.pieces,)}
 
-    def working_values(self, input_shape):
+    def working_values(self, input_shape: Shape) -> tuple[int, int]:
         linear = self.units * self.pieces
         return self.units, 3 * linear
 
@@ -690,26 +730,35 @@ class Maxout(_WeightAndBias):
         return y.view(-1, self.units, self.pieces).max(dim=2).values
 """
 
-    def torch(self, input_shape):
+    def torch(self, input_shape: Shape) -> str:
         return f"Maxout({input_shape[0]}, {self.units}, {self.pieces})"
 
-    def forward(self, x, training):
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         self.x = x
         z = (x @ self.weight.T + self.bias).reshape(x.shape[0], self.units, self.pieces)
         self.argmax = z.argmax(-1)
         return np.take_along_axis(z, self.argmax[..., None], -1)[..., 0]
 
-    def backward(self, grad):
+    def backward(self, grad: np.ndarray) -> np.ndarray:
         dz = ((self.argmax[..., None] == self.piece_ids) * grad[..., None]).reshape(grad.shape[0], -1)
         np.matmul(dz.T, self.x, out=self.grads["weight"])
         dz.sum(0, out=self.grads["bias"])
         return dz @ self.weight
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Maxout(units={self.units}, pieces={self.pieces})"
 
 
-LAYERS: dict[str, Callable[..., Any]] = {
+class LayerFactory(Protocol):
+    """What LAYERS holds: a layer class (or callable) with its Config, called with the config's fields."""
+
+    @property
+    def Config(self) -> type[Strict]: ...  # noqa: N802
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Layer: ...
+
+
+LAYERS: dict[str, LayerFactory] = {
     "dense": Dense,
     "activation": activation,
     "dropout": Dropout,
@@ -722,6 +771,7 @@ LAYERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def get(spec) -> Layer:
+def get(spec: SpecLike | Layer) -> Layer:
     """A layer from a type name, a dict {"type": name, **params}, or a Layer instance (returned as is)."""
-    return lookup("layer type", LAYERS, Layer, spec, key="type", prefix_errors=True)
+    layer: Layer = lookup("layer type", LAYERS, Layer, spec, key="type", prefix_errors=True)
+    return layer

@@ -1,31 +1,36 @@
-"""Losses with mean reduction (torch.nn.functional semantics) and the LOSSES registry."""
+"""Losses with mean reduction (torch.nn.functional semantics) and the LOSSES registry.
 
-import inspect
+Each loss declares its config schema (`Config`, e.g. HuberLoss) beside its class and checks its parameters
+with it; its catalog entry and its torch equivalent are derived from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
+from pydantic import Field
 from scipy.special import expit
 
-from engine.registry import checked, lookup
+from engine.registry import lookup
+from engine.schema import SpecLike, Strict, validated
 
 
 class Loss:
     """A mean-reduced loss: forward(pred, target) -> float caches what backward() -> dLoss/dpred needs."""
 
+    Config: ClassVar[type[Strict]]
     task = "regression"
-    bounds: dict[str, tuple[float, float]] = {}
     torch_class = ""
 
-    def _set_params(self, **params):
-        for key, value in params.items():
-            setattr(self, key, checked(type(self).__name__, key, value, self.bounds, {}))
-
-    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         raise NotImplementedError
 
     def backward(self) -> np.ndarray:
         raise NotImplementedError
 
-    def gradient(self, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def gradient(self, pred: np.ndarray, target: ArrayLike) -> np.ndarray:
         """dLoss/dpred for a training step, which needs no loss value."""
         self.forward(pred, target)
         return self.backward()
@@ -34,43 +39,68 @@ class Loss:
         """What to display for pred: probabilities for classification losses on logits, else pred itself."""
         return pred
 
+    def options(self) -> dict[str, Any]:
+        """The resolved parameters, by name: the fields of its Config besides the registry name."""
+        return {key: getattr(self, key) for key in self.Config.model_fields if key != "name"}
+
     def torch(self) -> str:
         """The equivalent torch loss module (mean reduction), as a Python expression over `nn`."""
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
+        args = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
         return f"nn.{self.torch_class}({args})"
 
-    def _diff(self, pred, target):
-        self.diff = pred - np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
+    def _diff(self, pred: np.ndarray, target: ArrayLike) -> np.ndarray:
+        self.diff: np.ndarray = pred - np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
         return self.diff
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.options().items())
         return f"{type(self).__name__}({args})"
+
+
+class MSELoss(Strict):
+    """L = mean((pred - target)^2)."""
+
+    name: Literal["mse"] = "mse"
 
 
 class MSE(Loss):
     """Mean squared error, pred and target (batch, n): L = mean((pred - target)^2)."""
 
+    Config = MSELoss
     torch_class = "MSELoss"
 
-    def forward(self, pred, target):
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         d = self._diff(pred, target)
         return float(np.mean(d * d))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         return 2 * self.diff / self.diff.size
+
+
+class MAELoss(Strict):
+    """L = mean(|pred - target|)."""
+
+    name: Literal["mae"] = "mae"
 
 
 class MAE(Loss):
     """Mean absolute error (torch L1Loss), pred and target (batch, n): L = mean(|pred - target|)."""
 
+    Config = MAELoss
     torch_class = "L1Loss"
 
-    def forward(self, pred, target):
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         return float(np.mean(np.abs(self._diff(pred, target))))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         return np.sign(self.diff) / self.diff.size
+
+
+class SmoothL1Loss(Strict):
+    """L = mean(0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta), d = pred - target; beta 0 is L1."""
+
+    name: Literal["smooth_l1"] = "smooth_l1"
+    beta: float = Field(1.0, ge=0, le=100)
 
 
 class SmoothL1(Loss):
@@ -79,41 +109,52 @@ class SmoothL1(Loss):
     L = mean(0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta)
     """
 
+    Config = SmoothL1Loss
     torch_class = "SmoothL1Loss"
 
-    bounds = {"beta": (0.0, 100.0)}
+    def __init__(self, beta: float = 1.0) -> None:
+        self.beta = validated(self.Config, beta=beta).beta
 
-    def __init__(self, beta=1.0):
-        self._set_params(beta=beta)
-
-    def forward(self, pred, target):
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         d = np.abs(self._diff(pred, target))
         if self.beta == 0:
             return float(np.mean(d))
         return float(np.mean(np.where(d < self.beta, 0.5 * d * d / self.beta, d - 0.5 * self.beta)))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         d = self.diff
         grad = np.sign(d) if self.beta == 0 else np.clip(d / self.beta, -1, 1)
         return grad / d.size
 
 
+class HuberLoss(Strict):
+    """L = mean(0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta)), d = pred - target."""
+
+    name: Literal["huber"] = "huber"
+    delta: float = Field(1.0, gt=0, le=100)
+
+
 class Huber(Loss):
     """Huber, d = pred - target: L = mean(0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta))."""
 
+    Config = HuberLoss
     torch_class = "HuberLoss"
 
-    bounds = {"delta": (0.0, 100.0)}
+    def __init__(self, delta: float = 1.0) -> None:
+        self.delta = validated(self.Config, delta=delta).delta
 
-    def __init__(self, delta=1.0):
-        self._set_params(delta=delta)
-
-    def forward(self, pred, target):
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         d = np.abs(self._diff(pred, target))
         return float(np.mean(np.where(d < self.delta, 0.5 * d * d, self.delta * (d - 0.5 * self.delta))))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         return np.clip(self.diff, -self.delta, self.delta) / self.diff.size
+
+
+class BCELoss(Strict):
+    """L = -mean(t log p + (1 - t) log(1 - p)) on probabilities p."""
+
+    name: Literal["bce"] = "bce"
 
 
 class BCE(Loss):
@@ -122,11 +163,11 @@ class BCE(Loss):
     L = -mean(t log p + (1 - t) log(1 - p))
     """
 
+    Config = BCELoss
     torch_class = "BCELoss"
-
     task = "classification"
 
-    def forward(self, pred, target):
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         self.pred = pred
         self.target = np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
         with np.errstate(divide="ignore"):
@@ -134,9 +175,15 @@ class BCE(Loss):
             log_q = np.maximum(np.log1p(-pred), -100)
         return float(-np.mean(self.target * log_p + (1 - self.target) * log_q))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         p = self.pred
         return (p - self.target) / np.maximum(p * (1 - p), 1e-12) / p.size
+
+
+class BCEWithLogitsLoss(Strict):
+    """L = mean(max(x, 0) - x t + log(1 + exp(-|x|))) on logits x."""
+
+    name: Literal["bce_with_logits"] = "bce_with_logits"
 
 
 class BCEWithLogits(Loss):
@@ -145,18 +192,18 @@ class BCEWithLogits(Loss):
     L = mean(max(x, 0) - x t + log(1 + exp(-|x|)))
     """
 
+    Config = BCEWithLogitsLoss
     torch_class = "BCEWithLogitsLoss"
-
     task = "classification"
 
-    def forward(self, pred, target):
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         self._keep(pred, target)
         return float(np.mean(np.maximum(pred, 0) - pred * self.target + np.log1p(np.exp(-np.abs(pred)))))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         return self._gradient_into(np.empty_like(self.pred), self.pred.size)
 
-    def gradient(self, pred, target):
+    def gradient(self, pred: np.ndarray, target: ArrayLike) -> np.ndarray:
         """dLoss/dpred into a buffer this loss reuses while pred's shape and dtype stay the same."""
         self._keep(pred, target)
         buffer, size = self._buffer
@@ -166,19 +213,25 @@ class BCEWithLogits(Loss):
 
     _buffer = np.empty(0), np.ones(())
 
-    def _gradient_into(self, out, size):
+    def _gradient_into(self, out: np.ndarray, size: int | np.ndarray) -> np.ndarray:
         """(sigmoid(x) - t) / n; n is pred.size, a Python int or a 0-d array of pred's dtype (same bits)."""
         expit(self.pred, out=out)
         np.subtract(out, self.target, out=out)
         return np.divide(out, size, out=out)
 
-    def _keep(self, pred, target):
+    def _keep(self, pred: np.ndarray, target: ArrayLike) -> None:
         self.pred = pred
         ready = isinstance(target, np.ndarray) and target.dtype == pred.dtype and target.shape == pred.shape
         self.target = target if ready else np.asarray(target, dtype=pred.dtype).reshape(pred.shape)
 
-    def output(self, pred):
+    def output(self, pred: np.ndarray) -> np.ndarray:
         return expit(pred)
+
+
+class CrossEntropyLoss(Strict):
+    """L = mean(logsumexp(x) - x_t) on logits x and class indices t."""
+
+    name: Literal["cross_entropy"] = "cross_entropy"
 
 
 class CrossEntropy(Loss):
@@ -187,25 +240,25 @@ class CrossEntropy(Loss):
     L = mean(logsumexp(x) - x_t)
     """
 
+    Config = CrossEntropyLoss
     torch_class = "CrossEntropyLoss"
-
     task = "classification"
 
-    def forward(self, pred, target):
+    def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         self._log_probs(pred, target)
         return float(-np.mean(self.log_probs[np.arange(len(pred)), self.target]))
 
-    def backward(self):
+    def backward(self) -> np.ndarray:
         grad = np.exp(self.log_probs)
         grad[np.arange(len(grad)), self.target] -= 1
         grad /= len(grad)
         return grad
 
-    def gradient(self, pred, target):
+    def gradient(self, pred: np.ndarray, target: ArrayLike) -> np.ndarray:
         self._log_probs(pred, target)
         return self.backward()
 
-    def _log_probs(self, pred, target):
+    def _log_probs(self, pred: np.ndarray, target: ArrayLike) -> None:
         t = self.target = np.asarray(target).reshape(-1).astype(np.intp)
         n, classes = pred.shape
         if t.shape != (n,) or t.min() < 0 or t.max() >= classes:
@@ -213,12 +266,12 @@ class CrossEntropy(Loss):
         shifted = pred - np.max(pred, axis=1, keepdims=True)
         self.log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
 
-    def output(self, pred):
+    def output(self, pred: np.ndarray) -> np.ndarray:
         e = np.exp(pred - np.max(pred, axis=1, keepdims=True))
         return e / np.sum(e, axis=1, keepdims=True)
 
 
-LOSSES = {
+LOSSES: dict[str, type[Loss]] = {
     "mse": MSE,
     "mae": MAE,
     "smooth_l1": SmoothL1,
@@ -229,6 +282,6 @@ LOSSES = {
 }
 
 
-def get(spec) -> Loss:
+def get(spec: SpecLike | Loss) -> Loss:
     """Return a loss from a name, a {"name": ..., **params} dict or a Loss instance."""
-    return lookup("loss", LOSSES, Loss, spec)
+    return lookup("loss", LOSSES, Loss, spec, prefix_errors=True)

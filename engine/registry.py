@@ -1,18 +1,30 @@
-"""What every family shares: keras-style `get(spec)` lookup in a registry dict, and parameter checks."""
+"""What every family shares: keras-style `get(spec)` lookup in a registry dict, and a number check."""
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Real
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+Built = TypeVar("Built")
 
 
-def lookup(family: str, registry: Mapping, base: type, spec, key: str = "name", prefix_errors: bool = False):
+def lookup(
+    family: str,
+    registry: Mapping[str, Callable[..., Built]],
+    base: type[Built],
+    spec: object,
+    key: str = "name",
+    prefix_errors: bool = False,
+) -> Built:
     """registry[name](**params) from a name, a {key: name, **params} dict, a pydantic model or an instance."""
     if isinstance(spec, base):
         return spec
-    if hasattr(spec, "model_dump"):
+    if isinstance(spec, BaseModel):
         spec = spec.model_dump()
     if isinstance(spec, str):
         spec = {key: spec}
@@ -41,25 +53,14 @@ def lookup(family: str, registry: Mapping, base: type, spec, key: str = "name", 
         raise ValueError(f"{name}: {error}") from None
 
 
-def real(name: str, value, low: float, high: float = math.inf, interval: str = "[]") -> float:
+def real(name: str, value: object, low: float, high: float = math.inf, interval: str = "[]") -> float:
     """value as a float in the interval ("[]", "[)", "(]" or "()") from low to high, or a ValueError."""
-    ok = isinstance(value, Real) and not isinstance(value, bool)
-    ok = ok and (low <= value if interval[0] == "[" else low < value)
-    ok = ok and (value <= high if interval[1] == "]" else value < high)
-    if not ok:
-        raise ValueError(f"{name} must be a number in {interval[0]}{low}, {high}{interval[1]}, got {value!r}")
-    return float(value)
-
-
-def checked(owner: str, key: str, value, bounds: Mapping, choices: Mapping):
-    """A class parameter checked against its class's `bounds` (inclusive) or `choices`."""
-    if key in choices:
-        if value not in choices[key]:
-            raise ValueError(f"{owner}: parameter {key!r} must be one of {list(choices[key])}, got {value!r}")
-        return value
+    problem = f"{name} must be a number in {interval[0]}{low}, {high}{interval[1]}, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{owner}: parameter {key!r} must be a number, got {value!r}")
-    low, high = bounds[key]
-    if not low <= value <= high:
-        raise ValueError(f"{owner}: parameter {key!r} must be in [{low}, {high}], got {value!r}")
-    return float(value)
+        raise ValueError(problem)
+    number = float(value)
+    above = low <= number if interval[0] == "[" else low < number
+    below = number <= high if interval[1] == "]" else number < high
+    if not (above and below):
+        raise ValueError(problem)
+    return number

@@ -9,12 +9,13 @@ from __future__ import annotations
 import inspect
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from engine.registry import lookup
-from engine.schema import MAX_EPOCHS, Strict, validated
+from engine.schema import MAX_EPOCHS, SpecLike, Strict, validated
 
 
 class Schedule:
@@ -33,7 +34,7 @@ class Schedule:
         args = "".join(f", {self.torch_names.get(k, k)}={getattr(self, k)!r}" for k in params)
         return f"torch.optim.lr_scheduler.{self.torch_class}({optimizer}{args})"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         params = ", ".join(f"{k}={getattr(self, k)!r}" for k in inspect.signature(type(self)).parameters)
         return f"{type(self).__name__}({params})"
 
@@ -67,11 +68,11 @@ class Step(Schedule):
     Config = StepLR
     torch_class = "StepLR"
 
-    def __init__(self, step_size=30, gamma=0.1):
+    def __init__(self, step_size: int = 30, gamma: float = 0.1) -> None:
         config = validated(self.Config, step_size=step_size, gamma=gamma)
         self.step_size, self.gamma = config.step_size, config.gamma
 
-    def lr_at(self, epoch, base_lr):
+    def lr_at(self, epoch: int, base_lr: float) -> float:
         return base_lr * self.gamma ** (epoch // self.step_size)
 
 
@@ -101,11 +102,11 @@ class MultiStep(Schedule):
     Config = MultiStepLR
     torch_class = "MultiStepLR"
 
-    def __init__(self, milestones=(50, 100), gamma=0.1):
+    def __init__(self, milestones: Sequence[int] = (50, 100), gamma: float = 0.1) -> None:
         config = validated(self.Config, milestones=milestones, gamma=gamma)
         self.milestones, self.gamma = config.milestones, config.gamma
 
-    def lr_at(self, epoch, base_lr):
+    def lr_at(self, epoch: int, base_lr: float) -> float:
         return base_lr * self.gamma ** bisect_right(self.milestones, epoch)
 
 
@@ -122,10 +123,10 @@ class Exponential(Schedule):
     Config = ExponentialLR
     torch_class = "ExponentialLR"
 
-    def __init__(self, gamma=0.99):
+    def __init__(self, gamma: float = 0.99) -> None:
         self.gamma = validated(self.Config, gamma=gamma).gamma
 
-    def lr_at(self, epoch, base_lr):
+    def lr_at(self, epoch: int, base_lr: float) -> float:
         return base_lr * self.gamma**epoch
 
 
@@ -144,11 +145,11 @@ class Cosine(Schedule):
     torch_class = "CosineAnnealingLR"
     torch_names = {"t_max": "T_max"}
 
-    def __init__(self, t_max=100, eta_min=0.0):
+    def __init__(self, t_max: int = 100, eta_min: float = 0.0) -> None:
         config = validated(self.Config, t_max=t_max, eta_min=eta_min)
         self.t_max, self.eta_min = config.t_max, config.eta_min
 
-    def lr_at(self, epoch, base_lr):
+    def lr_at(self, epoch: int, base_lr: float) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.t_max)) / 2
 
 
@@ -161,6 +162,6 @@ SCHEDULES: dict[str, type[Schedule]] = {
 }
 
 
-def get(spec) -> Schedule:
+def get(spec: SpecLike | BaseModel | Schedule) -> Schedule:
     """A schedule from a name, a {"name": ..., **params} dict, a pydantic schedule config or an instance."""
     return lookup("schedule", SCHEDULES, Schedule, spec)

@@ -1,14 +1,15 @@
 """What every config schema shares: the Strict base, limits, specs, checks, and the registered-union field.
 
-Components declare their schema beside their class (`Dense.Config`, `SGD.Config`, `Step.Config`) and check
-their own arguments with it (`validated`); `config.py` reads the registries through `Registered`.
+Every component (layer type, activation, initializer, loss, optimizer, schedule) declares its schema beside
+its class (`Dense.Config`, `ELU.Config`, `SGD.Config`) and checks its own arguments with it (`validated`);
+`config.py` reads the registries through `Registered` and `check_spec`, the catalog through each `Config`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
-from typing import Annotated, Any, TypeVar, Union
+from typing import Annotated, Any, Protocol, TypeVar, Union
 
 from pydantic import (
     BaseModel,
@@ -19,6 +20,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 MAX_LAYERS = 32
@@ -28,6 +30,7 @@ MAX_EPOCHS = 10_000
 MAX_SAMPLES = 20_000
 
 Spec = str | dict[str, Any]
+SpecLike = str | Mapping[str, Any]
 Schema = TypeVar("Schema", bound=BaseModel)
 
 
@@ -37,12 +40,37 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True, strict=True)
 
 
-def check_spec(family: str, spec: Spec) -> Spec:
-    """`spec` unchanged if the activation or initializer registry builds it, else its ValueError."""
-    from engine import activations, initializers
+class Component(Protocol):
+    """A registered entry: its schema, beside its class."""
 
-    registry = {"activation": activations, "initializer": initializers}[family]
-    registry.get(spec)
+    @property
+    def Config(self) -> type[BaseModel]: ...  # noqa: N802
+
+
+def registry_of(family: str) -> Mapping[str, Component]:
+    """The registry of the families configs name by spec: "activation", "initializer" or "loss"."""
+    from engine import activations, initializers, losses
+
+    registries: dict[str, Mapping[str, Component]] = {
+        "activation": activations.ACTIVATIONS,
+        "initializer": initializers.INITIALIZERS,
+        "loss": losses.LOSSES,
+    }
+    return registries[family]
+
+
+def check_spec(family: str, spec: Spec) -> Spec:
+    """`spec` unchanged if its entry's schema accepts it, else a ValueError naming the field or the names.
+
+    A name stands for {"name": name}; a dict {"name": ..., **params} is checked by that entry's Config, whose
+    ValidationError locates a bad parameter by the spec's own path, e.g. ("negative_slope",).
+    """
+    registry = registry_of(family)
+    values = {"name": spec} if isinstance(spec, str) else spec
+    name = values.get("name")
+    if not isinstance(name, str) or name not in registry:
+        raise ValueError(f"unknown {family} {name!r}; valid: {', '.join(registry)}")
+    registry[name].Config.model_validate(values)
     return spec
 
 
@@ -58,13 +86,14 @@ def validated(schema: type[Schema], **values: Any) -> Schema:
 
 
 @lru_cache(maxsize=64)
-def _union(entries: tuple[tuple[str, Any], ...], key: str) -> TypeAdapter:
+def _union(entries: tuple[tuple[str, Component], ...], key: str) -> TypeAdapter[BaseModel]:
     for name, entry in entries:
         tag = entry.Config.model_fields[key].default
         if tag != name:
             raise ValueError(f"{entry!r} is registered as {name!r} but its Config's {key} is {tag!r}")
     members = tuple(entry.Config for _, entry in entries)
-    return TypeAdapter(Annotated[Union[members], Field(discriminator=key)])  # noqa: UP007
+    union: Any = Annotated[Union[members], Field(discriminator=key)]  # noqa: UP007 (built at run time)
+    return TypeAdapter(union)
 
 
 class Registered:
@@ -75,14 +104,15 @@ class Registered:
     without rebuilding RunConfig or the server's models that embed it.
     """
 
-    def __init__(self, registry: Mapping[str, Any], key: str):
+    def __init__(self, registry: Mapping[str, Component], key: str) -> None:
         self.registry, self.key = registry, key
 
-    def union(self) -> TypeAdapter:
+    def union(self) -> TypeAdapter[BaseModel]:
         """The discriminated union of the registry's schemas, as they are registered now."""
         return _union(tuple(self.registry.items()), self.key)
 
     def validate(self, value: Any) -> BaseModel:
+        """`value` as the schema its `key` names, or a ValidationError located in that schema."""
         return self.union().validate_python(value)
 
     def __get_pydantic_core_schema__(
@@ -90,5 +120,7 @@ class Registered:
     ) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(self.validate)
 
-    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler):
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         return handler(self.union().core_schema)

@@ -181,15 +181,13 @@ def test_kind(name, kind):
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)
-def test_every_parameter_has_a_default_and_bounds_or_choices(name):
+def test_every_parameter_is_a_field_of_its_config_with_the_same_default(name):
     cls = ACTIVATIONS[name]
-    assert issubclass(cls, Layer)
-    for key, param in inspect.signature(cls).parameters.items():
-        assert param.default is not inspect.Parameter.empty
-        assert key in cls.bounds or key in cls.choices
-        if key in cls.bounds:
-            low, high = cls.bounds[key]
-            assert low <= param.default <= high
+    assert issubclass(cls, Layer) and cls.Config.model_fields["name"].default == name
+    fields = {key: field.default for key, field in cls.Config.model_fields.items() if key != "name"}
+    signature = {key: param.default for key, param in inspect.signature(cls).parameters.items()}
+    assert signature == fields
+    assert get(name).options() == fields
     assert repr(get(name)).startswith(cls.__name__)
 
 

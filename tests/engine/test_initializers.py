@@ -118,11 +118,13 @@ def test_same_seed_same_weights_and_no_global_rng():
 
 
 @pytest.mark.parametrize("name", INITIALIZERS)
-def test_every_parameter_has_a_default_and_bounds_or_choices(name):
+def test_every_parameter_is_a_field_of_its_config_with_the_same_default(name):
     cls = INITIALIZERS[name]
-    for key, param in inspect.signature(cls).parameters.items():
-        assert param.default is not inspect.Parameter.empty
-        assert key in cls.bounds or key in cls.choices
+    assert cls.Config.model_fields["name"].default == name
+    fields = {key: field.default for key, field in cls.Config.model_fields.items() if key != "name"}
+    signature = {key: param.default for key, param in inspect.signature(cls).parameters.items()}
+    assert signature == fields
+    assert get(name).options() == fields
     assert repr(get(name)).startswith(cls.__name__)
 
 
@@ -141,10 +143,10 @@ def test_get_accepts_name_dict_and_instance():
         ([], "must be a name"),
         ({"name": "normal", "std": -1.0}, "std"),
         ({"name": "normal", "sd": 1.0}, "sd"),
-        ({"name": "uniform", "a": 1.0, "b": 0.0}, "'b'"),
+        ({"name": "uniform", "a": 1.0, "b": 0.0}, "^uniform: b must be at least a$"),
         ({"name": "he_normal", "mode": "fan_avg"}, "mode"),
         ({"name": "he_normal", "nonlinearity": "gelu"}, "nonlinearity"),
-        ({"name": "he_normal", "a": "0.1"}, "'a'"),
+        ({"name": "he_normal", "a": "0.1"}, "^he_normal: a: Input should be a valid number, got '0.1'$"),
         ({"name": "xavier_uniform", "gain": "softmax"}, "gain"),
         ({"name": "xavier_uniform", "gain": -1.0}, "gain"),
         ({"name": "constant", "value": None}, "value"),

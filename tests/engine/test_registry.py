@@ -1,7 +1,7 @@
 import pytest
 from pydantic import BaseModel
 
-from engine.registry import checked, lookup, real
+from engine.registry import lookup, real
 
 
 class Thing:
@@ -58,11 +58,6 @@ def test_number_checks():
         real("p", 1, 0, 1, "[)")
     with pytest.raises(ValueError, match=r"eps must be a number in \(0, 1\]"):
         real("eps", 0, 0, 1, "(]")
-
-
-def test_checked_uses_bounds_or_choices():
-    assert checked("ELU", "alpha", 2, {"alpha": (0, 10)}, {}) == 2.0
-    with pytest.raises(ValueError, match="ELU: parameter 'alpha' must be in"):
-        checked("ELU", "alpha", 20, {"alpha": (0, 10)}, {})
-    with pytest.raises(ValueError, match="must be one of"):
-        checked("GELU", "approximate", "erf", {}, {"approximate": ("none", "tanh")})
+    for value in (True, "0.5", float("nan")):
+        with pytest.raises(ValueError, match="lr must be a number"):
+            real("lr", value, 0)

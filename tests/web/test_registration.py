@@ -10,14 +10,17 @@ import json
 import threading
 import time
 import urllib.request
+from typing import Literal
 
 import numpy as np
 import pytest
 import uvicorn
+from pydantic import Field
 
 from engine import Trainer, activations, catalog
 from engine.activations import Activation
 from engine.plan import run_torch
+from engine.schema import Strict, validated
 from server.app import create_app
 from server.local import free_port
 from server.settings import Settings
@@ -33,10 +36,17 @@ LAYERS = [
 ]
 
 
+class BentIdentityConfig(Strict):
+    """y = x + scale * (sqrt(x^2 + 1) - 1)."""
+
+    name: Literal["bent_identity"] = "bent_identity"
+    scale: float = Field(0.5, ge=0, le=2)
+
+
 class BentIdentity(Activation):
     """Bent identity: y = x + scale * (sqrt(x^2 + 1) - 1)."""
 
-    bounds = {"scale": (0.0, 2.0)}
+    Config = BentIdentityConfig
     torch_definition = """class BentIdentity(nn.Module):
     def __init__(self, scale):
         super().__init__()
@@ -48,7 +58,7 @@ class BentIdentity(Activation):
 
     def __init__(self, scale=0.5):
         super().__init__()
-        self._set_params(scale=scale)
+        self.scale = validated(self.Config, scale=scale).scale
 
     def torch(self, input_shape):
         return f"BentIdentity(scale={self.scale!r})"
