@@ -6,11 +6,18 @@ import math
 import pytest
 from pydantic import BaseModel
 
-from engine import layers, optimizers, schedules
+from engine import activations, initializers, layers, losses, optimizers, schedules
 from engine.config import RunConfig
 from engine.schema import Strict, validated
 
-FAMILIES_BY_KEY = [("type", layers.LAYERS), ("name", optimizers.OPTIMIZERS), ("name", schedules.SCHEDULES)]
+FAMILIES_BY_KEY = [
+    ("type", layers.LAYERS),
+    ("name", optimizers.OPTIMIZERS),
+    ("name", schedules.SCHEDULES),
+    ("name", activations.ACTIVATIONS),
+    ("name", initializers.INITIALIZERS),
+    ("name", losses.LOSSES),
+]
 ENTRIES = [(key, name, entry) for key, registry in FAMILIES_BY_KEY for name, entry in registry.items()]
 
 
@@ -57,13 +64,74 @@ def test_constructors_enforce_their_schemas_bounds(key, name, entry):
         for value, allowed in _outside_and_at(bounds):
             arguments = {**_defaults(entry), field: value}
             if allowed:
-                assert getattr(entry(**arguments), field) in (value, (value, value))
+                try:
+                    assert getattr(entry(**arguments), field) in (value, (value, value))
+                except ValueError as error:
+                    assert not str(error).startswith(f"{field}:"), "a rule between fields may refuse it"
                 continue
             with pytest.raises(ValueError, match=f"^{field}: Input should be"):
                 entry(**arguments)
 
 
+@pytest.mark.parametrize(
+    "entry, arguments, message",
+    [
+        (activations.Hardtanh, {"min_val": 1.0, "max_val": 1.0}, "max_val must be greater than min_val"),
+        (activations.RReLU, {"lower": 0.5, "upper": 0.25}, "upper must be at least lower"),
+        (initializers.Uniform, {"a": 2.0, "b": 1.0}, "b must be at least a"),
+        (activations.GELU, {"approximate": "erf"}, "approximate: Input should be 'none' or 'tanh'"),
+        (initializers.HeNormal, {"mode": "fan_avg"}, "mode: Input should be 'fan_in' or 'fan_out'"),
+        (initializers.XavierUniform, {"gain": "softmax"}, "gain: Input should be 'linear', "),
+        (initializers.XavierUniform, {"gain": 11}, "gain: Input should be less than or equal to 10, got 11$"),
+        (losses.Huber, {"delta": 0}, "delta: Input should be greater than 0, got 0$"),
+    ],
+)
+def test_constructors_enforce_their_schemas_rules_between_fields_and_choices(entry, arguments, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        entry(**arguments)
+    with pytest.raises(ValueError) as caught:
+        entry.Config.model_validate(arguments)
+    assert message.split(":")[0] in str(caught.value)
+
+
+def test_specs_in_a_run_config_are_checked_by_the_named_entrys_schema_with_the_field_in_loc():
+    dense = {"type": "dense", "units": 4}
+    cases = [
+        (
+            {**dense, "activation": {"name": "leaky_relu", "negative_slope": 2}},
+            ("model", "layers", 0, "dense", "activation", "negative_slope"),
+        ),
+        (
+            {**dense, "weight_init": {"name": "normal", "std": -1}},
+            ("model", "layers", 0, "dense", "weight_init", "std"),
+        ),
+        (
+            {**dense, "bias_init": {"name": "uniform", "a": 1, "b": 0}},
+            ("model", "layers", 0, "dense", "bias_init"),
+        ),
+        (
+            {"type": "activation", "name": "softplus", "params": {"beta": 0}},
+            ("model", "layers", 0, "activation", "params", "beta"),
+        ),
+        (
+            {"type": "activation", "name": "softplus", "params": {"bta": 1}},
+            ("model", "layers", 0, "activation", "params", "bta"),
+        ),
+        ({"type": "activation", "name": "softplusx"}, ("model", "layers", 0, "activation", "name")),
+    ]
+    for layer, loc in cases:
+        with pytest.raises(ValueError) as caught:
+            RunConfig.model_validate({"model": {"layers": [layer]}})
+        assert [problem["loc"] for problem in caught.value.errors()] == [loc]
+    with pytest.raises(ValueError) as caught:
+        RunConfig.model_validate({"model": {"output_init": {"name": "xavier_normal", "gain": -1}}})
+    assert [problem["loc"] for problem in caught.value.errors()] == [("model", "output_init", "gain")]
+
+
 def test_every_bounded_field_is_found():
+    assert [field for field, _ in _numeric_bounds(activations.Softplus.Config)] == ["beta", "threshold"]
+    assert [field for field, _ in _numeric_bounds(initializers.XavierNormal.Config)] == ["gain"]
+    assert [field for field, _ in _numeric_bounds(losses.Huber.Config)] == ["delta"]
     assert [field for field, _ in _numeric_bounds(optimizers.SGD.Config)] == [
         "lr",
         "momentum",
