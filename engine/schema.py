@@ -7,6 +7,7 @@ its class (`Dense.Config`, `ELU.Config`, `SGD.Config`) and checks its own argume
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Protocol, TypeVar, Union
@@ -21,7 +22,7 @@ from pydantic import (
     ValidationError,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic_core import SchemaValidator, core_schema
 
 MAX_LAYERS = 32
 MAX_UNITS = 1024
@@ -124,3 +125,56 @@ class Registered:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         return handler(self.union().core_schema)
+
+
+@lru_cache(maxsize=64)
+def _tightest(entries: tuple[tuple[str, Component], ...], field: str) -> core_schema.FloatSchema:
+    """A finite float within every entry's bounds on `field`; a bound is (value, exclusive)."""
+    lows: list[tuple[float, bool]] = [(-math.inf, False)]
+    highs: list[tuple[float, bool]] = [(math.inf, False)]
+    for _, entry in entries:
+        bounds = entry.Config.model_json_schema()["properties"][field]
+        lows += [
+            (float(bounds[key]), key != "minimum") for key in ("minimum", "exclusiveMinimum") if key in bounds
+        ]
+        highs += [
+            (float(bounds[key]), key != "maximum") for key in ("maximum", "exclusiveMaximum") if key in bounds
+        ]
+    low, low_open = max(lows)
+    high, high_open = min(highs, key=lambda bound: (bound[0], not bound[1]))
+    schema = core_schema.float_schema(allow_inf_nan=False)
+    if low > -math.inf:
+        schema["gt" if low_open else "ge"] = low
+    if high < math.inf:
+        schema["lt" if high_open else "le"] = high
+    return schema
+
+
+class Shared:
+    """Field metadata: a number the `field` of every schema in a registry accepts (their tightest bounds).
+
+    For a value that must suit whichever registered entry it reaches, e.g. a run's lr set mid-run whatever its
+    optimizer; read from the registry when a value is validated or a JSON schema is generated.
+    """
+
+    def __init__(self, registry: Mapping[str, Component], field: str) -> None:
+        self.registry, self.field = registry, field
+
+    def schema(self) -> core_schema.FloatSchema:
+        """The float schema with the tightest bounds of the registry's `field`, as registered now."""
+        return _tightest(tuple(self.registry.items()), self.field)
+
+    def validate(self, value: Any) -> float:
+        """`value` as a float within the bounds, or a ValidationError."""
+        number: float = SchemaValidator(self.schema()).validate_python(value)
+        return number
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(self.schema())

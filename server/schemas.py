@@ -8,12 +8,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.config import RunConfig
+from engine.optimizers import OPTIMIZERS
+from engine.schema import Shared
 
 RunStatus = Literal[
     "queued", "running", "paused", "completed", "stopped", "diverged", "failed", "interrupted"
 ]
 FINISHED = ("completed", "stopped", "diverged", "failed", "interrupted")
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+LiveLearningRate = Annotated[float, Shared(OPTIMIZERS, "lr")]
 
 
 class RunCreate(RunConfig):
@@ -59,11 +62,14 @@ WEIGHT_FIELDS = ("layer", "from_unit", "to_unit", "value")
 
 
 class LiveOptimizer(BaseModel):
-    """The optimizer's fields a run takes mid-run, named as in RunConfig.optimizer."""
+    """The optimizer's fields a run takes mid-run, named as in RunConfig.optimizer.
+
+    lr is within the bounds every registered optimizer's schema gives its lr, whichever optimizer the run has.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    lr: float = Field(gt=0, le=10)
+    lr: LiveLearningRate
 
 
 class LiveRegularization(BaseModel):
@@ -85,7 +91,7 @@ class ControlRequest(BaseModel):
     action: Literal["pause", "resume", "step", "stop", "set", "weight"]
     optimizer: LiveOptimizer | None = None
     regularization: LiveRegularization | None = None
-    lr: float | None = Field(None, gt=0, le=10, description="the same as optimizer.lr")
+    lr: LiveLearningRate | None = Field(None, description="the same as optimizer.lr")
     layer: int | None = Field(None, ge=0, le=10_000, description="weight: the dense layer's index")
     from_unit: int | None = Field(None, ge=0, le=1_000_000, description="weight: the input unit (column)")
     to_unit: int | None = Field(None, ge=0, le=1_000_000, description="weight: the output unit (row)")
