@@ -8,6 +8,9 @@ through the layers can be followed by a backward through the steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
 import numpy as np
 from scipy.special import expit
 
@@ -17,7 +20,7 @@ from engine.layers import Conv2d, Dense, Layer
 MAX_BATCH_SIZES = 4
 
 
-class Constant(dict):
+class Constant(dict[np.dtype, np.ndarray]):
     """A value as a 0-d array per dtype: numpy takes those faster than Python numbers, to the same bits."""
 
     def __init__(self, value: float):
@@ -32,39 +35,42 @@ class Constant(dict):
 ZERO, ONE = Constant(0), Constant(1)
 
 
-def _tanh(z, y):
-    return np.tanh(z, out=y)
+def _tanh(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.tanh(z, y)
 
 
-def _tanh_grad(grad, z, y, out):
+def _tanh_grad(grad: np.ndarray, z: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
     """grad * (1 - y^2)."""
-    np.multiply(y, y, out=out)
-    np.subtract(ONE[out.dtype], out, out=out)
-    return np.multiply(grad, out, out=out)
+    np.multiply(y, y, out)
+    np.subtract(ONE[out.dtype], out, out)
+    return np.multiply(grad, out, out)
 
 
-def _sigmoid(z, y):
+def _sigmoid(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return expit(z, out=y)
 
 
-def _sigmoid_grad(grad, z, y, out):
+def _sigmoid_grad(grad: np.ndarray, z: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
     """grad * (y (1 - y))."""
-    np.subtract(ONE[out.dtype], y, out=out)
-    np.multiply(y, out, out=out)
-    return np.multiply(grad, out, out=out)
+    np.subtract(ONE[out.dtype], y, out)
+    np.multiply(y, out, out)
+    return np.multiply(grad, out, out)
 
 
-def _relu(z, y):
+def _relu(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.maximum(z, ZERO[y.dtype], out=y)
 
 
-def _relu_grad(grad, z, y, out):
+def _relu_grad(grad: np.ndarray, z: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
     """grad * (z > 0)."""
     np.greater(z, ZERO[out.dtype], out=out)
-    return np.multiply(grad, out, out=out)
+    return np.multiply(grad, out, out)
 
 
-IN_PLACE = {
+Forward = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Backward = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+IN_PLACE: dict[type[activations.Activation], tuple[Forward, Backward]] = {
     activations.Tanh: (_tanh, _tanh_grad),
     activations.Sigmoid: (_sigmoid, _sigmoid_grad),
     activations.ReLU: (_relu, _relu_grad),
@@ -87,13 +93,18 @@ class LayerStep:
         return self.layer.backward(grad)
 
 
-class _WeightedStep:
+WeightedLayer = TypeVar("WeightedLayer", Dense, Conv2d)
+
+
+class _WeightedStep(Generic[WeightedLayer]):
     """A dense or conv2d layer and the activation after it (or none); buffers per batch size."""
 
-    def __init__(self, layer, activation: activations.Activation | None):
-        self.layer, self.activation = layer, activation
+    def __init__(self, layer: WeightedLayer, activation: activations.Activation | None):
+        self.layer: WeightedLayer = layer
+        self.activation = activation
         self.in_place = IN_PLACE.get(type(activation)) if activation is not None else None
-        self.dtype = layer.weight.dtype
+        self.dtype: np.dtype = layer.weight.dtype
+        self.n = -1
         self._buffers: dict[int, dict[str, np.ndarray]] = {}
 
     def buffers(self, n: int) -> dict[str, np.ndarray]:
@@ -124,12 +135,10 @@ class _WeightedStep:
         return y
 
 
-class DenseStep(_WeightedStep):
+class DenseStep(_WeightedStep[Dense]):
     """Dense then activation: z = x @ W.T + b, y = f(z); backward d = grad f'(z), dW = d.T @ x, dx = d @ W."""
 
-    n = -1
-
-    def shapes(self, n):
+    def shapes(self, n: int) -> dict[str, tuple[int, ...]]:
         units, features = self.layer.weight.shape
         return {"z": (n, units), "y": (n, units), "d": (n, units), "dx": (n, features)}
 
@@ -138,7 +147,7 @@ class DenseStep(_WeightedStep):
         buffers = self.buffers(n)
         self.n, self.z, self.y, self.d, self.dx = n, buffers["z"], buffers["y"], buffers["d"], buffers["dx"]
 
-    def forward(self, x, fresh):
+    def forward(self, x: np.ndarray, fresh: bool) -> np.ndarray:
         dense, act = self.layer, self.activation
         if x.dtype != self.dtype:
             x = dense.forward(x, True)
@@ -158,7 +167,7 @@ class DenseStep(_WeightedStep):
         act.x, act.y = z, y
         return y
 
-    def backward(self, grad, input_grad, fresh):
+    def backward(self, grad: np.ndarray, input_grad: bool, fresh: bool) -> np.ndarray | None:
         dense, act = self.layer, self.activation
         x = dense.x
         if x.dtype != self.dtype or grad.dtype != self.dtype:
@@ -179,10 +188,10 @@ class DenseStep(_WeightedStep):
         return np.dot(d, dense.weight) if fresh else np.dot(d, dense.weight, out=self.dx)
 
 
-class ConvStep(_WeightedStep):
+class ConvStep(_WeightedStep[Conv2d]):
     """Conv2d then activation, each one GEMM over the im2col columns (C * kh * kw, batch * H_out * W_out)."""
 
-    def shapes(self, n):
+    def shapes(self, n: int) -> dict[str, tuple[int, ...]]:
         conv = self.layer
         rows, depth = n * conv.out_hw[0] * conv.out_hw[1], conv.weight[0].size
         return {
@@ -195,22 +204,21 @@ class ConvStep(_WeightedStep):
             "dx": (conv.padded_shape[0], n, *conv.padded_shape[1:]),
         }
 
-    def forward(self, x, fresh):
+    def forward(self, x: np.ndarray, fresh: bool) -> np.ndarray:
         conv, act = self.layer, self.activation
         if x.dtype != self.dtype:
             x = conv.forward(x, True)
             return x if act is None else act.forward(x, True)
         n = len(x)
+        if n not in self._buffers and any(conv.padding):
+            self.buffers(n)["padded"].fill(0)
         buffers = self.buffers(n)
-        if any(conv.padding) and not buffers.get("zeroed"):
-            buffers["padded"].fill(0)
-            buffers["zeroed"] = True
         conv.cols = conv.im2col(x, buffers["cols"], buffers["padded"])
         z = np.dot(conv.weight.reshape(conv.filters, -1), conv.cols, out=buffers["z"])
         if conv.bias is not None:
             np.add(z, conv.bias[:, None], out=z)
 
-        def shaped(a):
+        def shaped(a: np.ndarray) -> np.ndarray:
             return a.reshape(conv.filters, n, *conv.out_hw).transpose(1, 0, 2, 3)
 
         if act is None:
@@ -222,7 +230,7 @@ class ConvStep(_WeightedStep):
         act.x, act.y = shaped(z), shaped(y)
         return act.y
 
-    def backward(self, grad, input_grad, fresh):
+    def backward(self, grad: np.ndarray, input_grad: bool, fresh: bool) -> np.ndarray | None:
         conv, act = self.layer, self.activation
         if conv.cols.dtype != self.dtype or grad.dtype != self.dtype:
             return conv.backward(grad if act is None else act.backward(grad))
@@ -246,19 +254,23 @@ class ConvStep(_WeightedStep):
         return conv.col2im(dcols, None if fresh else buffers["dx"])
 
 
-def steps(layers: list[Layer]) -> list:
+Step = LayerStep | DenseStep | ConvStep
+
+
+def steps(layers: list[Layer]) -> list[Step]:
     """The layers as training steps: each dense or conv2d takes the activation layer right after it."""
-    result = []
+    result: list[Step] = []
     i = 0
     while i < len(layers):
         layer = layers[i]
-        step_type = {Dense: DenseStep, Conv2d: ConvStep}.get(type(layer))
-        if step_type is None:
-            result.append(LayerStep(layer))
-            i += 1
-            continue
         following = layers[i + 1] if i + 1 < len(layers) else None
         activation = following if isinstance(following, activations.Activation) else None
-        result.append(step_type(layer, activation))
+        if type(layer) is Dense:
+            result.append(DenseStep(layer, activation))
+        elif type(layer) is Conv2d:
+            result.append(ConvStep(layer, activation))
+        else:
+            result.append(LayerStep(layer))
+            activation = None
         i += 2 if activation is not None else 1
     return result

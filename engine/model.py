@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from engine import fused
 from engine import layers as layer_registry
@@ -26,17 +28,19 @@ class Model:
         self.layers = list(layers)
         self.input_shape = tuple(int(d) for d in input_shape)
         self.output_shapes: list[tuple[int, ...]] = []
-        self.dtype = np.dtype("float64")
-        self.steps: list = []
+        self.dtype: np.dtype = np.dtype("float64")
+        self.steps: list[fused.Step] = []
         self.flat_parameters: list[np.ndarray] = []
         self._tiled: list[np.ndarray] = []
+        self._forward_steps: list[tuple[Callable[[np.ndarray, bool], np.ndarray], bool]] = []
+        self._backward_steps: list[tuple[Callable[[np.ndarray, bool, bool], np.ndarray | None], bool]] = []
 
     @staticmethod
-    def layer_specs(specs: Sequence[dict]) -> list[tuple[int, dict]]:
+    def layer_specs(specs: Sequence[Mapping[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
         """(position in specs, spec) per layer: a spec's "activation" key becomes its own activation layer."""
-        expanded = []
-        for position, spec in enumerate(specs):
-            spec = dict(spec)
+        expanded: list[tuple[int, dict[str, Any]]] = []
+        for position, given in enumerate(specs):
+            spec = dict(given)
             activation = spec.pop("activation", None)
             expanded.append((position, spec))
             if activation is not None:
@@ -45,11 +49,11 @@ class Model:
         return expanded
 
     @classmethod
-    def from_specs(cls, specs: Sequence[dict], input_shape: Sequence[int]) -> Model:
+    def from_specs(cls, specs: Sequence[Mapping[str, Any]], input_shape: Sequence[int]) -> Model:
         """Build from dicts like {"type": "dense", "units": 4}; an "activation" key adds its own layer."""
         return cls([layer_registry.get(spec) for _, spec in cls.layer_specs(specs)], input_shape)
 
-    def build(self, rng: np.random.Generator, dtype="float32") -> Model:
+    def build(self, rng: np.random.Generator, dtype: DTypeLike = "float32") -> Model:
         """Create every parameter for inputs of shape (batch, *input_shape), after checking the shapes."""
         self.dtype = np.dtype(dtype)
         shape, count = self.input_shape, 0
@@ -138,7 +142,10 @@ class Model:
                 grad = layer.backward(grad)
             return grad
         for backward, first in self._backward_steps:
-            grad = backward(grad, input_grad or not first, first)
+            below = backward(grad, input_grad or not first, first)
+            if below is None:
+                return None
+            grad = below
         return grad if input_grad else None
 
     def parameters_finite(self) -> bool:
@@ -147,7 +154,7 @@ class Model:
         tiled = len(params) == len(self._tiled) and all(map(operator.is_, params, self._tiled))
         return all(np.isfinite(v).all() for v in (self.flat_parameters if tiled else params))
 
-    def predict(self, x, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+    def predict(self, x: ArrayLike, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Eval-mode outputs for inputs of shape (n, *input_shape), in batches."""
         x = np.asarray(x, dtype=self.dtype)
         if x.shape[1:] != self.input_shape:
@@ -175,7 +182,7 @@ class Model:
     def regularized_weights(self) -> list[tuple[Layer, str]]:
         return [(layer, key) for layer in self.layers for key in layer.regularized]
 
-    def summary(self) -> list[dict]:
+    def summary(self) -> list[dict[str, Any]]:
         """One row per layer: index, type, output shape and parameter count."""
         return [
             {
@@ -189,13 +196,13 @@ class Model:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer under torch.nn.Sequential's keys, e.g. "0.weight"."""
-        state = {}
+        state: dict[str, np.ndarray] = {}
         for index, layer in enumerate(self.layers):
             for key, value in (*layer.params.items(), *layer.buffers.items()):
                 state[f"{index}.{key}"] = np.array(value, copy=True)
         return state
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: Mapping[str, ArrayLike]) -> None:
         """Copy values into the parameters and buffers; keys and shapes must match state_dict()."""
         expected = {
             f"{index}.{key}": value
