@@ -126,7 +126,8 @@ const DRAW_INTERVAL = 1000 / 20;
  * renders less), only when visible. After a costly flush (a Plotly redraw) every costly view waits PACING times
  * its cost (at most MAX_PACING_WAIT ms, so one slow first draw does not hold every chart back for seconds),
  * whichever view it was: drawing takes at most 1/(PACING + 1) of the main thread however many charts are in view,
- * and cheap views (readouts, canvases) flush on every drawing frame.
+ * and cheap views (readouts, canvases) flush on every drawing frame. Hurried views (a run's first heavy record) flush
+ * first on the next drawing frame, waiting for neither the pacing nor the frame budget.
  */
 export class FrameScheduler {
   constructor() {
@@ -135,6 +136,7 @@ export class FrameScheduler {
     this.frame = 0;
     this.lastDraw = -Infinity;
     this.nextCostly = 0;
+    this.hurried = new Set();
     this.views = new WeakMap();
     this.observer = new IntersectionObserver((entries) => {
       for (const entry of entries) {
@@ -152,6 +154,16 @@ export class FrameScheduler {
 
   invalidate(view) {
     this.dirty.add(view);
+    this.request();
+  }
+
+  /**
+   * Draws these views, when they wait to be drawn and are in view, first on the next drawing frame, whatever the
+   * pacing after a costly flush.
+   * @param {View[]} views
+   */
+  hurry(views) {
+    for (const view of views) this.hurried.add(view);
     this.request();
   }
 
@@ -184,11 +196,13 @@ export class FrameScheduler {
     }
     this.lastDraw = time;
     const frameStart = performance.now();
-    for (const view of [...this.dirty]) {
+    const hurried = [...this.hurried].filter((view) => this.dirty.has(view));
+    this.hurried.clear();
+    for (const view of new Set([...hurried, ...this.dirty])) {
       if (!view.visible) continue;
       const start = performance.now();
       const waiting = view.cost > CHEAP_FLUSH && start < this.nextCostly;
-      if (waiting || start - frameStart > FRAME_BUDGET) {
+      if (!hurried.includes(view) && (waiting || start - frameStart > FRAME_BUDGET)) {
         this.request();
         continue;
       }
@@ -829,18 +843,19 @@ export class ScatterChart extends PlotView {
 
   flush() {
     const live = this.live;
-    if (live && this.el.data && !this.pointsChanged && this.drawnLive) {
+    this.drawnLive = live;
+    this.el.classList.toggle("live-boundary", live);
+    if (live && this.el.data && !this.pointsChanged) {
       this.paintLive();
       return;
     }
+    if (this.back) this.back.style.display = "none";
     const images = !live && (this.boundary || this.highlight) ? [this.heatmapImage()] : [];
-    if (this.el.data && !this.pointsChanged && this.drawnLive === live) {
+    if (this.el.data && !this.pointsChanged) {
       Plotly.relayout(this.el, { images });
       return;
     }
     this.pointsChanged = false;
-    this.drawnLive = live;
-    if (this.back) this.back.style.display = "none";
     const data = [];
     if (this.points) {
       data.push(this.markers(this.points.train, "train", false));
@@ -855,7 +870,7 @@ export class ScatterChart extends PlotView {
       font: FONT,
       showlegend: false,
       hovermode: "closest",
-      plot_bgcolor: live ? "rgba(0,0,0,0)" : "#ffffff",
+      plot_bgcolor: "#ffffff",
       images,
       xaxis: { ...axis, range: [domain[0], domain[1]], showticklabels: !compact, constrain: "domain" },
       yaxis: { ...axis, range: [domain[2], domain[3]], showticklabels: !compact, scaleanchor: "x", constrain: "domain" },

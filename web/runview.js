@@ -122,6 +122,7 @@ export class RunView {
     this.histories = [];
     this.historyStride = 1;
     this.heavyCount = 0;
+    this.firstHeavy = true;
     this.layerKey = "";
     this.epochAxis.reset();
     const validating = (runConfig?.data?.validation ?? 0) > 0;
@@ -211,6 +212,8 @@ export class RunView {
     if (record.layers?.length) this.addLayerTelemetry(record);
     this.showFilters(record);
     this.showFeatureMaps(record);
+    if (this.firstHeavy) this.scheduler.hurry(this.heavyViews);
+    this.firstHeavy = false;
     this.reportWhenDrawn();
   }
 

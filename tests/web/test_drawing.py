@@ -72,7 +72,8 @@ def test_live_boundary_canvas_shows_the_models_prediction_colours(page):
 
 WATCH_LIVE_LINE_CHARTS = """() => {
     const view = window.nnplay.runView;
-    const charts = { 'loss-chart': view.loss, 'metric-chart': view.metric, 'lr-chart': view.lr };
+    const charts = { 'loss-chart': view.loss, 'metric-chart': view.metric, 'lr-chart': view.lr,
+        'boundary-chart': view.boundary };
     const watch = { calls: [], mutations: 0, counting: false, samples: 0, mismatches: [] };
     watch.xRanges = new Set();
     window.watch = watch;
@@ -125,7 +126,7 @@ AXIS_LABELS = """(id) => {
 }"""
 
 
-def test_live_line_charts_paint_their_axes_without_plotly_and_share_the_epoch_range(page):
+def test_live_charts_paint_their_axes_without_plotly_and_share_the_epoch_range(page):
     open_app(page, "#training.epochs=3000")
     page.evaluate(WATCH_LIVE_LINE_CHARTS)
     page.click("#play-btn")
@@ -178,3 +179,36 @@ def test_loss_and_accuracy_drawn_at_different_epochs_keep_one_x_range(page):
     loss, metric = page.evaluate(DRAW_APART)
     assert loss == metric, (loss, metric)
     assert loss[1] > 151, loss
+
+
+HOLD_COSTLY_VIEWS = """() => {
+    const view = window.nnplay.runView;
+    const first = { arrived: null, drawn: null };
+    window.firstHeavy = first;
+    const ingest = view.ingest.bind(view);
+    view.ingest = (record) => {
+        if (record.layers && first.arrived === null) first.arrived = performance.now();
+        ingest(record);
+    };
+    const reported = view.onHeavyDrawn;
+    view.onHeavyDrawn = (epoch) => {
+        if (first.arrived !== null && first.drawn === null) first.drawn = performance.now();
+        reported?.(epoch);
+    };
+    const hold = () => {
+        view.scheduler.nextCostly = performance.now() + 60_000;
+        if (first.drawn === null) requestAnimationFrame(hold);
+    };
+    hold();
+}"""
+
+
+def test_a_runs_first_heavy_record_is_drawn_without_waiting_for_the_pacing(page):
+    open_app(page, "#training.epochs=3000")
+    page.wait_for_function("window.nnplay.boundary.cost > 4")
+    page.evaluate(HOLD_COSTLY_VIEWS)
+    page.click("#play-btn")
+    page.wait_for_function("window.firstHeavy.drawn !== null", timeout=30_000)
+    first = page.evaluate("window.firstHeavy")
+    assert first["drawn"] - first["arrived"] < 2000, first
+    assert page.evaluate("window.nnplay.boundary.drawnLive && window.nnplay.runView.heavy.epoch") >= 1
