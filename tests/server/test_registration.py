@@ -1,4 +1,4 @@
-"""An optimizer, a schedule and a layer type registered by this test alone are validated, listed and trained.
+"""An optimizer, a schedule, a layer type, an activation and an initializer registered by this test alone.
 
 Each is one class with its schema beside it, put in its registry after the app was built: RunConfig and the
 server's routes accept it, reject its out-of-range values naming the field, `/api/catalog` lists it with its
@@ -11,10 +11,12 @@ from typing import Literal
 
 import numpy as np
 import pytest
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from engine import Trainer, catalog, layers, optimizers, schedules
+from engine import Trainer, activations, catalog, initializers, layers, optimizers, schedules
+from engine.activations import Activation
 from engine.config import RunConfig
+from engine.initializers import Initializer
 from engine.layers import Layer
 from engine.optimizers import Beta, Optimizer, OptimizerSchema
 from engine.plan import run_torch
@@ -135,6 +137,64 @@ class Scale(Layer):
         return grad * self.params["weight"]
 
 
+class CELUConfig(Strict):
+    """y = x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+
+    name: Literal["celu"] = "celu"
+    alpha: float = Field(1.0, gt=0, le=10, description="the scale of the negative part (x is divided by it)")
+
+
+class CELU(Activation):
+    """Continuously differentiable ELU: y = x if x > 0 else alpha * (exp(x / alpha) - 1)."""
+
+    Config = CELUConfig
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = validated(self.Config, alpha=alpha).alpha
+
+    def f(self, x):
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0) / self.alpha))
+
+    def df(self, x, y):
+        return np.where(x > 0, 1.0, np.exp(np.minimum(x, 0) / self.alpha))
+
+
+class TruncNormalInit(Strict):
+    """w ~ N(mean, std^2), redrawn until it falls in [a, b]."""
+
+    name: Literal["trunc_normal"] = "trunc_normal"
+    mean: float = Field(0.0, ge=-10, le=10)
+    std: float = Field(1.0, gt=0, le=10)
+    a: float = Field(-2.0, ge=-10, le=10)
+    b: float = Field(2.0, ge=-10, le=10)
+
+    @model_validator(mode="after")
+    def _b_above_a(self):
+        if self.b <= self.a:
+            raise ValueError("b must be greater than a")
+        return self
+
+
+class TruncNormal(Initializer):
+    """Truncated normal: w ~ N(mean, std^2) restricted to [a, b]."""
+
+    Config = TruncNormalInit
+    torch_function = "trunc_normal_"
+
+    def __init__(self, mean=0.0, std=1.0, a=-2.0, b=2.0):
+        config = validated(self.Config, mean=mean, std=std, a=a, b=b)
+        self.mean, self.std, self.a, self.b = config.mean, config.std, config.a, config.b
+
+    def __call__(self, shape, rng):
+        weights = rng.normal(self.mean, self.std, shape)
+        outside = (weights < self.a) | (weights > self.b)
+        while outside.any():
+            weights[outside] = rng.normal(self.mean, self.std, int(outside.sum()))
+            outside = (weights < self.a) | (weights > self.b)
+        return weights
+
+
 RUN = {
     "data": {"dataset": "circle", "n_samples": 80, "noise": 10},
     "model": {
@@ -148,11 +208,23 @@ RUN = {
 }
 
 
+CELU_LAYER = {
+    "type": "dense",
+    "units": 5,
+    "activation": {"name": "celu", "alpha": 0.5},
+    "weight_init": {"name": "trunc_normal", "std": 0.5},
+}
+ACTIVATION_RUN = {**RUN, "model": {"layers": [CELU_LAYER]}, "optimizer": {"name": "sgd", "lr": 0.1}}
+ACTIVATION_RUN.pop("schedule")
+
+
 @pytest.fixture
 def registered(monkeypatch):
     monkeypatch.setitem(optimizers.OPTIMIZERS, "adamax", Adamax)
     monkeypatch.setitem(schedules.SCHEDULES, "linear", Linear)
     monkeypatch.setitem(layers.LAYERS, "scale", Scale)
+    monkeypatch.setitem(activations.ACTIVATIONS, "celu", CELU)
+    monkeypatch.setitem(initializers.INITIALIZERS, "trunc_normal", TruncNormal)
 
 
 def test_unregistered_names_are_rejected_naming_the_field():
@@ -270,6 +342,103 @@ def test_the_plans_torch_code_trains_to_the_engines_numbers(registered):
     records = list(trainer.epochs())
     np.testing.assert_allclose([r.lr for r in records], lrs, rtol=1e-12)
     assert [round(lr / 0.05, 12) for lr in lrs] == [0.25, 0.4375, 0.625, 0.8125, 1.0, 1.0]
+    np.testing.assert_allclose([r.train_loss for r in records], losses, rtol=1e-12)
+    for key, value in net.state_dict().items():
+        np.testing.assert_allclose(trainer.model.state_dict()[key], value.numpy(), rtol=1e-11, atol=1e-14)
+
+
+def celu_layer_errors(**changes) -> list[tuple]:
+    with pytest.raises(ValueError) as error:
+        RunConfig.model_validate({**ACTIVATION_RUN, "model": {"layers": [{**CELU_LAYER, **changes}]}})
+    return [problem["loc"] for problem in error.value.errors()]
+
+
+def test_an_unregistered_activation_or_initializer_is_rejected_naming_the_field():
+    where = ("model", "layers", 0, "dense")
+    assert celu_layer_errors() == [(*where, "weight_init"), (*where, "activation")]
+    assert celu_layer_errors(activation="tanh") == [(*where, "weight_init")]
+
+
+def test_a_registered_activation_and_initializer_are_validated_with_their_own_schemas(registered):
+    config = RunConfig.model_validate(ACTIVATION_RUN)
+    assert config.model.layers[0].activation == {"name": "celu", "alpha": 0.5}
+    where = ("model", "layers", 0, "dense")
+    assert celu_layer_errors(activation={"name": "celu", "alpha": 0}) == [(*where, "activation", "alpha")]
+    assert celu_layer_errors(weight_init={"name": "trunc_normal", "std": 0}) == [
+        (*where, "weight_init", "std")
+    ]
+    assert celu_layer_errors(bias_init={"name": "trunc_normal", "a": 1, "b": 0}) == [(*where, "bias_init")]
+    with pytest.raises(ValueError, match=r"^celu: alpha: Input should be greater than 0, got 0$"):
+        activations.get({"name": "celu", "alpha": 0})
+    with pytest.raises(ValueError, match=r"^trunc_normal: b must be greater than a$"):
+        initializers.get({"name": "trunc_normal", "a": 1.0, "b": -1.0})
+
+
+def test_the_server_plans_them_and_answers_422_naming_their_fields(client, registered):
+    layer = {**CELU_LAYER, "activation": {"name": "celu", "alpha": 11}}
+    bad = client.post("/api/plan", json={**ACTIVATION_RUN, "model": {"layers": [layer]}})
+    assert bad.status_code == 422
+    assert [problem["loc"] for problem in bad.json()["detail"]] == [
+        ["body", "model", "layers", 0, "dense", "activation", "alpha"]
+    ]
+    planned = client.post("/api/plan", json=ACTIVATION_RUN)
+    assert planned.status_code == 200, planned.text
+    celu = planned.json()["layers"][1]
+    assert (celu["index"], celu["name"], celu["class_name"], celu["options"], celu["torch"]) == (
+        1,
+        "celu",
+        "CELU",
+        {"alpha": 0.5},
+        "nn.CELU(alpha=0.5)",
+    )
+    assert (
+        "nn.init.trunc_normal_(model[0].weight, mean=0.0, std=0.5, a=-2.0, b=2.0)" in planned.json()["torch"]
+    )
+    entries = client.get("/api/catalog").json()
+    assert entries["activations"]["celu"] == {
+        "doc": "Continuously differentiable ELU: y = x if x > 0 else alpha * (exp(x / alpha) - 1).",
+        "kind": "smooth",
+        "params": {
+            "alpha": {
+                "type": "number",
+                "default": 1.0,
+                "exclusiveMinimum": 0.0,
+                "maximum": 10.0,
+                "description": "the scale of the negative part (x is divided by it)",
+            }
+        },
+    }
+    assert entries["initializers"]["trunc_normal"]["params"]["std"] == {
+        "type": "number",
+        "default": 1.0,
+        "exclusiveMinimum": 0.0,
+        "maximum": 10.0,
+    }
+
+
+def test_the_plans_torch_code_with_them_runs_and_trains_to_the_engines_numbers(registered):
+    trainer = Trainer(ACTIVATION_RUN)
+    weight = trainer.model.state_dict()["0.weight"]
+    assert weight.std() > 0 and -2 <= weight.min() and weight.max() <= 2
+    side = run_torch(trainer.plan.torch)
+    net, loss_fn, optimizer = (side[k] for k in ("model", "loss_fn", "optimizer"))
+    assert isinstance(net[1], torch.nn.CELU) and net[1].alpha == 0.5
+    drawn = net[0].weight.detach()
+    assert drawn.std() > 0 and -2 <= drawn.min() and drawn.max() <= 2
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in trainer.model.state_dict().items()})
+    x, y = torch.from_numpy(trainer.x_train), torch.from_numpy(trainer.y_train)
+    with torch.no_grad():
+        np.testing.assert_allclose(
+            trainer.model.predict(trainer.x_train), net(x).numpy(), rtol=1e-12, atol=1e-14
+        )
+    losses = []
+    for _ in range(6):
+        optimizer.zero_grad()
+        loss_fn(net(x), y).backward()
+        optimizer.step()
+        with torch.no_grad():
+            losses.append(loss_fn(net(x), y).item())
+    records = list(trainer.epochs())
     np.testing.assert_allclose([r.train_loss for r in records], losses, rtol=1e-12)
     for key, value in net.state_dict().items():
         np.testing.assert_allclose(trainer.model.state_dict()[key], value.numpy(), rtol=1e-11, atol=1e-14)
