@@ -20,12 +20,11 @@ from engine.config import ActivationLayer, DenseLayer, FlattenLayer, RunConfig
 from engine.datasets import ArrayDataset, make_dataset, validation_split
 from engine.layers import Layer
 from engine.model import PREDICT_BATCH, Model
+from engine.recorder import telemetry_bytes
 
 CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
 OPTIMIZER_SCRATCH = 4
 RECORD_BASELINE = 2**20
-ENCODED_VALUE = 16
-QUANTIZED_VALUE = 4
 
 
 class PlanError(ValueError):
@@ -338,30 +337,6 @@ def _training_values(layers: list[LayerPlan], input_values: int) -> int:
     return _held_values(layers, input_values) + int(max(steps, default=0))
 
 
-def _telemetry_bytes(config: RunConfig, planned: Plan, points: int) -> int:
-    """One heavy record in its compact encoding: weights and feature maps as float32, grids as uint8 levels.
-
-    A value costs its array, its base64 text in the record and again in the record's JSON: ENCODED_VALUE
-    bytes as float32, QUANTIZED_VALUE as a uint8 level (boundary and neuron thumbnails).
-    """
-    telemetry = config.telemetry
-    values = levels = 0
-    if telemetry.weights:
-        values += sum(
-            layer.num_parameters
-            for layer in planned.layers
-            if "weight" in layer.parameters and np.prod(layer.parameters["weight"]) <= telemetry.max_weights
-        )
-    if telemetry.feature_maps and len(planned.input_shape) == 3:
-        images = [planned.input_shape, *(layer.output_shape for layer in planned.layers)]
-        values += sum(int(np.prod(shape)) for shape in images if len(shape) == 3)
-    if points:
-        units = sum(layer.output_shape[0] for layer in planned.layers if layer.parameters)
-        thumbnails = telemetry.neurons and units <= telemetry.max_neurons
-        levels += points + thumbnails * units * min(telemetry.neuron_grid_size, telemetry.grid_size) ** 2
-    return RECORD_BASELINE + values * ENCODED_VALUE + levels * QUANTIZED_VALUE
-
-
 def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, Any]:
     """Bytes a run needs at its peak, by part, and the part whose config field to change first.
 
@@ -393,7 +368,7 @@ def memory(config: RunConfig, planned: Plan, data: ArrayDataset) -> dict[str, An
     points = telemetry.grid_size**2 if plane else 0
     parts = {
         "model": model_values * itemsize,
-        "telemetry": _telemetry_bytes(config, planned, points),
+        "telemetry": RECORD_BASELINE + telemetry_bytes(telemetry, planned, data),
         "data": data_bytes,
         "training_batch": batch * _training_values(layers, input_values) * itemsize,
         "evaluation": evaluation * _forward_values(layers, input_values) * itemsize,

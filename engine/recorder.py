@@ -1,10 +1,16 @@
-"""The telemetry recorder: when an epoch gets heavy fields, and those fields computed on the model."""
+"""The telemetry recorder: when an epoch gets heavy fields, and those fields computed on the model.
+
+Each heavy field of the epoch record is declared once, in HEAVY_FIELDS: its TelemetryConfig switch, how
+the recorder computes it, and its bytes in the plan's memory estimate. The record (`EpochRecord`), the
+plan, the server's scalars/heavy split and the browser's decoding derive from that registry.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +20,9 @@ from engine.datasets import ArrayDataset, expand_features
 from engine.losses import Loss
 from engine.model import Model
 
+if TYPE_CHECKING:
+    from engine.plan import Plan
+
 HEAVY_RECORDS_PER_RUN = 200
 
 
@@ -22,6 +31,56 @@ def thumbnail_picks(n: int, m: int) -> np.ndarray:
     """Indices into an n x n grid of the m x m points a thumbnail samples."""
     rows = np.linspace(0, n - 1, m).round().astype(np.intp)
     return (rows[:, None] * n + rows[None, :]).ravel()
+
+
+def has_plane(data: ArrayDataset) -> bool:
+    """Whether the inputs are points of a plane that the boundary and neuron grids cover."""
+    return data.domain is not None and bool(data.feature_names)
+
+
+@dataclass(frozen=True)
+class HeavyField:
+    """One heavy field of the epoch record.
+
+    compute(recorder, snapshot): the field's JSON-ready value, its arrays as `telemetry.encode` or
+    `telemetry.quantize` envelopes (the browser decodes every envelope it finds), or None when the run
+    has nothing to show; size(telemetry, plan, data): the bytes of one value in its encoding;
+    switch: the TelemetryConfig flag that turns the field off (None: always on).
+    """
+
+    compute: Callable[[Recorder, Snapshot], Any]
+    size: Callable[[TelemetryConfig, Plan, ArrayDataset], int]
+    switch: str | None = None
+
+    def enabled(self, telemetry: TelemetryConfig) -> bool:
+        return self.switch is None or bool(getattr(telemetry, self.switch))
+
+
+class Snapshot:
+    """The model at an epoch's end as the heavy fields read it; each costly pass runs at most once.
+
+    `before` holds the parameters before the epoch's last update (None when they were not kept).
+    """
+
+    def __init__(
+        self, recorder: Recorder, before: list[np.ndarray] | None, probe_trace: list[np.ndarray] | None
+    ):
+        self.recorder = recorder
+        self.before = before
+        self._probe_trace = probe_trace
+
+    @functools.cached_property
+    def probe_trace(self) -> list[np.ndarray]:
+        """Every layer's output on the probe batch, `model.trace(probe)`."""
+        if self._probe_trace is not None:
+            return self._probe_trace
+        return self.recorder.model.trace(self.recorder.probe)
+
+    @functools.cached_property
+    def plane(self) -> tuple[dict[str, Any], dict[str, Any], list[np.ndarray]]:
+        """The grid_size x grid_size input plane: its encoded x and y axes, every layer's output over it."""
+        xs, ys, inputs = self.recorder.grid_inputs(self.recorder.telemetry.grid_size)
+        return xs, ys, self.recorder.model.trace(inputs)
 
 
 class Recorder:
@@ -69,36 +128,24 @@ class Recorder:
     def fields(
         self, before: list[np.ndarray] | None, probe_trace: list[np.ndarray] | None = None
     ) -> dict[str, Any]:
-        """The record's heavy part; `before` holds the parameters before the epoch's last update.
+        """The record's heavy part: each declared heavy field, computed now when switched on, else None.
 
-        `probe_trace` is `model.trace(probe)` when the caller has it (the trainer's evaluation does).
+        `before` holds the parameters before the epoch's last update; `probe_trace` is
+        `model.trace(probe)` when the caller has it (the trainer's evaluation does).
         """
-        t = self.telemetry
-        images = t.feature_maps and len(self.probe.shape) == 4
-        if probe_trace is None and (t.activations or images):
-            probe_trace = self.model.trace(self.probe)
-        fields: dict[str, Any] = {"heavy": True, "layers": self.layer_rows(before, probe_trace)}
-        if self.dataset.domain is not None and self.dataset.feature_names and (t.boundary or t.neurons):
-            fields.update(self.plane())
-        if images and probe_trace is not None:
-            fields["feature_maps"] = self.feature_maps(probe_trace)
-        if t.weights:
-            fields["weights"] = {
-                str(index): {key: tm.encode(value) for key, value in layer.params.items()}
-                for index, layer in enumerate(self.model.layers)
-                if "weight" in layer.params and layer.params["weight"].size <= t.max_weights
-            }
-        return fields
+        snapshot = Snapshot(self, before, probe_trace)
+        heavy = {
+            name: field.compute(self, snapshot) if field.enabled(self.telemetry) else None
+            for name, field in HEAVY_FIELDS.items()
+        }
+        return {"heavy": True, **heavy}
 
-    def layer_rows(
-        self, before: list[np.ndarray] | None, probe_trace: list[np.ndarray] | None = None
-    ) -> list[dict[str, Any]]:
+    def layer_rows(self, snapshot: Snapshot) -> list[dict[str, Any]]:
         """Per layer: histograms of weights, gradients and activations, norms, dead and saturated units."""
         t = self.telemetry
         bins = t.bins
-        trace = None
-        if t.activations:
-            trace = probe_trace if probe_trace is not None else self.model.trace(self.probe)
+        before = snapshot.before
+        trace = snapshot.probe_trace if t.activations else None
         rows = []
         position = 0
         for index, layer in enumerate(self.model.layers):
@@ -130,9 +177,41 @@ class Recorder:
             rows.append(row)
         return rows
 
-    def feature_maps(self, probe_trace: list[np.ndarray]) -> dict[str, Any]:
-        """The first probe sample and each image-shaped layer output on it, (channels, height, width)."""
-        trace = [output[:1] for output in probe_trace]
+    def boundary(self, snapshot: Snapshot) -> dict[str, Any] | None:
+        """Over the input plane: the output at each point (a value, a probability or a class)."""
+        if not has_plane(self.dataset):
+            return None
+        n = self.telemetry.grid_size
+        xs, ys, trace = snapshot.plane
+        output = trace[-1]
+        if self.task == "regression":
+            z, kind = output[:, 0], "value"
+        elif output.shape[1] == 1:
+            z, kind = self.loss.output(output)[:, 0], "probability"
+        else:
+            z, kind = np.argmax(output, axis=1).astype(np.float64), "class"
+        return {"x": xs, "y": ys, "z": tm.quantize(z.reshape(n, n)), "kind": kind}
+
+    def neurons(self, snapshot: Snapshot) -> list[dict[str, Any]] | None:
+        """For small dense nets over the input plane: each feature's and unit's output as a thumbnail."""
+        if not (has_plane(self.dataset) and self._is_small_dense()):
+            return None
+        n = self.telemetry.grid_size
+        return self.neuron_grids(snapshot.plane[2], n, min(self.telemetry.neuron_grid_size, n))
+
+    def weights(self, snapshot: Snapshot) -> dict[str, Any]:
+        """Every parameter of the layers whose weight has at most `max_weights` values, by layer index."""
+        return {
+            str(index): {key: tm.encode(value, lists=True) for key, value in layer.params.items()}
+            for index, layer in enumerate(self.model.layers)
+            if "weight" in layer.params and layer.params["weight"].size <= self.telemetry.max_weights
+        }
+
+    def feature_maps(self, snapshot: Snapshot) -> dict[str, Any] | None:
+        """For image inputs: the first probe sample and each image-shaped layer output on it, (c, h, w)."""
+        if len(self.probe.shape) != 4:
+            return None
+        trace = [output[:1] for output in snapshot.probe_trace]
         return {
             "input": tm.encode(trace[0][0]),
             "label": self.probe_targets[0].tolist(),
@@ -142,26 +221,6 @@ class Recorder:
                 if trace[index + 1].ndim == 4
             ],
         }
-
-    def plane(self) -> dict[str, Any]:
-        """The decision boundary over the input plane; for small nets each neuron's output, coarser."""
-        t = self.telemetry
-        n = t.grid_size
-        xs, ys, inputs = self._grid_inputs(n)
-        trace = self.model.trace(inputs)
-        output = trace[-1]
-        if self.task == "regression":
-            z, kind = output[:, 0], "value"
-        elif output.shape[1] == 1:
-            z, kind = self.loss.output(output)[:, 0], "probability"
-        else:
-            z, kind = np.argmax(output, axis=1).astype(np.float64), "class"
-        fields: dict[str, Any] = {}
-        if t.boundary:
-            fields["boundary"] = {"x": xs, "y": ys, "z": tm.quantize(z.reshape(n, n)), "kind": kind}
-        if t.neurons and self._is_small_dense():
-            fields["neurons"] = self.neuron_grids(trace, n, min(t.neuron_grid_size, n))
-        return fields
 
     def neuron_grids(self, trace: list[np.ndarray], n: int, m: int) -> list[dict[str, Any]]:
         """Each input feature's and each unit's output over an m x m thumbnail of the n x n plane trace."""
@@ -183,7 +242,7 @@ class Recorder:
             for owner, block in zip(owners, blocks, strict=True)
             for j in range(block.shape[1])
         ]
-        for entry, quantized in zip(entries, tm.quantize_each(grids), strict=True):
+        for entry, quantized in zip(entries, tm.quantize_each(grids, lists=True), strict=True):
             entry["z"] = quantized
         for entry, name in zip(entries, self.dataset.feature_names or [], strict=False):
             entry["name"] = name
@@ -195,10 +254,65 @@ class Recorder:
         hidden = sum(shapes[i][0] for i, layer in enumerate(self.model.layers) if layer.params)
         return flat and hidden <= self.telemetry.max_neurons
 
-    def _grid_inputs(self, n: int) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
+    def grid_inputs(self, n: int) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
+        """An n x n grid over the data's domain: encoded x and y axes, and its points as model inputs."""
         if n not in self._grids:
             xs, ys, points = tm.grid_points(self.dataset.domain, n)
             names = self.dataset.feature_names or []
             features = np.asarray(expand_features(points, names), dtype=self.dtype)
             self._grids[n] = tm.encode(xs), tm.encode(ys), features
         return self._grids[n]
+
+
+def _summaries_size(telemetry: TelemetryConfig, planned: Plan, data: ArrayDataset) -> int:
+    """Per-layer statistics are a few small arrays: the plan's RECORD_BASELINE covers them."""
+    return 0
+
+
+def _boundary_size(telemetry: TelemetryConfig, planned: Plan, data: ArrayDataset) -> int:
+    return telemetry.grid_size**2 * tm.QUANTIZED_VALUE if has_plane(data) else 0
+
+
+def _neurons_size(telemetry: TelemetryConfig, planned: Plan, data: ArrayDataset) -> int:
+    units = sum(layer.output_shape[0] for layer in planned.layers if layer.parameters)
+    if not (has_plane(data) and units <= telemetry.max_neurons):
+        return 0
+    thumbnails = planned.input_shape[0] + units
+    return thumbnails * min(telemetry.neuron_grid_size, telemetry.grid_size) ** 2 * tm.QUANTIZED_VALUE
+
+
+def _weights_size(telemetry: TelemetryConfig, planned: Plan, data: ArrayDataset) -> int:
+    values = sum(
+        layer.num_parameters
+        for layer in planned.layers
+        if "weight" in layer.parameters and np.prod(layer.parameters["weight"]) <= telemetry.max_weights
+    )
+    return values * tm.ENCODED_VALUE
+
+
+def _feature_maps_size(telemetry: TelemetryConfig, planned: Plan, data: ArrayDataset) -> int:
+    if len(planned.input_shape) != 3:
+        return 0
+    images = [planned.input_shape, *(layer.output_shape for layer in planned.layers)]
+    return sum(int(np.prod(shape)) for shape in images if len(shape) == 3) * tm.ENCODED_VALUE
+
+
+HEAVY_FIELDS: dict[str, HeavyField] = {
+    "layers": HeavyField(Recorder.layer_rows, _summaries_size),
+    "boundary": HeavyField(Recorder.boundary, _boundary_size, "boundary"),
+    "neurons": HeavyField(Recorder.neurons, _neurons_size, "neurons"),
+    "weights": HeavyField(Recorder.weights, _weights_size, "weights"),
+    "feature_maps": HeavyField(Recorder.feature_maps, _feature_maps_size, "feature_maps"),
+}
+
+
+def light_fields() -> dict[str, Any]:
+    """A record's heavy part when the epoch has none: every declared heavy field None."""
+    return {"heavy": False, **dict.fromkeys(HEAVY_FIELDS)}
+
+
+def telemetry_bytes(telemetry: TelemetryConfig, planned: Plan, data: ArrayDataset) -> int:
+    """The heavy fields of one record in their encoding: the sum of each switched-on field's size."""
+    return sum(
+        field.size(telemetry, planned, data) for field in HEAVY_FIELDS.values() if field.enabled(telemetry)
+    )

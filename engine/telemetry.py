@@ -10,6 +10,8 @@ import numpy as np
 
 PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 SATURATION_LEVEL = 0.05
+ENCODED_VALUE = 16
+QUANTIZED_VALUE = 4
 
 
 def stats(values: np.ndarray, bins: int = 30) -> dict:
@@ -56,14 +58,28 @@ def display(values: np.ndarray, decimals: int = 4) -> list:
     return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
 
 
-def encode(values: Any) -> dict[str, Any]:
-    """A float32 array as {"dtype", "shape", "data"}: data is base64 of its little-endian bytes."""
+def encode(values: Any, lists: bool = False) -> dict[str, Any]:
+    """A float32 array as {"dtype", "shape", "data"}: data is base64 of its little-endian bytes.
+
+    An envelope costs about ENCODED_VALUE bytes a value (array, base64 text, and again in a record's JSON).
+    `lists` asks the browser for plain nested arrays instead of rows of typed arrays.
+    """
     array = np.ascontiguousarray(values, dtype="<f4")
-    return {"dtype": "float32", "shape": list(array.shape), "data": base64.b64encode(array.data).decode()}
+    data = base64.b64encode(array.data).decode()
+    return _envelope({"dtype": "float32", "shape": list(array.shape), "data": data}, lists)
 
 
-def quantize(values: Any) -> dict[str, Any]:
-    """A uint8 array of levels q between low and high: value = low + (high - low) * q / 255."""
+def _envelope(encoded: dict[str, Any], lists: bool) -> dict[str, Any]:
+    if lists:
+        encoded["lists"] = True
+    return encoded
+
+
+def quantize(values: Any, lists: bool = False) -> dict[str, Any]:
+    """A uint8 array of levels q between low and high: value = low + (high - low) * q / 255.
+
+    About QUANTIZED_VALUE bytes a value; `lists` as in `encode`.
+    """
     array = np.asarray(values, dtype=np.float64)
     if array.size and np.isfinite(array).all():
         low, high = float(array.min()), float(array.max())
@@ -74,24 +90,30 @@ def quantize(values: Any) -> dict[str, Any]:
     scale = 255 / (high - low) if high > low else 0.0
     levels = np.rint((array - low) * scale).astype(np.uint8)
     data = base64.b64encode(np.ascontiguousarray(levels).data).decode()
-    return {"dtype": "uint8", "shape": list(array.shape), "data": data, "low": low, "high": high}
+    return _envelope(
+        {"dtype": "uint8", "shape": list(array.shape), "data": data, "low": low, "high": high}, lists
+    )
 
 
-def quantize_each(values: Any) -> list[dict[str, Any]]:
+def quantize_each(values: Any, lists: bool = False) -> list[dict[str, Any]]:
     """`quantize` of every values[i], in a few whole-array numpy calls when all values are finite."""
     array = np.asarray(values, dtype=np.float64, order="C")
     flat = array.reshape(len(array), -1)
     if not np.isfinite(flat).all():
-        return [quantize(part) for part in array]
+        return [quantize(part, lists) for part in array]
     low, high = flat.min(axis=1), flat.max(axis=1)
     span = high - low
     scale = np.divide(255, span, out=np.zeros_like(span), where=span > 0)
     levels = np.rint((flat - low[:, None]) * scale[:, None]).astype(np.uint8)
     shape = list(array.shape[1:])
     return [
-        {"dtype": "uint8", "shape": shape, "data": base64.b64encode(row.data).decode(), "low": lo, "high": hi}
+        _envelope({"dtype": "uint8", "shape": shape, "data": _base64(row), "low": lo, "high": hi}, lists)
         for row, lo, hi in zip(levels, low.tolist(), high.tolist(), strict=True)
     ]
+
+
+def _base64(array: np.ndarray) -> str:
+    return base64.b64encode(array.data).decode()
 
 
 def decode(encoded: Any) -> np.ndarray:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Literal
+from collections.abc import Callable, Iterator, KeysView
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from engine import checkpoint, losses, optimizers, penalties, schedules
 from engine.config import RunConfig
@@ -15,7 +15,7 @@ from engine.datasets import ArrayDataset, validation_split
 from engine.layers import Dense
 from engine.model import Model
 from engine.plan import make_data, plan
-from engine.recorder import Recorder
+from engine.recorder import HEAVY_FIELDS, Recorder, light_fields
 
 Status = Literal["running", "completed", "stopped", "diverged"]
 MAX_EDITED_WEIGHT = 1000.0
@@ -37,11 +37,15 @@ def clip_grad_norm(grads: list[np.ndarray], max_norm: float) -> float:
 
 
 class EpochRecord(BaseModel):
-    """What one epoch of training produced: scalars always, heavy telemetry when asked."""
+    """What one epoch of training produced: scalars always, heavy telemetry when asked.
 
-    HEAVY_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"layers", "boundary", "neurons", "weights", "feature_maps"}
-    )
+    The heavy fields are those declared in `engine.recorder.HEAVY_FIELDS` (HEAVY_FIELDS here is a live
+    view of their names): each record carries every one of them, None when the epoch went without.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    HEAVY_FIELDS: ClassVar[KeysView[str]] = HEAVY_FIELDS.keys()
 
     epoch: int
     lr: float
@@ -59,18 +63,19 @@ class EpochRecord(BaseModel):
     status: Status
     message: str | None = None
     heavy: bool = False
-    layers: list[dict[str, Any]] | None = None
-    boundary: dict[str, Any] | None = None
-    neurons: list[dict[str, Any]] | None = None
-    weights: dict[str, Any] | None = None
-    feature_maps: dict[str, Any] | None = None
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _every_heavy_field(cls, data: Any) -> Any:
+        return {**light_fields(), **data} if isinstance(data, dict) else data
 
     def scalars(self) -> dict[str, Any]:
         """The record as JSON-ready values without its heavy fields."""
         return self.model_dump(mode="json", exclude=set(self.HEAVY_FIELDS))
-
-
-LIGHT: dict[str, Any] = {"heavy": False, **dict.fromkeys(EpochRecord.HEAVY_FIELDS)}
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -361,7 +366,7 @@ class Trainer:
                             val_loss, val_metric = val
                             penalty = self.penalty_value()
                 full = (is_heavy or self.status != "running") and not problem
-                fields = self.recorder.fields(before, self.probe_trace) if full else LIGHT
+                fields = self.recorder.fields(before, self.probe_trace) if full else light_fields()
                 now = time.perf_counter()
                 record = EpochRecord.model_construct(
                     epoch=self.epoch,

@@ -250,7 +250,7 @@ def test_dead_fraction_counts_units_that_never_fire():
     dense = trainer.model.layers[0]
     dense.params["bias"][:2] = -1000
     dense.params["bias"][2:] = 1000
-    rows = trainer.recorder.layer_rows(None)
+    rows = trainer.recorder.fields(None)["layers"]
     assert rows[1]["dead_fraction"] == 0.5
 
 
