@@ -391,6 +391,43 @@ function paintAxes(context, axes, width, height) {
   for (const tick of yTicks) drawLabel(context, tick, -4, axes.y.toPixel(tick.value), "right");
 }
 
+const LEGEND_FONT = `10px ${FONT.family}`;
+
+function paintLegend(context, traces, width) {
+  context.font = LEGEND_FONT;
+  const items = traces.map((trace) => ({ trace, width: 18 + context.measureText(trace.name ?? "").width }));
+  const rows = [[]];
+  let used = 0;
+  for (const item of items) {
+    if (used + item.width > width && rows.at(-1).length) {
+      rows.push([]);
+      used = 0;
+    }
+    rows.at(-1).push(item);
+    used += item.width + 8;
+  }
+  context.textAlign = "left";
+  context.textBaseline = "middle";
+  rows.forEach((row, i) => {
+    const y = -8 + 13 * i;
+    let x = width - row.reduce((sum, item) => sum + item.width + 8, -8);
+    for (const { trace, width: itemWidth } of row) {
+      const line = trace.line ?? {};
+      context.strokeStyle = line.color;
+      context.lineWidth = Math.min(line.width ?? 2, 3);
+      context.setLineDash(DASHES[line.dash] ?? []);
+      context.beginPath();
+      context.moveTo(x, y);
+      context.lineTo(x + 14, y);
+      context.stroke();
+      context.fillStyle = COLORS.ink;
+      context.fillText(trace.name ?? "", x + 18, y);
+      x += itemWidth + 8;
+    }
+  });
+  context.setLineDash([]);
+}
+
 function liveAxis(range, length, log, vertical) {
   const [start, end] = range ?? [0, 1];
   const scale = length / (end - start || 1);
@@ -402,15 +439,16 @@ function liveAxis(range, length, log, vertical) {
 /**
  * Paints a Plotly chart's axes (gridlines and tick labels for the given ranges), Plotly scatter traces (lines with
  * their dash, width and opacity; fills toself, tozeroy and tonexty) and rect and line shapes (xref x, yref paper)
- * on a canvas over the whole chart, placed by the chart's margins.
+ * on a canvas over the whole chart, placed by the chart's margins, and the traces' legend above the plot area.
  * @param {HTMLCanvasElement} canvas
  * @param {object} fullLayout the chart's _fullLayout (its size and its axes' _offset and _length place the plot area)
  * @param {{x: number[]|null, y: number[]|null, logX?: boolean, logY?: boolean}} ranges each axis's [start, end]
  *   in Plotly's units (log10 on a log axis; a reversed axis starts high)
  * @param {object[]} traces
  * @param {object[]} [shapes]
+ * @param {{legend?: boolean}} [options] legend: name each trace, right-aligned above the plot area
  */
-export function paintTraces(canvas, fullLayout, ranges, traces, shapes = []) {
+export function paintTraces(canvas, fullLayout, ranges, traces, shapes = [], { legend = false } = {}) {
   const xa = fullLayout.xaxis;
   const ya = fullLayout.yaxis;
   const ratio = window.devicePixelRatio || 1;
@@ -428,6 +466,7 @@ export function paintTraces(canvas, fullLayout, ranges, traces, shapes = []) {
   context.translate(xa._offset, ya._offset);
   const axes = { x: liveAxis(ranges.x, xa._length, ranges.logX, false), y: liveAxis(ranges.y, ya._length, ranges.logY, true) };
   paintAxes(context, axes, xa._length, ya._length);
+  if (legend) paintLegend(context, traces, xa._length);
   if (!ranges.x || !ranges.y) return;
   context.save();
   context.beginPath();
@@ -520,9 +559,10 @@ export class SharedRange {
 
 /**
  * A Plotly chart. While live (a run trains) and not under the pointer, Plotly's own drawing stays as it was (its
- * gridlines, tick labels, traces and shapes hidden by the `live-axes` class) and a canvas over the whole chart
- * shows the axes (ranges from stickyRange, or a SharedRange) and the traces: a redraw of about a millisecond, and
- * no Plotly relayout while a run trains. At rest (or hovered) Plotly draws everything.
+ * gridlines, tick labels, traces, shapes and legend hidden by the `live-axes` class) and a canvas over the whole
+ * chart shows the axes (ranges from stickyRange, or a SharedRange), the traces and their legend: a redraw of about a
+ * millisecond, and no Plotly call while a run trains unless its titles change. At rest (or hovered) Plotly draws
+ * everything.
  */
 class PlotView extends View {
   constructor(el, scheduler) {
@@ -565,8 +605,7 @@ class PlotView extends View {
 
   /** Draws traces and layout: all with Plotly at rest, on the canvas over Plotly's unchanged frame while live. */
   draw(traces, layout, { shapes = [], pad = {} } = {}) {
-    const legend = layout.showlegend === false ? [] : traces.map(({ type, mode, name, line }) => ({ type, mode, name, line }));
-    const key = JSON.stringify([layout, legend]);
+    const key = JSON.stringify(layout);
     if (!this.live || this.hovered) {
       if (this.canvas) this.canvas.style.display = "none";
       this.el.classList.remove("live-axes");
@@ -587,7 +626,7 @@ class PlotView extends View {
     this.ranges = { x, y };
     if (key !== this.plottedKey || !this.el._fullLayout) {
       this.plottedKey = key;
-      this.plot(legend.map((trace) => ({ ...trace, x: [], y: [] })), layout);
+      this.plot([], layout);
     }
     this.el.classList.add("live-axes");
     if (!this.canvas) {
@@ -596,7 +635,8 @@ class PlotView extends View {
       this.el.append(this.canvas);
     }
     this.canvasShown = true;
-    paintTraces(this.canvas, this.el._fullLayout, { x, y: y && reversed ? [y[1], y[0]] : y, logX, logY }, traces, shapes);
+    paintTraces(this.canvas, this.el._fullLayout, { x, y: y && reversed ? [y[1], y[0]] : y, logX, logY }, traces, shapes,
+      { legend: layout.showlegend !== false });
   }
 }
 

@@ -212,3 +212,40 @@ def test_a_runs_first_heavy_record_is_drawn_without_waiting_for_the_pacing(page)
     first = page.evaluate("window.firstHeavy")
     assert first["drawn"] - first["arrived"] < 2000, first
     assert page.evaluate("window.nnplay.boundary.drawnLive && window.nnplay.runView.heavy.epoch") >= 1
+
+
+LIVE_LEGEND = """() => {
+    const { grad } = window.nnplay.runView;
+    const calls = [];
+    const originals = { react: Plotly.react, newPlot: Plotly.newPlot, relayout: Plotly.relayout };
+    for (const [name, original] of Object.entries(originals)) {
+        Plotly[name] = (...args) => { calls.push(name); return original(...args); };
+    }
+    grad.setLive(true);
+    grad.setSeries([{ name: 'first layer', color: '#ff0000' }, { name: 'second layer', color: '#00a000' }]);
+    for (let epoch = 1; epoch <= 50; epoch += 1) grad.extend(epoch, [1 / epoch, 2 / epoch]);
+    grad.flush();
+    Object.assign(Plotly, originals);
+    const canvas = grad.el.querySelector('.live-traces');
+    const ratio = canvas.width / grad.el._fullLayout.width;
+    const above = Math.floor(grad.el._fullLayout.yaxis._offset * ratio);
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, above).data;
+    const count = ([r, g, b]) => {
+        let n = 0;
+        for (let i = 0; i < pixels.length; i += 4) {
+            if (pixels[i + 3] > 200 && Math.abs(pixels[i] - r) < 40 && Math.abs(pixels[i + 1] - g) < 40
+                && Math.abs(pixels[i + 2] - b) < 40) n += 1;
+        }
+        return n;
+    };
+    return { calls, red: count([255, 0, 0]), green: count([0, 160, 0]) };
+}"""
+
+
+def test_live_legend_is_painted_without_plotly_when_the_series_change(page):
+    open_app(page)
+    page.evaluate("document.getElementById('grad-chart').scrollIntoView({block: 'center'})")
+    page.wait_for_function("document.getElementById('grad-chart')._fullLayout")
+    legend = page.evaluate(LIVE_LEGEND)
+    assert legend["calls"] == [], legend
+    assert legend["red"] > 10 and legend["green"] > 10, legend
