@@ -155,9 +155,9 @@ class DenseStep(_WeightedStep[Dense]):
         if len(x) != self.n:
             self.select(len(x))
         dense.x = x
-        z = np.dot(x, dense.weight.T) if fresh and act is None else np.dot(x, dense.weight.T, out=self.z)
+        z = np.dot(x, dense.weight.T) if fresh and act is None else np.dot(x, dense.weight.T, self.z)
         if dense.bias is not None:
-            np.add(z, dense.bias, out=z)
+            np.add(z, dense.bias, z)
         if act is None:
             return z
         if self.in_place is None:
@@ -180,12 +180,12 @@ class DenseStep(_WeightedStep[Dense]):
             d = act.backward(grad)
         else:
             d = self.in_place[1](grad, act.x, act.y, self.d)
-        np.dot(d.T, x, out=dense.grads["weight"])
+        np.dot(d.T, x, dense.grads["weight"])
         if dense.bias is not None:
-            np.add.reduce(d, 0, out=dense.grads["bias"])
+            np.add.reduce(d, 0, None, dense.grads["bias"])
         if not input_grad:
             return None
-        return np.dot(d, dense.weight) if fresh else np.dot(d, dense.weight, out=self.dx)
+        return np.dot(d, dense.weight) if fresh else np.dot(d, dense.weight, self.dx)
 
 
 class ConvStep(_WeightedStep[Conv2d]):
