@@ -1,3 +1,4 @@
+import inspect
 import math
 
 import numpy as np
@@ -5,6 +6,7 @@ import pytest
 from scipy.special import expit
 
 from engine import losses
+from engine.catalog import catalog
 from engine.gradcheck import check_loss_gradients
 from engine.losses import LOSSES, get
 from engine.plan import run_torch
@@ -148,6 +150,36 @@ def test_cross_entropy_rejects_bad_targets():
         get("cross_entropy").forward(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="class indices"):
         get("cross_entropy").forward(np.zeros((2, 3)), np.array([0, 1, 2]))
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_parameter_is_a_field_of_its_config_listed_in_the_catalog(name):
+    cls = LOSSES[name]
+    assert cls.Config.model_fields["name"].default == name
+    fields = {key: field.default for key, field in cls.Config.model_fields.items() if key != "name"}
+    assert {key: param.default for key, param in inspect.signature(cls).parameters.items()} == fields
+    assert get(name).options() == fields
+    listed = catalog()["losses"][name]
+    assert {key: param["default"] for key, param in listed["params"].items()} == fields
+    assert listed["task"] == cls.task
+
+
+def test_the_catalog_gives_the_bounds_torch_needs():
+    params = catalog()["losses"]
+    assert params["huber"]["params"]["delta"] == {
+        "type": "number",
+        "default": 1.0,
+        "exclusiveMinimum": 0,
+        "maximum": 100,
+    }
+    assert params["smooth_l1"]["params"]["beta"] == {
+        "type": "number",
+        "default": 1.0,
+        "minimum": 0,
+        "maximum": 100,
+    }
+    with pytest.raises(ValueError, match=r"^huber: delta: Input should be greater than 0, got 0$"):
+        get({"name": "huber", "delta": 0})
 
 
 def test_get_accepts_name_dict_and_instance():
