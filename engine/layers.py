@@ -6,6 +6,7 @@ arguments with it.
 
 from __future__ import annotations
 
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from engine.initializers import Initializer
 
 Shape = tuple[int, ...]
-Index = tuple[Any, ...]
+Window = tuple[EllipsisType, slice, slice]
 Param = float | str | bool
 
 
@@ -94,7 +95,7 @@ def _initializer(name: str, spec: SpecLike) -> Initializer:
         raise ValueError(f"{name}: {e}") from None
 
 
-def _window_slices(kernel: tuple[int, int], out: tuple[int, int], stride: tuple[int, int]) -> list[Index]:
+def _window_slices(kernel: tuple[int, int], out: tuple[int, int], stride: tuple[int, int]) -> list[Window]:
     """For each kernel offset k = i*kw + j, the (h, w) slices of the input it touches across all outputs."""
     (kh, kw), (ho, wo), (sh, sw) = kernel, out, stride
     return [
@@ -160,11 +161,11 @@ class _WeightAndBias(Layer):
         from engine import initializers
 
         self.params["weight"] = np.asarray(self.weight_initializer(shape, rng), dtype=dtype)
-        if self.use_bias:
+        if self.bias_initializer is not None:
             if isinstance(self.bias_initializer, initializers.Default):
                 bound = 1 / np.sqrt(initializers.fans(shape)[0])
                 bias = rng.uniform(-bound, bound, shape[0])
-            elif self.bias_initializer is not None:
+            else:
                 try:
                     bias = self.bias_initializer((shape[0],), rng)
                 except ValueError as e:
