@@ -49,13 +49,12 @@ class Component(Protocol):
 
 
 def registry_of(family: str) -> Mapping[str, Component]:
-    """The registry of the families configs name by spec: "activation", "initializer" or "loss"."""
-    from engine import activations, initializers, losses
+    """The registry of a family that configs name by spec: "activation" or "initializer"."""
+    from engine import activations, initializers
 
     registries: dict[str, Mapping[str, Component]] = {
         "activation": activations.ACTIVATIONS,
         "initializer": initializers.INITIALIZERS,
-        "loss": losses.LOSSES,
     }
     return registries[family]
 
