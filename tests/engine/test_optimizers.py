@@ -257,3 +257,20 @@ def test_params_tiling_one_vector_update_as_that_vector_with_the_same_bits(name,
     for a, b in zip(flat.state, separate.state, strict=True):
         for key in b:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+@pytest.mark.parametrize("name, hyper", CASES, ids=[f"{n}-{h}" for n, h in CASES])
+def test_a_param_put_in_place_of_a_tiled_view_is_updated_itself(name, hyper):
+    params, coefs = _problem()
+    tiled = _tiled(params)
+    grads = _tiled(_grads(tiled, coefs))
+    separate, flat = optimizers.get({"name": name, **hyper}), optimizers.get({"name": name, **hyper})
+    for t in range(6):
+        for g, new in zip(grads, _grads(tiled, coefs), strict=True):
+            g[...] = new
+        if t == 3:
+            tiled[2] = tiled[2].copy()
+        flat.step(tiled, grads)
+        separate.step(params, _grads(params, coefs))
+    for p, q in zip(tiled, params, strict=True):
+        np.testing.assert_array_equal(p, q)
