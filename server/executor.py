@@ -56,7 +56,7 @@ class Event:
 
     started:    status ("running" | "paused"), num_parameters, summary, train_samples, resumed_from (epoch)
     status:     status ("running" | "paused"), message
-    epoch:      scalars (dict), scalars_json, record_json (full record JSON, or None without heavy telemetry),
+    epoch:      epoch (int), scalars_json, record_json (full record JSON, or None without heavy telemetry),
                 again (True: the newest epoch sent again with heavy telemetry, on pause, stop or request)
     checkpoint: epoch, state (engine.checkpoint bytes), sent on the job's cadence
     done:       status (completed | stopped | diverged | failed), message, weights (npz bytes or None),

@@ -61,7 +61,6 @@ class ActiveRun:
     num_parameters: int | None = None
     summary: list[dict[str, Any]] | None = None
     scalars: list[str] = field(default_factory=list)
-    last: dict[str, Any] | None = None
     latest: str | None = None
     subscribers: set[Subscriber] = field(default_factory=set)
     deleted: bool = False
@@ -77,6 +76,11 @@ class ActiveRun:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        """The newest epoch's scalars."""
+        return json.loads(self.scalars[-1]) if self.scalars else None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -197,7 +201,6 @@ class RunManager:
             num_parameters=stored["num_parameters"],
             summary=stored["summary"],
             scalars=scalars,
-            last=json.loads(scalars[-1]) if scalars else None,
             latest=latest,
             checkpoint=saved,
             message=f"{why}; resuming from the checkpoint after epoch {epoch}",
@@ -248,7 +251,6 @@ class RunManager:
         run.retries += 1
         epoch = run.checkpoint[0] if run.checkpoint is not None else 0
         del run.scalars[epoch:]
-        run.last = json.loads(run.scalars[-1]) if run.scalars else None
         run.latest = None
         run.message = (
             f"{reason}; resuming from epoch {epoch} (retry {run.retries} of {self.settings.max_retries})"
@@ -602,14 +604,13 @@ class RunManager:
                     waiter.set_result(record_json)
         if data.get("again"):
             if not run.deleted:
-                self.store.add_epoch(run.id, data["scalars"]["epoch"], scalars_json, record_json)
+                self.store.add_epoch(run.id, data["epoch"], scalars_json, record_json)
             for subscriber in run.subscribers:
                 subscriber.put_epoch(record_json, scalars_json)
             return
         run.scalars.append(scalars_json)
-        run.last = data["scalars"]
         if not run.deleted:
-            self.store.add_epoch(run.id, run.last["epoch"], scalars_json, record_json)
+            self.store.add_epoch(run.id, data["epoch"], scalars_json, record_json)
             storage = self.store.storage_note(run.id)
             if storage is not None and storage != run.storage:
                 run.storage = run.message = storage

@@ -53,6 +53,15 @@ def worker_main(commands: Receiver, events: Writer) -> None:
             send_ended_snapshot(events, message[1], message[3])
 
 
+def epoch_data(record: Any) -> dict[str, Any]:
+    """An `epoch` event's data: the record's number, its scalars as JSON, and in full when it is heavy."""
+    return {
+        "epoch": record.epoch,
+        "scalars_json": record.model_dump_json(exclude=set(record.HEAVY_FIELDS)),
+        "record_json": record.model_dump_json() if record.heavy else None,
+    }
+
+
 def send_ended_snapshot(events: Writer, run_id: str, payload: dict[str, Any]) -> None:
     events.send(("snapshot", run_id, {**payload, "weights": None, "message": "the run has ended"}))
 
@@ -192,31 +201,14 @@ class JobRunner:
     def report(self, record: Any) -> None:
         """Send the epoch's record: at once when a viewer asked for its heavy fields, else maybe held."""
         pulled, self.pulled = self.pulled and record.heavy, self.pulled and not record.heavy
-        self.send(
-            "epoch",
-            {
-                "scalars": record.scalars(),
-                "scalars_json": record.model_dump_json(exclude=record.HEAVY_FIELDS),
-                "record_json": record.model_dump_json() if record.heavy else None,
-            },
-            hold=not pulled,
-        )
+        self.send("epoch", epoch_data(record), hold=not pulled)
 
     def report_heavy_now(self) -> None:
         """Send the newest epoch again with heavy telemetry, computed now, if it went without."""
         record = self.trainer.last_record
         if record is None or record.heavy:
             return
-        record = self.trainer.heavy_record()
-        self.send(
-            "epoch",
-            {
-                "scalars": record.scalars(),
-                "scalars_json": record.model_dump_json(exclude=record.HEAVY_FIELDS),
-                "record_json": record.model_dump_json(),
-                "again": True,
-            },
-        )
+        self.send("epoch", {**epoch_data(self.trainer.heavy_record()), "again": True})
 
     def poll(self, timeout: float) -> None:
         """Apply every control that arrives within `timeout` seconds (0: only those already waiting)."""

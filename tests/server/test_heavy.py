@@ -49,8 +49,7 @@ def test_a_conv_runs_scalar_messages_carry_no_heavy_field():
     epochs = [event.data for event in run(scenario) if event.kind == "epoch"]
     assert len(epochs) == 2
     for data in epochs:
-        assert not EpochRecord.HEAVY_FIELDS & data["scalars"].keys()
-        assert json.loads(data["scalars_json"]) == data["scalars"]
+        assert not EpochRecord.HEAVY_FIELDS & json.loads(data["scalars_json"]).keys()
         assert json.loads(data["record_json"])["feature_maps"]["layers"]
 
 
@@ -134,7 +133,8 @@ def test_a_flood_of_ready_messages_grants_no_more_than_heavy_per_second(tmp_path
             started, frames = time.monotonic(), 0
             for _ in range(5000):
                 websocket.send_text('{"type": "ready"}')
-            while time.monotonic() - started < 4:
+            flooded = time.monotonic()
+            while time.monotonic() - flooded < 4:
                 message = websocket.receive_json()
                 assert message["type"] in ("epoch", "epochs", "status"), message
                 frames += heavy_frame(message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -17,6 +18,10 @@ from server.pool import CLOSE_GRACE_SECONDS, ProcessExecutor, coalesce
 from tests.server.conftest import small_config
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def lr(event):
+    return json.loads(event.data["scalars_json"])["lr"]
 
 
 def job(run_id, epochs=3, **options):
@@ -77,7 +82,7 @@ def test_jobs_queue_fifo_and_report_every_epoch():
 
     a, b, pids = run(scenario)
     assert [e.kind for e in a] == ["started", "epoch", "epoch", "epoch", "done"]
-    assert [e.data["scalars"]["epoch"] for e in a if e.kind == "epoch"] == [1, 2, 3]
+    assert [e.data["epoch"] for e in a if e.kind == "epoch"] == [1, 2, 3]
     assert a[-1].data["status"] == "completed" and a[-1].data["weights"].startswith(b"PK")
     assert b[-1].data["status"] == "completed"
     assert len(pids) == 1
@@ -116,10 +121,10 @@ def test_controls_reach_queued_and_running_jobs():
 
     snapshot_sent, snapshot, a, b, c, unknown = run(scenario)
     assert snapshot_sent and snapshot.data["request"] == "r1" and snapshot.data["weights"]
-    assert [e.data["scalars"]["epoch"] for e in a if e.kind == "epoch"] == [1, 2]
+    assert [e.data["epoch"] for e in a if e.kind == "epoch"] == [1, 2]
     assert a[-1].data["status"] == "stopped" and a[-1].data["message"] == "stopped by the user"
     assert a[0].data["status"] == "paused"
-    assert {e.data["scalars"]["lr"] for e in b if e.kind == "epoch"} == {0.5}
+    assert {lr(e) for e in b if e.kind == "epoch"} == {0.5}
     assert [e.kind for e in c] == ["done"] and c[0].data == {
         "status": "stopped",
         "message": "not needed",
@@ -218,7 +223,7 @@ def test_a_control_flood_to_a_worker_that_does_not_read_never_blocks_and_coalesc
         outbox = executor._workers[0].commands
         waiting = list(outbox.pending)
         os.kill(executor.pids[0], signal.SIGCONT)
-        await events.until_event("a", lambda e: e.kind == "epoch" and e.data["scalars"]["lr"] == 0.75)
+        await events.until_event("a", lambda e: e.kind == "epoch" and lr(e) == 0.75)
         executor.control("a", "stop")
         return flooding, waiting, await events.until("a", "done")
 
@@ -242,7 +247,7 @@ def test_set_controls_on_a_queued_job_merge_into_one():
 
     settings, b = run(scenario)
     assert settings == [{"lr": 1.0, "regularization_rate": 0.5}]
-    assert {e.data["scalars"]["lr"] for e in b if e.kind == "epoch"} == {1.0}
+    assert {lr(e) for e in b if e.kind == "epoch"} == {1.0}
 
 
 def test_close_ends_within_the_grace_even_with_a_frozen_worker_and_a_full_command_pipe():

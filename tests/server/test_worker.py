@@ -47,6 +47,8 @@ def test_epochs_are_held_but_a_pulled_heavy_record_leaves_at_once_with_them(pipe
     runner.report(next(epochs))
     sent = [data for kind, _, data in written(events_read) if kind == "epoch"]
     assert [json.loads(data["scalars_json"])["epoch"] for data in sent] == [1, 2, 3, 4]
+    assert [data["epoch"] for data in sent] == [1, 2, 3, 4]
+    assert all(data.keys() == {"epoch", "scalars_json", "record_json"} for data in sent)
     assert sent[-1]["record_json"] is not None and not runner.pulled
     runner.report(next(epochs))
     assert written(events_read) == []
