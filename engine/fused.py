@@ -182,7 +182,7 @@ class DenseStep(_WeightedStep[Dense]):
             d = self.in_place[1](grad, act.x, act.y, self.d)
         np.dot(d.T, x, dense.grads["weight"])
         if dense.bias is not None:
-            np.add.reduce(d, 0, None, dense.grads["bias"])
+            np.add.reduce(d, 0, out=dense.grads["bias"])
         if not input_grad:
             return None
         return np.dot(d, dense.weight) if fresh else np.dot(d, dense.weight, self.dx)
