@@ -14,7 +14,7 @@ from engine import layers as layer_registry
 from engine.layers import Layer
 
 MAX_PARAMETERS = 2_000_000
-PREDICT_BATCH = 512
+PREDICT_BATCH = 1024
 
 
 def _layer_name(index: int, layer: Layer) -> str:
