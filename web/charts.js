@@ -454,12 +454,12 @@ export function paintTraces(canvas, fullLayout, ranges, traces, shapes = [], { l
   const ratio = window.devicePixelRatio || 1;
   const width = Math.round(fullLayout.width * ratio);
   const height = Math.round(fullLayout.height * ratio);
-  if (canvas.width !== width || canvas.height !== height) {
+  if (canvas.width !== width || canvas.height !== height || canvas.style.display !== "block") {
     canvas.width = width;
     canvas.height = height;
+    Object.assign(canvas.style, { left: "0px", top: "0px", width: `${fullLayout.width}px`, height: `${fullLayout.height}px`,
+      display: "block" });
   }
-  Object.assign(canvas.style, { left: "0px", top: "0px", width: `${fullLayout.width}px`, height: `${fullLayout.height}px`,
-    display: "block" });
   const context = canvas.getContext("2d");
   context.setTransform(ratio, 0, 0, ratio, 0, 0);
   context.clearRect(0, 0, fullLayout.width, fullLayout.height);
@@ -608,7 +608,7 @@ class PlotView extends View {
     const key = JSON.stringify(layout);
     if (!this.live || this.hovered) {
       if (this.canvas) this.canvas.style.display = "none";
-      this.el.classList.remove("live-axes");
+      if (this.el.classList.contains("live-axes")) this.el.classList.remove("live-axes");
       this.canvasShown = false;
       this.ranges = null;
       this.plottedKey = key;
@@ -628,7 +628,7 @@ class PlotView extends View {
       this.plottedKey = key;
       this.plot([], layout);
     }
-    this.el.classList.add("live-axes");
+    if (!this.el.classList.contains("live-axes")) this.el.classList.add("live-axes");
     if (!this.canvas) {
       this.canvas = document.createElement("canvas");
       this.canvas.className = "live-traces";
@@ -884,7 +884,7 @@ export class ScatterChart extends PlotView {
   flush() {
     const live = this.live;
     this.drawnLive = live;
-    this.el.classList.toggle("live-boundary", live);
+    if (this.el.classList.contains("live-boundary") !== live) this.el.classList.toggle("live-boundary", live);
     if (live && this.el.data && !this.pointsChanged) {
       this.paintLive();
       return;
