@@ -156,13 +156,15 @@ class Optimizer:
         if self._whole is not None:
             whole, flat_params, flat_grads = self._whole
             if (
-                len(params) == len(whole.param_views)
+                len(params) == len(grads) == len(whole.param_views)
                 and all(map(is_, params, whole.param_views))
                 and all(map(is_, grads, whole.grad_views))
             ):
                 self.t += 1
                 self._advance(whole, flat_params, flat_grads, params)
                 return
+        if len(grads) != len(params):
+            raise ValueError(f"optimizer got {len(params)} parameters and {len(grads)} gradients")
         groups = self._groups
         if groups is None:
             groups = self._build(params, grads)

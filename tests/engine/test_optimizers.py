@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from engine import config, optimizers
+from engine.model import Model
 
 SHAPES = [(3, 2), (3,), (1, 3), (1,), (65, 64)]
 
@@ -168,6 +169,16 @@ def test_state_is_per_position_in_the_params_dtype():
     np.testing.assert_allclose(opt.state[2]["exp_avg"], 0.1, rtol=1e-6)
     with pytest.raises(ValueError, match="3 parameters, got 2"):
         opt.step(params[:2], [np.ones_like(p) for p in params[:2]])
+
+
+def test_a_gradient_list_shorter_than_the_params_is_a_clear_error_on_every_path():
+    model = Model.from_specs([{"type": "dense", "units": 3}], (2,)).build(np.random.default_rng(0))
+    params, grads = model.parameters(), model.gradients()
+    opt = optimizers.get("sgd")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="2 parameters and 1 gradients"):
+            opt.step(params, grads[:1])
+        opt.step(params, grads)
 
 
 def test_lr_is_mutable_and_checked():
