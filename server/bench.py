@@ -2,7 +2,8 @@
 
 For each N it starts a server, creates N runs paused (so every worker is warm), subscribes to each,
 resumes them together and reports epochs/s per run and in total, the delay from an epoch's end
-(the record's t_end) to its arrival at the subscriber, and the peak RSS of the server and its workers.
+(the record's t_end) to its arrival at the subscriber, the peak RSS of the server and its workers, and
+the server process's CPU time per epoch (less sensitive to other load on the machine than the ratio).
 The same N runs are trained by the engine alone, one process per core, before and after. By default
 the server runs as shipped: at most NNPLAY_MAX_RUNS (the cores) at once, the rest queued.
 
@@ -356,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"{'N':>3} {'run ep/s':>9} {'total ep/s':>10} {'engine ep/s':>11} {'ratio':>6} "
-        f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'server CPU':>10} {'client CPU':>10} {'load':>5}"
+        f"{'p50 ms':>7} {'p99 ms':>7} {'RSS MB':>7} {'server CPU':>10} {'server us/ep':>12} "
+        f"{'client CPU':>10} {'load':>5}"
     )
     ratios: dict[int, list[float]] = {}
     for runs in args.runs:
@@ -373,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{engine_rate:>11.1f} {result.total_rate / engine_rate:>6.0%} "
                 f"{1000 * percentile(result.delays, 50):>7.1f} {1000 * percentile(result.delays, 99):>7.1f} "
                 f"{result.peak_rss / 2**20:>7.0f} {result.server_cpu / result.seconds:>10.0%} "
+                f"{1e6 * result.server_cpu / max(1, result.epochs):>12.0f} "
                 f"{result.client_cpu / result.seconds:>10.0%} {load:>5.1f}",
                 flush=True,
             )
