@@ -561,8 +561,8 @@ export class SharedRange {
  * A Plotly chart. While live (a run trains) and not under the pointer, Plotly's own drawing stays as it was (its
  * gridlines, tick labels, traces, shapes and legend hidden by the `live-axes` class) and a canvas over the whole
  * chart shows the axes (ranges from stickyRange, or a SharedRange), the traces and their legend: a redraw of about a
- * millisecond, and no Plotly call while a run trains unless its titles change. At rest (or hovered) Plotly draws
- * everything.
+ * millisecond, and no Plotly call while a run trains unless its titles or margins change (not for a log scale or a
+ * range). At rest (or hovered) Plotly draws everything.
  */
 class PlotView extends View {
   constructor(el, scheduler) {
@@ -605,7 +605,7 @@ class PlotView extends View {
 
   /** Draws traces and layout: all with Plotly at rest, on the canvas over Plotly's unchanged frame while live. */
   draw(traces, layout, { shapes = [], pad = {} } = {}) {
-    const key = JSON.stringify(layout);
+    const key = JSON.stringify([layout.title, layout.xaxis.title, layout.yaxis.title, layout.margin, layout.height]);
     if (!this.live || this.hovered) {
       if (this.canvas) this.canvas.style.display = "none";
       if (this.el.classList.contains("live-axes")) this.el.classList.remove("live-axes");

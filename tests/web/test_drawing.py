@@ -249,3 +249,29 @@ def test_live_legend_is_painted_without_plotly_when_the_series_change(page):
     legend = page.evaluate(LIVE_LEGEND)
     assert legend["calls"] == [], legend
     assert legend["red"] > 10 and legend["green"] > 10, legend
+
+
+LIVE_LOG_SCALE = """() => {
+    const { loss } = window.nnplay.runView;
+    loss.setLive(true);
+    for (let epoch = 1; epoch <= 50; epoch += 1) loss.extend(epoch, [1 / epoch, 2 / epoch]);
+    loss.flush();
+    const linear = loss.ranges.y;
+    const calls = [];
+    const originals = { react: Plotly.react, newPlot: Plotly.newPlot, relayout: Plotly.relayout };
+    for (const [name, original] of Object.entries(originals)) {
+        Plotly[name] = (...args) => { calls.push(name); return original(...args); };
+    }
+    loss.setLog(true);
+    loss.flush();
+    Object.assign(Plotly, originals);
+    return { calls, linear, log: loss.ranges.y };
+}"""
+
+
+def test_a_live_chart_turns_to_a_log_scale_without_plotly(page):
+    open_app(page)
+    page.wait_for_function("document.getElementById('loss-chart')._fullLayout")
+    scale = page.evaluate(LIVE_LOG_SCALE)
+    assert scale["calls"] == [], scale
+    assert scale["linear"][0] == 0 and scale["log"][0] < -1.5 and 0.3 < scale["log"][1] < 1, scale
