@@ -28,7 +28,8 @@ class Subscriber:
     which leaves it as scalars, or the subscriber closes, which lets it leave in full. A pulled viewer
     gets epochs at most once every `pulled_interval` seconds (a browser handles each message on its
     main thread): the epochs waiting then, a granted heavy frame among them, leave in one `epochs`
-    message; whole messages (status, done, error, pong) leave at once, after the epochs before them.
+    message; while a granted frame is awaited, epochs wait for it up to twice that interval. Whole
+    messages (status, done, error, pong) leave at once, after the epochs before them.
     """
 
     def __init__(
@@ -106,7 +107,7 @@ class Subscriber:
         self._outbox.append(entry)
         if entry[0] == MESSAGE:
             self._whole += 1
-        if entry[0] == MESSAGE or not self._pacing:
+        if entry[0] != SCALARS or not self._pacing:
             self._ready.set()
 
     def _waits_for_grant(self) -> bool:
@@ -115,7 +116,10 @@ class Subscriber:
     def _delay(self) -> float:
         """Seconds until the head may leave: a heavy payload's pace, a pulled viewer's message interval."""
         now = time.monotonic()
-        delay = self._sent + self.pulled_interval - now if self.pull and not self._whole else 0.0
+        delay = 0.0
+        if self.pull and not self._whole:
+            asked = self._granted and self._heavy is None
+            delay = self._sent + self.pulled_interval * (2 if asked else 1) - now
         if self._outbox[0] is self._heavy:
             delay = max(delay, self._heavy_sent + self.heavy_interval - now)
         return delay

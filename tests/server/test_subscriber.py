@@ -302,3 +302,26 @@ def test_a_granted_heavy_frame_waits_at_most_the_interval_and_leaves_with_the_ep
     taken, seconds = asyncio.run(scenario())
     assert taken == [("epoch", 1, False, False), ("epochs", [2, ("heavy", 3)])]
     assert 0.15 <= seconds < 0.35
+
+
+def test_while_a_granted_frame_is_awaited_epochs_wait_for_it_up_to_twice_the_interval():
+    async def scenario():
+        subscriber = Subscriber(heavy_per_second=1000, pulled_interval=0.2)
+        subscriber.grant()
+        subscriber.put_epoch(None, scalars(1))
+        taken = [await subscriber.get()]
+        start = time.monotonic()
+        subscriber.put_epoch(None, scalars(2))
+        waiting = asyncio.create_task(subscriber.get())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        subscriber.put_epoch(full(3), scalars(3, True))
+        taken.append(await waiting)
+        arrived = time.monotonic() - start
+        subscriber.put_epoch(None, scalars(4))
+        taken.append(await subscriber.get())
+        return [summary(text) for text in taken], arrived, time.monotonic() - start
+
+    taken, arrived, ended = asyncio.run(scenario())
+    assert taken == [("epoch", 1, False, False), ("epochs", [2, ("heavy", 3)]), ("epoch", 4, False, False)]
+    assert 0.3 <= arrived < 0.37 and ended >= arrived + 0.19
