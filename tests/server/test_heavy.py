@@ -127,7 +127,9 @@ def test_a_flood_of_ready_messages_grants_no_more_than_heavy_per_second(tmp_path
     rate = 5
     app = create_app(make_settings(tmp_path, heavy_per_second=rate))
     with TestClient(app, headers=CLIENT_HEADERS) as client:
-        run_id = create(client, **unscheduled(10_000))
+        config = unscheduled(10_000)
+        config["data"]["n_samples"] = 2000
+        run_id = create(client, **config)
         with client.websocket_connect(f"/api/runs/{run_id}/stream") as websocket:
             receive_until(websocket, "epoch", "epochs")
             started, frames = time.monotonic(), 0
