@@ -1,7 +1,8 @@
 """RunConfig: one strict schema for the browser, the REST API, the CLI and Python.
 
-Layers, optimizers and schedules declare their schemas beside their classes; the `layers`, `optimizer`
-and `schedule` fields accept whatever their registry holds when the value is validated. The type checker
+Layers, optimizers, schedules and losses declare their schemas beside their classes; the `layers`,
+`optimizer`, `schedule`, `loss` and `output_init` fields accept whatever their registry holds when the value
+is validated. The type checker
 sees the built-in layer schemas, the optimizers' common base (name, lr) and the schedules' Strict base.
 """
 
@@ -36,17 +37,16 @@ from engine.schema import (
     MAX_LAYERS,
     MAX_SAMPLES,
     MAX_UNITS,
+    Named,
     Registered,
     Spec,
     Strict,
-    check_spec,
 )
 
 DatasetName = Literal[
     "circle", "xor", "gauss", "spiral", "plane", "multi_gauss", "blobs", "moons", "digits", "csv"
 ]
 FeatureName = Literal["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
-LossName = Literal["auto", "mse", "mae", "smooth_l1", "huber", "bce", "bce_with_logits", "cross_entropy"]
 _TWO_FEATURES: list[FeatureName] = ["x1", "x2"]
 
 if TYPE_CHECKING:
@@ -150,12 +150,7 @@ class ModelConfig(Strict):
 
     layers: list[LayerConfig] = Field(default_factory=_default_layers, max_length=MAX_LAYERS)
     output: bool = True
-    output_init: Spec = "default"
-
-    @field_validator("output_init")
-    @classmethod
-    def _known_init(cls, spec: Spec) -> Spec:
-        return check_spec("initializer", spec)
+    output_init: Annotated[Spec, Named("initializer")] = "default"
 
 
 class RegularizationConfig(Strict):
@@ -219,7 +214,11 @@ class RunConfig(Strict):
 
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
-    loss: LossName = "auto"
+    loss: Annotated[Spec, Named("loss", also=("auto",))] = Field(
+        "auto",
+        description='a registered loss: its name or {"name": ..., **params}, e.g. {"name": "huber", '
+        '"delta": 0.5}; "auto": mse for regression, bce_with_logits for 2 classes, else cross_entropy',
+    )
     optimizer: OptimizerConfig = Field(default_factory=SGD)
     schedule: ScheduleConfig = Field(default_factory=ConstantLR)
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)

@@ -16,13 +16,12 @@ import numpy as np
 from engine import initializers, losses, optimizers, schedules
 from engine import layers as layer_registry
 from engine.activations import Activation
-from engine.config import ActivationLayer, DenseLayer, FlattenLayer, RunConfig
+from engine.config import ActivationLayer, DenseLayer, FlattenLayer, RunConfig, Spec
 from engine.datasets import ArrayDataset, make_dataset, validation_split
 from engine.layers import Layer
 from engine.model import PREDICT_BATCH, Model
 from engine.recorder import telemetry_bytes
 
-CLASSIFICATION_LOSSES = ("bce", "bce_with_logits", "cross_entropy")
 OPTIMIZER_SCRATCH = 4
 RECORD_BASELINE = 2**20
 
@@ -74,6 +73,7 @@ class Plan:
     validation_samples: int
     test_samples: int
     loss: str
+    loss_options: dict[str, Any]
     output_units: int
     layers: list[LayerPlan]
     num_parameters: int
@@ -128,19 +128,22 @@ def validation_samples(config: RunConfig, data: ArrayDataset) -> int:
     return len(validation_split(n, config.data.validation, np.random.default_rng(0), labels)[1])
 
 
-def choose_loss(name: str, task: str, num_classes: int | None) -> str:
-    """The loss for the data: "auto" is mse, bce_with_logits (2 classes) or cross_entropy."""
-    if name == "auto":
+def choose_loss(spec: Spec, task: str, num_classes: int | None) -> dict[str, Any]:
+    """The loss for the data as {"name": ..., **params}: "auto" is mse, bce_with_logits (2 classes) or
+    cross_entropy; a name or a spec is checked against the task and the classes."""
+    if spec == "auto":
         if task == "regression":
-            return "mse"
-        return "bce_with_logits" if num_classes == 2 else "cross_entropy"
-    if task == "regression" and name in CLASSIFICATION_LOSSES:
+            return {"name": "mse"}
+        return {"name": "bce_with_logits" if num_classes == 2 else "cross_entropy"}
+    resolved = {"name": spec} if isinstance(spec, str) else dict(spec)
+    name = resolved["name"]
+    if task == "regression" and losses.LOSSES[name].task == "classification":
         raise PlanError(f"loss {name!r} is for classification; this dataset is a regression task", ("loss",))
     if name in ("bce", "bce_with_logits") and num_classes != 2:
         raise PlanError(
             f"loss {name!r} needs 2 classes; this dataset has {num_classes}: use cross_entropy", ("loss",)
         )
-    return name
+    return resolved
 
 
 def output_units(task: str, loss: str, num_classes: int | None, target_shape: tuple[int, ...]) -> int:
@@ -221,7 +224,7 @@ def _initializations(layers: list[LayerPlan]) -> list[str]:
     return lines
 
 
-def _torch_code(layers: list[LayerPlan], config: RunConfig, loss: str) -> str:
+def _torch_code(layers: list[LayerPlan], config: RunConfig, loss: losses.Loss) -> str:
     """The torch.nn.Sequential, its non-default initializations, loss, optimizer and lr scheduler."""
     definitions = []
     for layer in layers:
@@ -231,7 +234,7 @@ def _torch_code(layers: list[LayerPlan], config: RunConfig, loss: str) -> str:
     helpers = "".join(f"\n\n{definition}" for definition in definitions)
     initialized = "".join(f"\n    {line}" for line in _initializations(layers))
     training = (
-        f"loss_fn = {losses.get(loss).torch()}\n"
+        f"loss_fn = {loss.torch()}\n"
         f"optimizer = {optimizers.get(config.optimizer.model_dump()).torch()}\n"
         f"scheduler = {schedules.get(config.schedule.model_dump()).torch()}  # step after each epoch\n"
     )
@@ -266,7 +269,8 @@ def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: s
         data = make_data(config, csv_text)
     task = data.task
     assert task is not None, "ArrayDataset infers its task when built"
-    loss = choose_loss(config.loss, task, data.num_classes)
+    loss_spec = choose_loss(config.loss, task, data.num_classes)
+    loss, chosen = loss_spec["name"], losses.get(loss_spec)
     units = output_units(task, loss, data.num_classes, np.shape(data.y_train)[1:])
     shape = tuple(int(d) for d in data.input_shape)
     layers: list[LayerPlan] = []
@@ -300,11 +304,12 @@ def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: s
         validation_samples=held_out,
         test_samples=len(data.x_test),
         loss=loss,
+        loss_options=chosen.options(),
         output_units=units,
         layers=layers,
         num_parameters=sum(layer.num_parameters for layer in layers),
         memory={},
-        torch=_torch_code(layers, config, loss),
+        torch=_torch_code(layers, config, chosen),
     )
     result.memory = memory(config, result, data)
     return result

@@ -2,7 +2,8 @@
 
 Every component (layer type, activation, initializer, loss, optimizer, schedule) declares its schema beside
 its class (`Dense.Config`, `ELU.Config`, `SGD.Config`) and checks its own arguments with it (`validated`);
-`config.py` reads the registries through `Registered` and `check_spec`, the catalog through each `Config`.
+`config.py` reads the registries through `Registered`, `Named` and `check_spec`, the catalog through each
+`Config`.
 """
 
 from __future__ import annotations
@@ -49,27 +50,33 @@ class Component(Protocol):
 
 
 def registry_of(family: str) -> Mapping[str, Component]:
-    """The registry of a family that configs name by spec: "activation" or "initializer"."""
-    from engine import activations, initializers
+    """The registry of a family that configs name by spec: "activation", "initializer" or "loss"."""
+    from engine import activations, initializers, losses
 
     registries: dict[str, Mapping[str, Component]] = {
         "activation": activations.ACTIVATIONS,
         "initializer": initializers.INITIALIZERS,
+        "loss": losses.LOSSES,
     }
     return registries[family]
 
 
-def check_spec(family: str, spec: Spec) -> Spec:
+def check_spec(family: str, spec: Spec, also: tuple[str, ...] = ()) -> Spec:
     """`spec` unchanged if its entry's schema accepts it, else a ValueError naming the field or the names.
 
     A name stands for {"name": name}; a dict {"name": ..., **params} is checked by that entry's Config, whose
-    ValidationError locates a bad parameter by the spec's own path, e.g. ("negative_slope",).
+    ValidationError locates a bad parameter by the spec's own path, e.g. ("negative_slope",). The names in
+    `also` (e.g. "auto") are accepted as they are.
     """
+    if isinstance(spec, str) and spec in also:
+        return spec
+    if not isinstance(spec, str | Mapping):
+        raise ValueError(f"{family} must be a name or an object {{name, ...parameters}}, got {spec!r:.100}")
     registry = registry_of(family)
     values = {"name": spec} if isinstance(spec, str) else spec
     name = values.get("name")
     if not isinstance(name, str) or name not in registry:
-        raise ValueError(f"unknown {family} {name!r}; valid: {', '.join(registry)}")
+        raise ValueError(f"unknown {family} {name!r:.100}; valid: {', '.join([*also, *registry])}")
     registry[name].Config.model_validate(values)
     return spec
 
@@ -96,13 +103,34 @@ def _union(entries: tuple[tuple[str, Component], ...], key: str) -> TypeAdapter[
     return TypeAdapter(union)
 
 
-class Registered:
-    """Field metadata: one member of a registry's schemas (`entry.Config`), chosen by its `key` field.
+class RegistryField:
+    """Field metadata read from a registry when a value is validated or a JSON schema is generated.
 
-    The union is read from the registry when a value is validated or a JSON schema is generated, so a
-    class registered after import (by a plugin or a test) is accepted everywhere the field is used,
+    So a class registered after import (by a plugin or a test) is accepted everywhere the field is used,
     without rebuilding RunConfig or the server's models that embed it.
     """
+
+    def validate(self, value: Any) -> Any:
+        """`value` as the field holds it, or a ValidationError or ValueError."""
+        raise NotImplementedError
+
+    def schema(self) -> core_schema.CoreSchema:
+        """The schema the field's JSON schema is generated from, as the registry is now."""
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(self.schema())
+
+
+class Registered(RegistryField):
+    """Field metadata: one member of a registry's schemas (`entry.Config`), chosen by its `key` field."""
 
     def __init__(self, registry: Mapping[str, Component], key: str) -> None:
         self.registry, self.key = registry, key
@@ -115,20 +143,33 @@ class Registered:
         """`value` as the schema its `key` names, or a ValidationError located in that schema."""
         return self.union().validate_python(value)
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.validate)
+    def schema(self) -> core_schema.CoreSchema:
+        return self.union().core_schema
 
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return handler(self.union().core_schema)
+
+class Named(RegistryField):
+    """Field metadata: a spec of a `family`'s entry, a name or {"name": ..., **params}, kept as given.
+
+    Checked by `check_spec`; the names in `also` (e.g. "auto") are accepted besides the registry's. Its JSON
+    schema names the registered entries: one of their names, or one of their schemas.
+    """
+
+    def __init__(self, family: str, also: tuple[str, ...] = ()) -> None:
+        self.family, self.also = family, also
+
+    def validate(self, value: Any) -> Spec:
+        """`value` unchanged if it names a registered entry with parameters its schema accepts."""
+        return check_spec(self.family, value, self.also)
+
+    def schema(self) -> core_schema.CoreSchema:
+        registry = registry_of(self.family)
+        names = core_schema.literal_schema([*self.also, *registry])
+        return core_schema.union_schema([names, _union(tuple(registry.items()), "name").core_schema])
 
 
 @lru_cache(maxsize=64)
 def _tightest(entries: tuple[tuple[str, Component], ...], field: str) -> core_schema.FloatSchema:
-    """A finite float within every entry's bounds on `field`; a bound is (value, exclusive)."""
+    """A strict finite float within every entry's bounds on `field`; a bound is (value, exclusive)."""
     lows: list[tuple[float, bool]] = [(-math.inf, False)]
     highs: list[tuple[float, bool]] = [(math.inf, False)]
     for _, entry in entries:
@@ -141,7 +182,7 @@ def _tightest(entries: tuple[tuple[str, Component], ...], field: str) -> core_sc
         ]
     low, low_open = max(lows)
     high, high_open = min(highs, key=lambda bound: (bound[0], not bound[1]))
-    schema = core_schema.float_schema(allow_inf_nan=False)
+    schema = core_schema.float_schema(allow_inf_nan=False, strict=True)
     if low > -math.inf:
         schema["gt" if low_open else "ge"] = low
     if high < math.inf:
@@ -149,11 +190,11 @@ def _tightest(entries: tuple[tuple[str, Component], ...], field: str) -> core_sc
     return schema
 
 
-class Shared:
+class Shared(RegistryField):
     """Field metadata: a number the `field` of every schema in a registry accepts (their tightest bounds).
 
     For a value that must suit whichever registered entry it reaches, e.g. a run's lr set mid-run whatever its
-    optimizer; read from the registry when a value is validated or a JSON schema is generated.
+    optimizer.
     """
 
     def __init__(self, registry: Mapping[str, Component], field: str) -> None:
@@ -167,13 +208,3 @@ class Shared:
         """`value` as a float within the bounds, or a ValidationError."""
         number: float = SchemaValidator(self.schema()).validate_python(value)
         return number
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(self.validate)
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return handler(self.schema())

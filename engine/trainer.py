@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, KeysView
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from engine import checkpoint, losses, optimizers, penalties, schedules
 from engine.config import RunConfig
@@ -16,10 +16,12 @@ from engine.layers import Dense
 from engine.model import Model
 from engine.plan import make_data, plan
 from engine.recorder import HEAVY_FIELDS, Recorder, light_fields
+from engine.schema import Shared
 
 Status = Literal["running", "completed", "stopped", "diverged"]
 MAX_EDITED_WEIGHT = 1000.0
 CLIP_EPS = 1e-6
+LIVE_LR = Shared(optimizers.OPTIMIZERS, "lr")
 
 
 def clip_grad_norm(grads: list[np.ndarray], max_norm: float) -> float:
@@ -98,7 +100,7 @@ class Trainer:
         self.plan = plan(cfg, data)
         self.task = self.plan.task
         self.loss_name = self.plan.loss
-        self.loss = losses.get(self.loss_name)
+        self.loss = losses.get({"name": self.loss_name, **self.plan.loss_options})
         with np.errstate(over="ignore"):
             self.x_train = np.ascontiguousarray(data.x_train, dtype=self.dtype)
             self.x_test = np.ascontiguousarray(data.x_test, dtype=self.dtype)
@@ -174,9 +176,11 @@ class Trainer:
         return Model.from_specs(self.plan.specs(), self.plan.input_shape).build(rng, self.dtype)
 
     def set_lr(self, lr: float) -> None:
-        if not (np.isfinite(lr) and 0 < lr <= 10):
-            raise ValueError("lr must be a number in (0, 10]")
-        self.base_lr = float(lr)
+        """Set the base lr from the next epoch on: a number every registered optimizer's lr bounds accept."""
+        try:
+            self.base_lr = LIVE_LR.validate(lr)
+        except ValidationError as error:
+            raise ValueError(f"lr: {error.errors()[0]['msg']}, got {lr!r}") from None
 
     def set_regularization_rate(self, rate: float) -> None:
         if not (np.isfinite(rate) and 0 <= rate <= 10):

@@ -1,7 +1,10 @@
+from typing import Literal
+
 import numpy as np
 import pytest
+from pydantic import Field
 
-from engine import ArrayDataset, RunConfig, Trainer
+from engine import ArrayDataset, RunConfig, Trainer, optimizers
 from engine.plan import run_torch
 from engine.telemetry import decode
 
@@ -171,6 +174,32 @@ def test_lr_schedule_and_mid_run_changes():
     assert lrs == pytest.approx([0.03, 0.03, 0.015, 0.015, 0.25, 0.25])
     with pytest.raises(ValueError, match="lr"):
         trainer.set_lr(float("nan"))
+
+
+def test_set_lr_takes_the_bounds_every_registered_optimizer_gives_its_lr(monkeypatch):
+    class CappedSGDConfig(optimizers.SGD.Config):
+        name: Literal["capped_sgd"] = "capped_sgd"
+        lr: float = Field(0.01, gt=0, le=2)
+
+    class CappedSGD(optimizers.SGD):
+        Config = CappedSGDConfig
+
+    trainer = Trainer({"data": {"dataset": "circle"}, "training": {"epochs": 1}, "telemetry": QUIET})
+    trainer.set_lr(5)
+    assert trainer.base_lr == 5.0
+    for bad, message in [
+        (0, "greater than 0"),
+        (10.5, "less than or equal to 10"),
+        (float("inf"), "a finite number"),
+        (True, "a valid number"),
+        ("0.5", "a valid number"),
+    ]:
+        with pytest.raises(ValueError, match=f"^lr: Input should be {message}, got "):
+            trainer.set_lr(bad)
+    monkeypatch.setitem(optimizers.OPTIMIZERS, "capped_sgd", CappedSGD)
+    with pytest.raises(ValueError, match=r"^lr: Input should be less than or equal to 2, got 5$"):
+        trainer.set_lr(5)
+    assert trainer.base_lr == 5.0
 
 
 def test_stop_ends_the_run_between_epochs():
