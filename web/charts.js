@@ -756,6 +756,8 @@ export class LineChart extends PlotView {
 
 /**
  * The data's points over the decision boundary heatmap (or a highlighted neuron's output).
+ * While live and not under the pointer, both are painted on a canvas behind Plotly's axes (Plotly's points and
+ * image hidden), so new boundaries and the test toggle cost a canvas repaint, not a Plotly redraw.
  * @param {HTMLElement} el
  * @param {FrameScheduler} scheduler
  * @param {{compact?: boolean, alwaysTest?: boolean, markerSize?: number}} [options]
@@ -834,7 +836,46 @@ export class ScatterChart extends PlotView {
       width: dx * x.length, height: dy * y.length };
   }
 
-  paintLive() {
+  /**
+   * The points as Plotly's markers would show them (size, class or diverging colour, outline, opacity), on a canvas
+   * the size of the plot area; repainted only when the points, the test toggle or the plot area change.
+   * @returns {HTMLCanvasElement}
+   */
+  pointsLayer(xa, ya, ratio) {
+    const layer = this.pointsCanvas ??= document.createElement("canvas");
+    const key = JSON.stringify([xa._length, ya._length, xa.range, ya.range, ratio, this.showTest]);
+    if (key === this.pointsKey && this.points === this.pointsPainted) return layer;
+    this.pointsKey = key;
+    this.pointsPainted = this.points;
+    Object.assign(layer, { width: Math.round(xa._length * ratio), height: Math.round(ya._length * ratio) });
+    const context = layer.getContext("2d");
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    if (!this.points) return layer;
+    const regression = this.points.task === "regression";
+    const [low, high] = this.points.range ?? [-1, 1];
+    const colorOf = regression
+      ? (label) => `rgb(${mixColor((2 * (label - low)) / (high - low || 1) - 1).map(Math.round).join(",")})`
+      : (label) => CLASS_COLORS[label % CLASS_COLORS.length];
+    const splits = [[this.points.train, false]];
+    if (this.showTest || this.options.alwaysTest) splits.push([this.points.test, !this.options.alwaysTest]);
+    const radius = (this.options.markerSize ?? 5) / 2;
+    context.globalAlpha = 0.9;
+    for (const [split, hollow] of splits) {
+      context.lineWidth = hollow ? 1.2 : 0.8;
+      context.strokeStyle = hollow ? COLORS.ink : "#ffffff";
+      split.x1.forEach((x1, i) => {
+        context.beginPath();
+        context.arc(xa.c2p(x1), ya.c2p(split.x2[i]), radius, 0, 2 * Math.PI);
+        context.fillStyle = colorOf(split.label[i]);
+        context.fill();
+        context.stroke();
+      });
+    }
+    return layer;
+  }
+
+  /** Paints the heatmap (and, with `points`, the points over it) on the canvas behind Plotly's frame. */
+  paintLive(points) {
     const back = this.back ??= Object.assign(document.createElement("canvas"), { className: "live-heatmap" });
     if (!back.isConnected) this.el.append(back);
     const { xaxis: xa, yaxis: ya } = this.el._fullLayout;
@@ -848,13 +889,15 @@ export class ScatterChart extends PlotView {
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.fillStyle = "#ffffff";
     context.fillRect(0, 0, xa._length, ya._length);
-    if (!this.boundary && !this.highlight) return;
-    const image = this.paintHeatmap();
-    const left = xa.c2p(image.left);
-    const top = ya.c2p(image.top);
-    context.imageSmoothingEnabled = image.smooth;
-    context.imageSmoothingQuality = "high";
-    context.drawImage(this.canvas, left, top, xa.c2p(image.left + image.width) - left, ya.c2p(image.top - image.height) - top);
+    if (this.boundary || this.highlight) {
+      const image = this.paintHeatmap();
+      const left = xa.c2p(image.left);
+      const top = ya.c2p(image.top);
+      context.imageSmoothingEnabled = image.smooth;
+      context.imageSmoothingQuality = "high";
+      context.drawImage(this.canvas, left, top, xa.c2p(image.left + image.width) - left, ya.c2p(image.top - image.height) - top);
+    }
+    if (points) context.drawImage(this.pointsLayer(xa, ya, ratio), 0, 0, xa._length, ya._length);
   }
 
   heatmapImage() {
@@ -883,10 +926,12 @@ export class ScatterChart extends PlotView {
 
   flush() {
     const live = this.live;
+    const livePoints = live && !this.hovered;
     this.drawnLive = live;
     if (this.el.classList.contains("live-boundary") !== live) this.el.classList.toggle("live-boundary", live);
-    if (live && this.el.data && !this.pointsChanged) {
-      this.paintLive();
+    if (this.el.classList.contains("live-points") !== livePoints) this.el.classList.toggle("live-points", livePoints);
+    if (live && this.el.data && (livePoints || !this.pointsChanged)) {
+      this.paintLive(livePoints);
       return;
     }
     if (this.back) this.back.style.display = "none";
@@ -915,7 +960,7 @@ export class ScatterChart extends PlotView {
       xaxis: { ...axis, range: [domain[0], domain[1]], showticklabels: !compact, constrain: "domain" },
       yaxis: { ...axis, range: [domain[2], domain[3]], showticklabels: !compact, scaleanchor: "x", constrain: "domain" },
     });
-    if (live) this.paintLive();
+    if (live) this.paintLive(livePoints);
   }
 }
 

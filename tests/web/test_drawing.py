@@ -31,12 +31,17 @@ def test_on_heavy_drawn_is_called_once_the_heavy_views_in_sight_are_drawn(page):
     assert epochs == sorted(set(epochs)), epochs
 
 
-PIXEL_AT = """([x1, x2]) => {
+PIXEL_AT = """([near1, near2]) => {
     const el = document.getElementById('boundary-chart');
     const canvas = el.querySelector('.live-heatmap');
     if (!canvas || canvas.style.display !== 'block') return null;
     const { xaxis, yaxis } = el._fullLayout;
     const ratio = canvas.width / xaxis._length;
+    const { train } = window.nnplay.boundary.points;
+    const steps = Array.from({ length: 21 }, (_, i) => (i % 2 ? 1 : -1) * Math.ceil(i / 2) * 0.1);
+    const [x1, x2] = steps.flatMap((dx) => steps.map((dy) => [near1 + dx, near2 + dy])).find(([x, y]) =>
+        train.x1.every((a, i) =>
+            Math.hypot(xaxis.c2p(a) - xaxis.c2p(x), yaxis.c2p(train.x2[i]) - yaxis.c2p(y)) > 4));
     const pixel = canvas.getContext('2d').getImageData(
         Math.round(xaxis.c2p(x1) * ratio), Math.round(yaxis.c2p(x2) * ratio), 1, 1).data;
     return Array.from(pixel.slice(0, 3));
@@ -275,3 +280,52 @@ def test_a_live_chart_turns_to_a_log_scale_without_plotly(page):
     scale = page.evaluate(LIVE_LOG_SCALE)
     assert scale["calls"] == [], scale
     assert scale["linear"][0] == 0 and scale["log"][0] < -1.5 and 0.3 < scale["log"][1] < 1, scale
+
+
+WATCH_BOUNDARY = """() => {
+    const view = window.nnplay.runView;
+    const watch = { calls: [] };
+    window.boundaryWatch = watch;
+    for (const name of ['newPlot', 'react', 'relayout', 'restyle', 'update', 'extendTraces', 'redraw']) {
+        const original = Plotly[name];
+        Plotly[name] = function (el, ...rest) {
+            if (el?.id === 'boundary-chart' && view.boundary.live && el.data) watch.calls.push(name);
+            return original.call(this, el, ...rest);
+        };
+    }
+}"""
+
+INK_PIXELS = """() => {
+    const canvas = document.querySelector('#boundary-chart .live-heatmap');
+    if (!canvas || canvas.style.display !== 'block') return null;
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let ink = 0;
+    for (let i = 0; i < pixels.length; i += 4) {
+        if (Math.max(pixels[i], pixels[i + 1], pixels[i + 2]) < 100) ink += 1;
+    }
+    return ink;
+}"""
+
+
+def test_the_test_points_toggle_while_live_repaints_the_canvas_without_plotly(page):
+    open_app(page, "#training.epochs=3000")
+    page.wait_for_function("window.nnplay.boundary.el.data?.length === 1")
+    page.evaluate(WATCH_BOUNDARY)
+    page.click("#play-btn")
+    page.wait_for_function(
+        "window.nnplay.boundary.drawnLive && window.nnplay.runView.lastEpoch >= 20", timeout=60_000
+    )
+    page.wait_for_function(f"({INK_PIXELS})() !== null")
+    train_only = page.evaluate(INK_PIXELS)
+    hidden = "getComputedStyle(document.querySelector('#boundary-chart .scatterlayer')).visibility"
+    assert page.evaluate(hidden) == "hidden"
+    page.click("#show-test")
+    page.wait_for_function(f"({INK_PIXELS})() > {train_only} + 500", timeout=10_000)
+    page.click("#show-test")
+    page.wait_for_function(f"({INK_PIXELS})() < {train_only} + 100", timeout=10_000)
+    assert page.text_content("#run-status") == "running"
+    assert page.evaluate("window.boundaryWatch.calls") == []
+    page.click("#show-test")
+    page.click("#play-btn")
+    page.wait_for_function("document.getElementById('boundary-chart').data?.length === 2", timeout=30_000)
+    assert page.evaluate(hidden) == "visible"
