@@ -5,7 +5,9 @@ import pytest
 from pydantic import ValidationError
 
 from engine.config import RunConfig
+from engine.initializers import INITIALIZERS
 from engine.layers import LAYERS
+from engine.losses import LOSSES
 from engine.optimizers import OPTIMIZERS
 from engine.schedules import SCHEDULES
 
@@ -152,5 +154,23 @@ def test_the_json_schema_lists_each_registry_by_its_tags():
         "exclusiveMinimum": 0,
         "maximum": 1,
         "title": "Gamma",
+        "type": "number",
+    }
+
+
+def test_the_json_schema_names_the_registered_losses_and_initializers():
+    schema = RunConfig.model_json_schema()
+    for field, also, registry in [
+        (schema["properties"]["loss"], ["auto"], LOSSES),
+        (schema["$defs"]["ModelConfig"]["properties"]["output_init"], [], INITIALIZERS),
+    ]:
+        by_name, by_spec = field["anyOf"]
+        assert by_name == {"enum": [*also, *registry], "type": "string"}
+        assert sorted(by_spec["discriminator"]["mapping"]) == sorted(registry)
+    assert schema["$defs"]["HuberLoss"]["properties"]["delta"] == {
+        "default": 1.0,
+        "exclusiveMinimum": 0,
+        "maximum": 100,
+        "title": "Delta",
         "type": "number",
     }

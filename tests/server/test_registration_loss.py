@@ -20,6 +20,7 @@ from engine.plan import run_torch
 from engine.schema import Strict, validated
 
 torch = pytest.importorskip("torch")
+BUILT_IN = ["mse", "mae", "smooth_l1", "huber", "bce", "bce_with_logits", "cross_entropy"]
 
 
 class PoissonNLLConfig(Strict):
@@ -91,8 +92,7 @@ def test_a_registered_loss_is_validated_with_its_own_schema(registered):
         losses.get({"name": "poisson_nll", "full": "yes"})
     schema = RunConfig.model_json_schema()
     names, specs = schema["properties"]["loss"]["anyOf"]
-    assert names["enum"] == ["auto", "mse", "mae", "smooth_l1", "huber", "bce", "bce_with_logits",
-                             "cross_entropy", "poisson_nll"]
+    assert names["enum"] == ["auto", *BUILT_IN, "poisson_nll"]
     assert specs["discriminator"]["mapping"]["poisson_nll"] == "#/$defs/PoissonNLLConfig"
 
 
@@ -171,3 +171,12 @@ def test_huber_with_delta_half_trains_to_torchs_huber_loss_with_delta_half():
     np.testing.assert_allclose([r.train_loss for r in records], expected, rtol=1e-12)
     default = [record.train_loss for record in Trainer({**HUBER_RUN, "loss": "huber"}).epochs()]
     assert not np.allclose(default, expected, rtol=1e-3)
+
+
+def test_openapi_names_the_losses_a_run_takes(client):
+    schema = client.get("/openapi.json").json()
+    loss = schema["components"]["schemas"]["RunCreate"]["properties"]["loss"]
+    by_name, by_spec = loss["anyOf"]
+    assert by_name["type"] == "string" and by_name["enum"][:8] == ["auto", *BUILT_IN]
+    assert by_spec["discriminator"]["mapping"]["huber"] == "#/components/schemas/HuberLoss"
+    assert schema["components"]["schemas"]["HuberLoss"]["properties"]["delta"]["exclusiveMinimum"] == 0
