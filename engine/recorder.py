@@ -110,6 +110,7 @@ class Recorder:
         self.dtype = probe.dtype
         self.requested = False
         self._grids: dict[int, tuple[dict[str, Any], dict[str, Any], np.ndarray]] = {}
+        self._peaks: dict[int, float | None] = {}
 
     @property
     def every(self) -> int:
@@ -143,10 +144,15 @@ class Recorder:
     def layer_rows(self, snapshot: Snapshot) -> list[dict[str, Any]]:
         """Per layer: histograms of weights, gradients and activations, norms, dead and saturated units."""
         t = self.telemetry
-        bins = t.bins
         before = snapshot.before
         trace = snapshot.probe_trace if t.activations else None
         rows = []
+        summarized: list[tuple[dict[str, Any], str, np.ndarray]] = []
+
+        def summarize(row: dict[str, Any], key: str, values: np.ndarray) -> None:
+            row[key] = None
+            summarized.append((row, key, values))
+
         position = 0
         for index, layer in enumerate(self.model.layers):
             row: dict[str, Any] = {
@@ -161,9 +167,9 @@ class Recorder:
                 if "weight" in params:
                     weight = params["weight"]
                     if t.histograms:
-                        row["weight"] = tm.stats(weight, bins)
+                        summarize(row, "weight", weight)
                         if "weight" in layer.grads:
-                            row["grad"] = tm.stats(layer.grads["weight"], bins)
+                            summarize(row, "grad", layer.grads["weight"])
                     if before is not None:
                         old = before[position + list(params).index("weight")]
                         norm = tm.l2_norm([old])
@@ -172,9 +178,16 @@ class Recorder:
             if trace is not None and hasattr(layer, "kind"):
                 x, y = trace[index], trace[index + 1]
                 if t.histograms:
-                    row["activation"] = tm.stats(y, bins)
-                row["dead_fraction"], row["saturated_fraction"] = tm.unit_fractions(layer, x, y)
+                    summarize(row, "activation", y)
+                if index not in self._peaks:
+                    self._peaks[index] = tm.saturation_peak(layer, x.dtype)
+                row["dead_fraction"], row["saturated_fraction"] = tm.unit_fractions(
+                    layer, x, y, self._peaks[index]
+                )
             rows.append(row)
+        summaries = tm.stats_many([values for _, _, values in summarized], t.bins)
+        for (row, key, _), summary in zip(summarized, summaries, strict=True):
+            row[key] = summary
         return rows
 
     def boundary(self, snapshot: Snapshot) -> dict[str, Any] | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,43 +16,107 @@ ENCODED_VALUE = 16
 QUANTIZED_VALUE = 4
 
 
-def stats(values: np.ndarray, bins: int = 30) -> dict:
+def stats(values: np.ndarray, bins: int = 30) -> dict[str, Any]:
     """Mean, std, min, max, counts in `bins` buckets over [low, high], TensorBoard's percentiles."""
-    ordered = np.sort(values, axis=None)
-    n = ordered.size
-    if n == 0:
-        histogram = {"low": 0.0, "high": 0.0, "counts": encode([])}
-        zero = {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
-        return {**zero, "histogram": histogram, "percentiles": encode([])}
-    low, high = ordered[0].item(), ordered[-1].item()
-    left, right = (low - 0.5, high + 0.5) if low == high else (low, high)
-    below = ordered.searchsorted(left + (right - left) * _unit_edges(bins))
-    below[-1] = n
-    lower, upper, fraction = _quantile_positions(n)
-    percentiles = ordered.take(lower)
-    percentiles += (ordered.take(upper) - percentiles) * fraction
-    mean = ordered.sum(dtype=np.float64).item() / n
-    centered = ordered - ordered.dtype.type(mean)
-    return {
-        "mean": mean,
-        "std": (np.dot(centered, centered).item() / n) ** 0.5,
-        "min": low,
-        "max": high,
-        "histogram": {"low": left, "high": right, "counts": encode(below[1:] - below[:-1])},
-        "percentiles": encode(percentiles),
-    }
+    return stats_many([values], bins)[0]
 
 
-@functools.cache
-def _unit_edges(bins: int) -> np.ndarray:
-    return np.arange(bins + 1) / bins
+def stats_many(arrays: Sequence[np.ndarray], bins: int = 30) -> list[dict[str, Any]]:
+    """`stats` of each array, the arrays sorted one by one and summarised together in a few numpy calls.
+
+    Counts follow np.histogram (bins of equal width, the last one closed on the right; [x - 0.5, x + 0.5]
+    for a constant x); percentiles interpolate linearly in the arrays' dtype; mean and std in float64.
+    """
+    ordered = [np.sort(values, axis=None) for values in arrays]
+    filled = [values for values in ordered if values.size]
+    if len({values.dtype for values in filled}) > 1:
+        return [stats_many([values], bins)[0] for values in ordered]
+    summaries = iter(_summaries(filled, bins) if filled else [])
+    return [next(summaries) if values.size else _empty_stats() for values in ordered]
 
 
-@functools.cache
-def _quantile_positions(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    position = (n - 1) * np.array(PERCENTILES) / 100
+def _empty_stats() -> dict[str, Any]:
+    histogram = {"low": 0.0, "high": 0.0, "counts": encode([])}
+    zero = {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0}
+    return {**zero, "histogram": histogram, "percentiles": encode([])}
+
+
+def _summaries(ordered: list[np.ndarray], bins: int) -> list[dict[str, Any]]:
+    sizes, starts, lower, upper, fraction = _layout(tuple(values.size for values in ordered))
+    flat = np.concatenate(ordered)
+    low, high = flat[starts].astype(np.float64), flat[starts + sizes - 1].astype(np.float64)
+    constant = low == high
+    left = np.where(constant, low - 0.5, low)
+    right = np.where(constant, high + 0.5, high)
+    edges = _linspace_rows(left, right, bins + 1)
+    below = np.empty((len(ordered), bins + 1), dtype=np.intp)
+    for row, values, row_edges in zip(below, ordered, edges, strict=True):
+        row[:] = values.searchsorted(row_edges)
+    below[:, -1] = sizes
+    percentiles = flat.take(lower)
+    percentiles += (flat.take(upper) - percentiles) * fraction
+    wide = flat.astype(np.float64)
+    means = np.add.reduceat(wide, starts) / sizes
+    centered = wide - np.repeat(means, sizes)
+    stds = np.sqrt(np.add.reduceat(centered * centered, starts) / sizes)
+    counts = _rows_base64(np.diff(below, axis=1))
+    quantiles = _rows_base64(percentiles)
+    return [
+        {
+            "mean": mean,
+            "std": std,
+            "min": lo,
+            "max": hi,
+            "histogram": {"low": le, "high": ri, "counts": _envelope32(count, [bins])},
+            "percentiles": _envelope32(quantile, [len(PERCENTILES)]),
+        }
+        for mean, std, lo, hi, le, ri, count, quantile in zip(
+            means.tolist(),
+            stds.tolist(),
+            low.tolist(),
+            high.tolist(),
+            left.tolist(),
+            right.tolist(),
+            counts,
+            quantiles,
+            strict=True,
+        )
+    ]
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For arrays of `sizes` laid end to end: sizes, starts, each one's percentile positions and weights."""
+    counts = np.array(sizes, dtype=np.intp)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+    position = (counts[:, None] - 1) * np.array(PERCENTILES) / 100
     lower = position.astype(np.intp)
-    return lower, np.minimum(lower + 1, n - 1), position - lower
+    upper = np.minimum(lower + 1, counts[:, None] - 1)
+    return counts, starts, starts[:, None] + lower, starts[:, None] + upper, position - lower
+
+
+def _linspace_rows(start: np.ndarray, stop: np.ndarray, num: int) -> np.ndarray:
+    """Row i is np.linspace(start[i], stop[i], num), bit for bit (np.histogram's bin edges)."""
+    delta = stop - start
+    step = delta / (num - 1)
+    rows = np.arange(num, dtype=np.float64) * step[:, None]
+    tiny = step == 0
+    if tiny.any():
+        rows[tiny] = np.arange(num, dtype=np.float64) / (num - 1) * delta[tiny, None]
+    rows += start[:, None]
+    rows[:, -1] = stop
+    return rows
+
+
+def _rows_base64(rows: np.ndarray) -> list[str]:
+    """Each row of a 2-D array as base64 of its little-endian float32 bytes."""
+    data = np.ascontiguousarray(rows, dtype="<f4").tobytes()
+    size = rows.shape[1] * 4
+    return [_base64(data[i : i + size]) for i in range(0, len(data), size)]
+
+
+def _envelope32(data: str, shape: list[int]) -> dict[str, Any]:
+    return {"dtype": "float32", "shape": shape, "data": data}
 
 
 def display(values: np.ndarray, decimals: int = 4) -> list:
@@ -81,15 +147,13 @@ def quantize(values: Any, lists: bool = False) -> dict[str, Any]:
     About QUANTIZED_VALUE bytes a value; `lists` as in `encode`.
     """
     array = np.asarray(values, dtype=np.float64)
-    if array.size and np.isfinite(array).all():
-        low, high = float(array.min()), float(array.max())
-    else:
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if not np.isfinite(high - low):
         finite = array[np.isfinite(array)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         array = np.nan_to_num(array, nan=low, posinf=high, neginf=low)
     scale = 255 / (high - low) if high > low else 0.0
-    levels = np.rint((array - low) * scale).astype(np.uint8)
-    data = base64.b64encode(np.ascontiguousarray(levels).data).decode()
+    data = _base64(_levels(array - low, scale).tobytes())
     return _envelope(
         {"dtype": "uint8", "shape": list(array.shape), "data": data, "low": low, "high": high}, lists
     )
@@ -99,21 +163,30 @@ def quantize_each(values: Any, lists: bool = False) -> list[dict[str, Any]]:
     """`quantize` of every values[i], in a few whole-array numpy calls when all values are finite."""
     array = np.asarray(values, dtype=np.float64, order="C")
     flat = array.reshape(len(array), -1)
-    if not np.isfinite(flat).all():
-        return [quantize(part, lists) for part in array]
     low, high = flat.min(axis=1), flat.max(axis=1)
     span = high - low
+    if not np.isfinite(span).all():
+        return [quantize(part, lists) for part in array]
     scale = np.divide(255, span, out=np.zeros_like(span), where=span > 0)
-    levels = np.rint((flat - low[:, None]) * scale[:, None]).astype(np.uint8)
-    shape = list(array.shape[1:])
+    data = _levels(flat - low[:, None], scale[:, None]).tobytes()
+    size = flat.shape[1]
+    texts = [_base64(data[i : i + size]) for i in range(0, len(data), size)]
+    shape = array.shape[1:]
     return [
-        _envelope({"dtype": "uint8", "shape": shape, "data": _base64(row), "low": lo, "high": hi}, lists)
-        for row, lo, hi in zip(levels, low.tolist(), high.tolist(), strict=True)
+        _envelope({"dtype": "uint8", "shape": list(shape), "data": text, "low": lo, "high": hi}, lists)
+        for text, lo, hi in zip(texts, low.tolist(), high.tolist(), strict=True)
     ]
 
 
-def _base64(array: np.ndarray) -> str:
-    return base64.b64encode(array.data).decode()
+def _levels(offsets: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
+    """rint(offsets * scale) as uint8, computed in place in `offsets`."""
+    offsets = np.asarray(offsets)
+    offsets *= scale
+    return np.rint(offsets, out=offsets).astype(np.uint8)
+
+
+def _base64(data: bytes) -> str:
+    return binascii.b2a_base64(data, newline=False).decode()
 
 
 def decode(encoded: Any) -> np.ndarray:
@@ -133,11 +206,14 @@ def l2_norm(arrays) -> float:
     return float(np.sqrt(sum(float(np.vdot(a, a)) for a in arrays)))
 
 
-def unit_fractions(layer, x: np.ndarray, y: np.ndarray) -> tuple[float | None, float | None]:
+def unit_fractions(
+    layer: Any, x: np.ndarray, y: np.ndarray, peak: float | None = None
+) -> tuple[float | None, float | None]:
     """(dead, saturated) for an activation layer on a probe batch.
 
     dead: fraction of units (features) whose derivative is 0 on every sample (ReLU family);
-    saturated: fraction of values where |f'| <= 5% of f'(0) (sigmoid/tanh family).
+    saturated: fraction of values where |f'| <= 5% of f'(0) (sigmoid/tanh family); `peak` is
+    `saturation_peak(layer, x.dtype)` when the caller keeps it.
     """
     kind = getattr(layer, "kind", None)
     if kind not in ("relu", "saturating") or not hasattr(layer, "df"):
@@ -145,9 +221,21 @@ def unit_fractions(layer, x: np.ndarray, y: np.ndarray) -> tuple[float | None, f
     derivative = np.abs(layer.df(x, y)).reshape(len(x), -1)
     if kind == "relu":
         return np.count_nonzero(np.all(derivative == 0, axis=0)) / derivative.shape[1], None
-    zero = np.zeros(1, dtype=x.dtype)
-    peak = float(np.abs(layer.df(zero, layer.f(zero)))[0])
+    if peak is None:
+        peak = _peak(layer, x.dtype)
     return None, np.count_nonzero(derivative <= SATURATION_LEVEL * peak) / derivative.size
+
+
+def saturation_peak(layer: Any, dtype: np.dtype) -> float | None:
+    """|f'(0)| of a saturating activation layer, in `dtype` (None for other layers)."""
+    if getattr(layer, "kind", None) != "saturating" or not hasattr(layer, "df"):
+        return None
+    return _peak(layer, dtype)
+
+
+def _peak(layer: Any, dtype: np.dtype) -> float:
+    zero = np.zeros(1, dtype=dtype)
+    return float(np.abs(layer.df(zero, layer.f(zero)))[0])
 
 
 def grid_points(domain, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

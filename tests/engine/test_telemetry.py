@@ -15,6 +15,8 @@ from engine.telemetry import (
     quantize,
     quantize_each,
     stats,
+    saturation_peak,
+    stats_many,
     unit_fractions,
 )
 
@@ -42,6 +44,31 @@ def test_stats_of_constant_and_empty_arrays():
     assert decode(stats(np.zeros(0))["histogram"]["counts"]).size == 0
 
 
+@pytest.mark.parametrize("bins", [10, 30])
+def test_histogram_counts_match_numpy_for_values_on_the_bin_edges(bins):
+    values = np.arange(-30, 31) / 10
+    counts, edges = np.histogram(values, bins)
+    histogram = stats(values, bins)["histogram"]
+    assert decode(histogram["counts"]).tolist() == counts.tolist()
+    assert (histogram["low"], histogram["high"]) == (edges[0], edges[-1])
+
+
+def test_stats_many_gives_what_stats_gives_for_each_array():
+    rng = np.random.default_rng(3)
+    arrays = [
+        rng.standard_normal((8, 2)).astype(np.float32),
+        np.full(5, 0.3, dtype=np.float32),
+        np.zeros(0, dtype=np.float32),
+        rng.standard_normal(2048).astype(np.float32),
+        np.ones(1, dtype=np.float32),
+    ]
+    assert stats_many(arrays, 30) == [stats(values, 30) for values in arrays]
+    mixed = [arrays[0], arrays[3].astype(np.float64), arrays[2]]
+    assert stats_many(mixed, 7) == [stats(values, 7) for values in mixed]
+    first, second = stats_many([arrays[2], arrays[2]])
+    assert first == second and first is not second and first["histogram"] is not second["histogram"]
+
+
 def test_l2_norm_spans_arrays():
     assert l2_norm([np.array([3.0]), np.array([[4.0]])]) == 5.0
 
@@ -53,6 +80,9 @@ def test_dead_and_saturated_fractions():
     tanh = activations.get("tanh")
     x = np.array([[0.0, 5.0], [-5.0, 0.1]])
     assert unit_fractions(tanh, x, tanh.f(x)) == (None, 0.5)
+    sigmoid = activations.get("sigmoid")
+    assert saturation_peak(sigmoid, x.dtype) == 0.25 and saturation_peak(relu, x.dtype) is None
+    assert unit_fractions(sigmoid, x, sigmoid.f(x), 0.25) == unit_fractions(sigmoid, x, sigmoid.f(x))
     step = activations.get("step")
     assert unit_fractions(step, x, step.f(x)) == (None, 1.0)
     softplus = activations.get("softplus")
