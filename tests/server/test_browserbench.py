@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -48,7 +49,17 @@ def test_processes_are_grouped_by_their_command_line():
     assert group("sh -c true", 17, 10) is None
 
 
-COLUMNS = ["page ep/s", "engine ep/s", "ratio", "fps", "worst ms", "long tasks", "steady", "clicks ms"]
+COLUMNS = [
+    "nice",
+    "page ep/s",
+    "engine ep/s",
+    "ratio",
+    "heavy/s",
+    "fps",
+    "worst ms",
+    "long tasks",
+    "clicks ms",
+]
 
 
 def test_measure_reads_rates_frames_and_long_tasks_from_the_probe():
@@ -59,9 +70,11 @@ def test_measure_reads_rates_frames_and_long_tasks_from_the_probe():
         "done": 4500,
         "longTasks": [[500, 70], [1500, 60], [2500, 120]],
         "clicks": [12.5, 40],
+        "heavy": [900, 1000, 2000, 3000, 4000, 4600],
     }
     result = browserbench.measure(data, "top")
     assert result.epochs == 201 and result.rate == pytest.approx(100)
+    assert result.heavy_rate == pytest.approx(1000 * 4 / 3500)
     assert result.fps == pytest.approx(1000 * 201 / 3500)
     assert result.worst_frame == pytest.approx(4400 - frames[199])
     assert result.long_tasks == [60, 120] and result.steady_long_tasks == [120]
@@ -74,25 +87,40 @@ def test_measure_refuses_a_run_that_never_ended():
         browserbench.measure(probe, "top")
 
 
+def test_worker_nice_takes_a_list_of_nice_values():
+    assert browserbench.nice_values("5,0") == [5, 0]
+    assert browserbench.nice_values("3") == [3]
+    for wrong in ("", "5,x", "20", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="worker-nice"):
+            browserbench.nice_values(wrong)
+
+
 @pytest.mark.timeout(600)
-def test_browserbench_prints_every_figure(capsys):
-    assert browserbench.main(["--epochs", "40", "--rounds", "1"]) == 0
+def test_browserbench_prints_every_figure_for_each_worker_nice(capsys):
+    assert browserbench.main(["--epochs", "40", "--rounds", "1", "--worker-nice", "7,0"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = next(index for index, line in enumerate(lines) if line.split()[:1] == ["round"])
     assert all(column in lines[header] for column in COLUMNS)
-    for index, view in ((header + 1, "top"), (header + 3, "histograms")):
-        fields = lines[index].split()
-        assert fields[:2] == ["1", view]
-        page, engine, ratio, fps, worst = (float(value.rstrip("%")) for value in fields[2:7])
-        assert page > 0 and engine > 0 and ratio > 0 and fps > 0 and worst >= 0
-        assert re.fullmatch(r"[\d/]+", fields[10]), "the Play click's latency at least"
-        shares = cpu_shares(lines[index + 1])
+    rows = ((1, "top", "7"), (3, "histograms", "7"), (5, "top", "0"), (7, "histograms", "0"))
+    for offset, view, nice in rows:
+        fields = lines[header + offset].split()
+        assert fields[:3] == ["1", view, nice], "the worker is seen at the nice asked for"
+        page, engine, ratio, heavy, fps, worst = (float(value.rstrip("%")) for value in fields[3:9])
+        assert page > 0 and engine > 0 and ratio > 0 and heavy > 0 and fps > 0 and worst >= 0
+        assert re.fullmatch(r"[\d/]+", fields[12]), "the Play click's latency at least"
+        shares = cpu_shares(lines[header + offset + 1])
         assert list(shares) == list(browserbench.GROUPS) and shares["renderer"] > 0
     text = "\n".join(lines)
-    assert text.count("median cpu % of a core:") == 2
-    figures = ("page/engine epochs/s: median", "fps: median", "worst frame after the first second: median")
+    assert text.count("median cpu % of a core:") == 4
+    assert "histograms in view, workers at nice 0:" in text
+    figures = (
+        "page/engine epochs/s: median",
+        "heavy frames/s: median",
+        "fps: median",
+        "worst frame after the first second: median",
+    )
     for figure in figures:
-        assert text.count(figure) == 2
-    assert text.count("long tasks in steady training:") == 2
+        assert text.count(figure) == 4
+    assert text.count("long tasks in steady training:") == 4
     assert "click latency (pointer down to the next frame): median" in text
     assert "load average" in lines[0]
