@@ -270,6 +270,8 @@ class Recorder:
     def grid_inputs(self, n: int) -> tuple[dict[str, Any], dict[str, Any], np.ndarray]:
         """An n x n grid over the data's domain: encoded x and y axes, and its points as model inputs."""
         if n not in self._grids:
+            if self.dataset.domain is None:
+                raise ValueError("the dataset has no input plane (its domain is None)")
             xs, ys, points = tm.grid_points(self.dataset.domain, n)
             names = self.dataset.feature_names or []
             features = np.asarray(expand_features(points, names), dtype=self.dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,7 +99,7 @@ def _linspace_rows(start: np.ndarray, stop: np.ndarray, num: int) -> np.ndarray:
     """Row i is np.linspace(start[i], stop[i], num), bit for bit (np.histogram's bin edges)."""
     delta = stop - start
     step = delta / (num - 1)
-    rows = np.arange(num, dtype=np.float64) * step[:, None]
+    rows: np.ndarray = np.arange(num, dtype=np.float64) * step[:, None]
     tiny = step == 0
     if tiny.any():
         rows[tiny] = np.arange(num, dtype=np.float64) / (num - 1) * delta[tiny, None]
@@ -119,9 +119,10 @@ def _envelope32(data: str, shape: list[int]) -> dict[str, Any]:
     return {"dtype": "float32", "shape": shape, "data": data}
 
 
-def display(values: np.ndarray, decimals: int = 4) -> list:
+def display(values: np.ndarray, decimals: int = 4) -> list[Any]:
     """Nested lists of values rounded for drawing: short JSON, and float64 lists build fastest."""
-    return np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
+    rounded: list[Any] = np.round(np.asarray(values, dtype=np.float64), decimals).tolist()
+    return rounded
 
 
 def encode(values: Any, lists: bool = False) -> dict[str, Any]:
@@ -182,7 +183,8 @@ def _levels(offsets: np.ndarray, scale: float | np.ndarray) -> np.ndarray:
     """rint(offsets * scale) as uint8, computed in place in `offsets`."""
     offsets = np.asarray(offsets)
     offsets *= scale
-    return np.rint(offsets, out=offsets).astype(np.uint8)
+    levels: np.ndarray = np.rint(offsets, out=offsets).astype(np.uint8)
+    return levels
 
 
 def _base64(data: bytes) -> str:
@@ -196,12 +198,12 @@ def decode(encoded: Any) -> np.ndarray:
     raw = base64.b64decode(encoded["data"])
     if encoded["dtype"] == "uint8":
         low, high = encoded["low"], encoded["high"]
-        values = low + (high - low) * np.frombuffer(raw, np.uint8).astype(np.float32) / 255
+        values: np.ndarray = low + (high - low) * np.frombuffer(raw, np.uint8).astype(np.float32) / 255
         return values.astype(np.float32).reshape(encoded["shape"])
     return np.frombuffer(raw, "<f4").reshape(encoded["shape"])
 
 
-def l2_norm(arrays) -> float:
+def l2_norm(arrays: Iterable[np.ndarray]) -> float:
     """sqrt(sum of squares) over several arrays."""
     return float(np.sqrt(sum(float(np.vdot(a, a)) for a in arrays)))
 
@@ -238,7 +240,7 @@ def _peak(layer: Any, dtype: np.dtype) -> float:
     return float(np.abs(layer.df(zero, layer.f(zero)))[0])
 
 
-def grid_points(domain, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def grid_points(domain: Sequence[float], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An n x n grid over domain (x1min, x1max, x2min, x2max): xs, ys and points (n*n, 2), rows over y."""
     x1min, x1max, x2min, x2max = domain
     xs, ys = np.linspace(x1min, x1max, n), np.linspace(x2min, x2max, n)
