@@ -20,6 +20,7 @@ from server.routes import catalog, continuation, datasets, health, lab, plan, pr
 from server.settings import Settings
 from server.store import Store
 from server.sweeps import SweepManager
+from server.worker import import_plugins
 
 DESCRIPTION = """Train neural networks with nnplay's NumPy engine and watch them learn.
 
@@ -29,7 +30,9 @@ initializer, loss, optimizer, schedule and dataset with its parameters."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; ValueError naming the module when one of NNPLAY_PLUGINS cannot be imported."""
     settings = settings or Settings()
+    import_plugins(settings.plugins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.dask_heartbeat_seconds,
             )
         else:
-            executor = ProcessExecutor(settings.max_runs, settings.kill_grace_seconds, settings.worker_nice)
+            executor = ProcessExecutor(
+                settings.max_runs, settings.kill_grace_seconds, settings.worker_nice, settings.plugins
+            )
         manager = RunManager(settings, store, executor)
         await manager.start()
         app.state.manager = manager

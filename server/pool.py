@@ -57,7 +57,7 @@ def coalesce(pending: deque, message: tuple) -> bool:
 
 
 class ProcessExecutor:
-    """Up to `capacity` worker processes, spawned on demand and reused.
+    """Up to `capacity` worker processes, spawned on demand and reused; each imports `plugins` at its start.
 
     The event loop reads each worker's event pipe when it is readable and writes its command pipe when
     it has room, both non-blocking, so neither training nor a worker busy writing an epoch ever blocks
@@ -66,10 +66,13 @@ class ProcessExecutor:
     server stays responsive while they compute.
     """
 
-    def __init__(self, capacity: int, kill_grace: float = 30.0, nice: int = 0):
+    def __init__(
+        self, capacity: int, kill_grace: float = 30.0, nice: int = 0, plugins: list[str] | None = None
+    ):
         self.capacity = capacity
         self.kill_grace = kill_grace
         self.nice = nice
+        self.plugins = list(plugins or [])
         self._workers: list[_Worker] = []
         self._queue: deque[Job] = deque()
         self._events: asyncio.Queue[list[Event] | None] = asyncio.Queue()
@@ -172,10 +175,11 @@ class ProcessExecutor:
         with contextlib.suppress(OSError, AttributeError):
             fcntl.fcntl(event_writer, fcntl.F_SETPIPE_SZ, EVENT_PIPE_BYTES)
         fds = (commands, event_writer)
+        arguments = [*map(str, fds), str(self.nice), ",".join(self.plugins)]
         path = os.pathsep.join(filter(None, (PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "server.worker", *map(str, fds), str(self.nice)],
+                [sys.executable, "-m", "server.worker", *arguments],
                 pass_fds=fds,
                 env={**ONE_THREAD, **os.environ, "PYTHONPATH": path},
             )

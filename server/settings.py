@@ -124,8 +124,12 @@ class Settings(BaseSettings):
     max_run_storage_mb: float = Field(
         256.0, gt=0, description="one run's stored records: heavy records thin out past half, stop at this"
     )
+    plugins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="modules (comma-separated) the server imports at startup and each worker at its start",
+    )
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", "plugins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import signal
@@ -24,17 +25,34 @@ def weights_npz(state: dict[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
+def import_plugins(names: list[str]) -> None:
+    """Import the NNPLAY_PLUGINS modules (heavy fields, components); ValueError naming one that fails."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as error:
+            raise ValueError(
+                f"NNPLAY_PLUGINS: cannot import module {name!r}: {type(error).__name__}: {error}"
+            ) from error
+
+
 def main(argv: list[str]) -> None:
-    """python -m server.worker COMMANDS_FD EVENTS_FD [NICE]"""
+    """python -m server.worker COMMANDS_FD EVENTS_FD [NICE [PLUGINS]] (PLUGINS: comma-separated modules)"""
     commands = Receiver(int(argv[0]))
     events = Writer(int(argv[1]), hold_seconds=EPOCH_HOLD_SECONDS)
     if len(argv) > 2:
         os.nice(int(argv[2]))
-    worker_main(commands, events)
+    refusal = None
+    try:
+        import_plugins([name for name in argv[3].split(",") if name] if len(argv) > 3 else [])
+    except ValueError as error:
+        refusal = f"the worker process could not start: {error}"
+        print(f"nnplay worker: {refusal}", file=sys.stderr, flush=True)
+    worker_main(commands, events, refusal)
 
 
-def worker_main(commands: Receiver, events: Writer) -> None:
-    """Take jobs from `commands` until it closes or sends None."""
+def worker_main(commands: Receiver, events: Writer, refusal: str | None = None) -> None:
+    """Take jobs from `commands` until it closes or sends None; with a `refusal`, fail each job with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
@@ -43,7 +61,10 @@ def worker_main(commands: Receiver, events: Writer) -> None:
             return
         if message is None:
             return
-        if message[0] == "job":
+        if message[0] == "job" and refusal is not None:
+            failed = {"status": "failed", "message": refusal, "weights": None}
+            events.send(("done", message[1].run_id, failed))
+        elif message[0] == "job":
             try:
                 if not JobRunner(message[1], commands, events).run():
                     return

@@ -1,7 +1,8 @@
 """A heavy field declared in a test alone travels like every heavy field: stored, streamed, never a scalar.
 
-The field is tests.engine.test_heavy_fields.WEIGHT_NORMS. The server process declares it with monkeypatch;
-its worker processes start with a sitecustomize on PYTHONPATH that declares it the same way.
+The field is tests.engine.test_heavy_fields.WEIGHT_NORMS, declared by importing the module PLUGIN, which the
+server and every worker process import because NNPLAY_PLUGINS names it (monkeypatch undoes the server
+process's declaration after each test).
 """
 
 from __future__ import annotations
@@ -13,25 +14,42 @@ from fastapi.testclient import TestClient
 from engine import telemetry as tm
 from engine.recorder import HEAVY_FIELDS
 from server.app import create_app
+from server.local import LocalServer
 from server.report import slim, write_report
+from server.settings import Settings
 from tests.engine.test_heavy_fields import WEIGHT_NORMS
 from tests.server.conftest import CLIENT_HEADERS, make_settings, receive_until, small_config, wait_status
 from tests.server.routes.test_stream import create
 
 pytestmark = pytest.mark.timeout(120)
 
-SITECUSTOMIZE = "from tests.engine.test_heavy_fields import register\n\nregister()\n"
+PLUGIN = "tests.server.plugin_weight_norms"
 
 
 @pytest.fixture
 def declared_client(tmp_path, monkeypatch):
-    """An app whose server process and worker processes have WEIGHT_NORMS declared."""
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    """An app whose server process and worker processes import PLUGIN (NNPLAY_PLUGINS)."""
     monkeypatch.setitem(HEAVY_FIELDS, "weight_norms", WEIGHT_NORMS)
-    with TestClient(create_app(make_settings(tmp_path / "data")), headers=CLIENT_HEADERS) as test_client:
+    settings = make_settings(tmp_path / "data", plugins=[PLUGIN])
+    with TestClient(create_app(settings), headers=CLIENT_HEADERS) as test_client:
         yield test_client
+
+
+def test_plugins_are_comma_separated_and_one_that_cannot_be_imported_stops_the_app(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPLAY_PLUGINS", f"{PLUGIN}, engine")
+    assert Settings().plugins == [PLUGIN, "engine"]
+    refusal = "NNPLAY_PLUGINS: cannot import module 'tests.server.no_such_plugin'"
+    with pytest.raises(ValueError, match=refusal):
+        create_app(make_settings(tmp_path / "data", plugins=["engine", "tests.server.no_such_plugin"]))
+
+
+def test_nnplay_serve_refuses_to_start_naming_the_plugin_it_cannot_import(tmp_path):
+    log = tmp_path / "server.log"
+    with open(log, "w") as output:
+        server = LocalServer(tmp_path / "data", {"NNPLAY_PLUGINS": "tests.server.no_such_plugin"}, log=output)
+        with pytest.raises(RuntimeError, match="the server exited"):
+            server.start(timeout=60)
+    assert "NNPLAY_PLUGINS: cannot import module 'tests.server.no_such_plugin'" in log.read_text()
 
 
 def assert_norms_of_its_weights(record):

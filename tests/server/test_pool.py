@@ -59,9 +59,9 @@ class Events:
         return [e for e in self.seen if e.run_id == run_id]
 
 
-def run(coroutine_fn, capacity=1, kill_grace=30.0):
+def run(coroutine_fn, capacity=1, kill_grace=30.0, plugins=None):
     async def main():
-        executor = ProcessExecutor(capacity, kill_grace=kill_grace)
+        executor = ProcessExecutor(capacity, kill_grace=kill_grace, plugins=plugins)
         await executor.start()
         try:
             return await coroutine_fn(executor, Events(executor))
@@ -85,6 +85,20 @@ def test_jobs_queue_fifo_and_report_every_epoch():
     assert [e.data["epoch"] for e in a if e.kind == "epoch"] == [1, 2, 3]
     assert a[-1].data["status"] == "completed" and a[-1].data["weights"].startswith(b"PK")
     assert b[-1].data["status"] == "completed"
+    assert len(pids) == 1
+
+
+def test_a_worker_that_cannot_import_a_plugin_fails_each_job_naming_the_module():
+    async def scenario(executor, events):
+        executor.submit(job("a", epochs=2))
+        executor.submit(job("b", epochs=2))
+        return await events.until("a", "done"), await events.until("b", "done"), executor.pids
+
+    a, b, pids = run(scenario, plugins=["engine", "tests.server.no_such_plugin"])
+    for events in (a, b):
+        assert [event.kind for event in events] == ["done"] and events[0].data["status"] == "failed"
+        message = events[0].data["message"]
+        assert "NNPLAY_PLUGINS" in message and "'tests.server.no_such_plugin'" in message, message
     assert len(pids) == 1
 
 
