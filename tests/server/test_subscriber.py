@@ -287,14 +287,20 @@ def test_whole_messages_leave_at_once_after_the_epochs_before_them():
     assert seconds < 0.5
 
 
+async def granted_viewer_sent_epoch_1():
+    """A granted pulled viewer (interval 0.2 s) just sent epoch 1, epoch 2 waiting: (it, taken, start)."""
+    subscriber = Subscriber(heavy_per_second=1000, pulled_interval=0.2)
+    subscriber.grant()
+    subscriber.put_epoch(None, scalars(1))
+    taken = [await subscriber.get()]
+    start = time.monotonic()
+    subscriber.put_epoch(None, scalars(2))
+    return subscriber, taken, start
+
+
 def test_a_granted_heavy_frame_waits_at_most_the_interval_and_leaves_with_the_epochs_before_it():
     async def scenario():
-        subscriber = Subscriber(heavy_per_second=1000, pulled_interval=0.2)
-        subscriber.grant()
-        subscriber.put_epoch(None, scalars(1))
-        taken = [await subscriber.get()]
-        start = time.monotonic()
-        subscriber.put_epoch(None, scalars(2))
+        subscriber, taken, start = await granted_viewer_sent_epoch_1()
         subscriber.put_epoch(full(3), scalars(3, True))
         taken.append(await subscriber.get())
         return [summary(text) for text in taken], time.monotonic() - start
@@ -306,12 +312,7 @@ def test_a_granted_heavy_frame_waits_at_most_the_interval_and_leaves_with_the_ep
 
 def test_while_a_granted_frame_is_awaited_epochs_wait_for_it_up_to_twice_the_interval():
     async def scenario():
-        subscriber = Subscriber(heavy_per_second=1000, pulled_interval=0.2)
-        subscriber.grant()
-        subscriber.put_epoch(None, scalars(1))
-        taken = [await subscriber.get()]
-        start = time.monotonic()
-        subscriber.put_epoch(None, scalars(2))
+        subscriber, taken, start = await granted_viewer_sent_epoch_1()
         waiting = asyncio.create_task(subscriber.get())
         await asyncio.sleep(0.3)
         assert not waiting.done()
