@@ -116,6 +116,7 @@ class RunManager:
         self._pump: asyncio.Task | None = None
         self._sweeper: asyncio.Task | None = None
         self._finishing: set[asyncio.Task] = set()
+        self._trained: set[ActiveRun] = set()
         self._closing = False
 
     async def start(self) -> None:
@@ -541,12 +542,17 @@ class RunManager:
                     self.executor.control(run.id, "stop", {"reason": reason})
 
     async def _consume(self) -> None:
+        """Handle each batch of events, then ask for heavy telemetry for the runs that trained in it."""
         async for batch in self.executor.events():
             for event in batch:
                 try:
                     self._handle(event)
                 except Exception:
                     log.exception("handling %s event of run %s failed", event.kind, event.run_id)
+            for run in self._trained:
+                if not run.finished:
+                    self._pull_heavy(run)
+            self._trained.clear()
 
     def _handle(self, event: Event) -> None:
         if event.kind == "snapshot":
@@ -618,13 +624,15 @@ class RunManager:
                 run.broadcast(envelope("status", status=run.status, message=storage))
         for subscriber in run.subscribers:
             subscriber.put_epoch(record_json, scalars_json)
-        self._pull_heavy(run)
+        self._trained.add(run)
 
     def _pull_heavy(self, run: ActiveRun) -> None:
         """Ask the worker for heavy telemetry at its next epoch when a subscriber is ready for a frame.
 
         At most NNPLAY_HEAVY_PER_SECOND requests a second per run, one outstanding at a time.
         """
+        if not run.subscribers:
+            return
         now = time.monotonic()
         if run.heavy_pending and now - run.heavy_asked < HEAVY_ANSWER_SECONDS:
             return

@@ -270,9 +270,10 @@ class ProcessExecutor:
     def _on_messages(self, worker: _Worker, messages: list[tuple]) -> None:
         events = [Event(kind, run_id, data) for kind, run_id, data in messages]
         self._emit(events)
-        if any(event.kind == "started" for event in events):
+        kinds = {event.kind for event in events}
+        if "started" in kinds:
             worker.started = time.monotonic()
-        if any(event.kind == "done" for event in events):
+        if "done" in kinds:
             worker.job = None
             self._dispatch()
 

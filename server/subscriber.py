@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 
@@ -152,10 +151,11 @@ class Subscriber:
                 break
             self._ready.clear()
             self._pacing = True
+            alarm = asyncio.get_running_loop().call_later(delay, self._ready.set)
             try:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._ready.wait(), delay)
+                await self._ready.wait()
             finally:
+                alarm.cancel()
                 self._pacing = False
         self._sent = time.monotonic()
         entry = self._outbox.popleft()
