@@ -27,12 +27,12 @@ _SPEC_FIELDS = {
 }
 
 
-def _param(name: str, schema: dict) -> dict:
+def _param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
     options = schema.get("anyOf", [schema])
     nullable = any(option.get("type") == "null" for option in options)
     concrete = [option for option in options if option.get("type") != "null"]
     main = concrete[0] if concrete else {}
-    param: dict = {
+    param: dict[str, Any] = {
         "type": _SPEC_FIELDS.get(name) or _TYPES.get(str(main.get("type")), "spec"),
         "default": schema.get("default"),
     }
@@ -56,7 +56,7 @@ def _param(name: str, schema: dict) -> dict:
     return param
 
 
-def _model_params(cls: type[BaseModel], skip: tuple[str, ...] = ()) -> dict:
+def _model_params(cls: type[BaseModel], skip: tuple[str, ...] = ()) -> dict[str, Any]:
     properties = cls.model_json_schema()["properties"]
     params = {name: _param(name, schema) for name, schema in properties.items() if name not in skip}
     defaults = cls.model_construct().model_dump(mode="json")
@@ -65,11 +65,11 @@ def _model_params(cls: type[BaseModel], skip: tuple[str, ...] = ()) -> dict:
     return params
 
 
-def _doc(obj) -> str:
+def _doc(obj: object) -> str:
     return (inspect.getdoc(obj) or "").split("\n")[0]
 
 
-def _schemas(registry: Mapping[str, Any], key: str) -> dict:
+def _schemas(registry: Mapping[str, Any], key: str) -> dict[str, Any]:
     """Each registered component's schema as {name: {doc, params}}, the discriminator `key` left out."""
     return {
         name: {"doc": _doc(entry.Config), "params": _model_params(entry.Config, skip=(key,))}
@@ -90,7 +90,7 @@ REGISTRIES = (
 
 
 @lru_cache(maxsize=4)
-def _catalog(registered: tuple) -> dict:
+def _catalog(registered: tuple[tuple[str, int], ...]) -> dict[str, Any]:
     return {
         "layers": _schemas(layers.LAYERS, "type"),
         "activations": {
@@ -132,7 +132,7 @@ def _catalog(registered: tuple) -> dict:
     }
 
 
-def catalog() -> dict:
+def catalog() -> dict[str, Any]:
     """Everything the browser needs to build its forms, generated from the engine's own definitions.
 
     Built once per state of the registries: a component registered later is in the next answer.

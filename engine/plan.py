@@ -29,7 +29,7 @@ RECORD_BASELINE = 2**20
 class PlanError(ValueError):
     """A config that cannot run on its data; `field` is the config path to change, e.g. ("loss",)."""
 
-    def __init__(self, message: str, field: tuple[str | int, ...] = ()):
+    def __init__(self, message: str, field: tuple[str | int, ...] = ()) -> None:
         super().__init__(message)
         self.field = tuple(field)
 
@@ -102,10 +102,12 @@ class Plan:
         for layer in data["layers"]:
             for key in ("spec", "kept", "scratch", "definition"):
                 layer.pop(key)
-        return _jsonable(data)
+        jsonable: dict[str, Any] = _jsonable(data)
+        return jsonable
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
+    """`value` with every tuple, at any depth, turned into a list."""
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -157,12 +159,14 @@ def output_units(task: str, loss: str, num_classes: int | None, target_shape: tu
     return num_classes
 
 
-def _config_specs(config: RunConfig) -> list[tuple[int, dict]]:
+def _config_specs(config: RunConfig) -> list[tuple[int, dict[str, Any]]]:
     specs = [layer.model_dump(exclude_none=True) for layer in config.model.layers]
     return Model.layer_specs(specs)
 
 
-def _inserted_specs(config: RunConfig, shape: tuple[int, ...], units: int, loss: str) -> list[tuple]:
+def _inserted_specs(
+    config: RunConfig, shape: tuple[int, ...], units: int, loss: str
+) -> list[tuple[str, dict[str, Any]]]:
     if not config.model.output:
         return []
     inserted = []
@@ -176,7 +180,7 @@ def _inserted_specs(config: RunConfig, shape: tuple[int, ...], units: int, loss:
 
 
 def _plan_layer(
-    index: int, spec: dict, shape: tuple[int, ...], source: int | None, inserted: str | None
+    index: int, spec: dict[str, Any], shape: tuple[int, ...], source: int | None, inserted: str | None
 ) -> LayerPlan:
     where = ("model", "layers", source) if source is not None else ("model", "output")
     try:
@@ -262,7 +266,9 @@ def run_torch(code: str, **names: Any) -> dict[str, Any]:
     return namespace
 
 
-def plan(config: RunConfig | dict, data: ArrayDataset | None = None, csv_text: str | None = None) -> Plan:
+def plan(
+    config: RunConfig | dict[str, Any], data: ArrayDataset | None = None, csv_text: str | None = None
+) -> Plan:
     """Resolve `config` against its data (made from the config when None) without allocating parameters."""
     config = config if isinstance(config, RunConfig) else RunConfig.model_validate(config)
     if data is None:
