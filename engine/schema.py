@@ -75,8 +75,11 @@ def check_spec(family: str, spec: Spec, also: tuple[str, ...] = ()) -> Spec:
     registry = registry_of(family)
     values = {"name": spec} if isinstance(spec, str) else spec
     name = values.get("name")
-    if not isinstance(name, str) or name not in registry:
-        raise ValueError(f"unknown {family} {name!r:.100}; valid: {', '.join([*also, *registry])}")
+    valid = ", ".join([*also, *registry])
+    if not isinstance(name, str):
+        raise ValueError(f"a {family} object needs a name, one of: {valid}")
+    if name not in registry:
+        raise ValueError(f"unknown {family} {name!r:.100}; valid: {valid}")
     registry[name].Config.model_validate(values)
     return spec
 

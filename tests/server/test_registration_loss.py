@@ -102,6 +102,8 @@ def test_a_built_in_losss_parameters_are_checked_with_the_field_in_loc():
     assert loss_errors({"name": "smooth_l1", "beta": 101}) == [("loss", "beta")]
     assert loss_errors({"name": "mse", "delta": 1}) == [("loss", "delta")]
     assert loss_errors({"name": "auto"}) == [("loss",)]
+    with pytest.raises(ValueError, match=r"a loss object needs a name, one of: auto, mse, "):
+        RunConfig.model_validate({"loss": {"delta": 0.5}})
     assert loss_errors(["huber"]) == [("loss",)]
 
 
