@@ -2,13 +2,14 @@
 
 import inspect
 import math
+from typing import Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from engine import activations, initializers, layers, losses, optimizers, schedules
 from engine.config import RunConfig
-from engine.schema import Strict, validated
+from engine.schema import Shared, Strict, validated
 
 FAMILIES_BY_KEY = [
     ("type", layers.LAYERS),
@@ -157,3 +158,22 @@ def test_an_entry_whose_schema_has_another_tag_is_refused(monkeypatch):
     monkeypatch.setitem(schedules.SCHEDULES, "renamed", Renamed)
     with pytest.raises(ValueError, match="registered as 'renamed' but its Config's name is 'step'"):
         RunConfig.model_validate({"schedule": {"name": "step"}})
+
+
+def test_shared_takes_the_tightest_bounds_of_every_registered_schema_and_converts_nothing(monkeypatch):
+    lr = Shared(optimizers.OPTIMIZERS, "lr")
+    assert lr.validate(10) == 10.0
+    assert lr.schema() == {"type": "float", "allow_inf_nan": False, "strict": True, "gt": 0.0, "le": 10.0}
+    for value in (0, 10.5, math.inf, True, "0.5"):
+        with pytest.raises(ValueError):
+            lr.validate(value)
+
+    class SlowSGD(optimizers.SGD):
+        class Config(optimizers.SGD.Config):
+            name: Literal["slow_sgd"] = "slow_sgd"
+            lr: float = Field(0.01, ge=0.001, lt=1)
+
+    monkeypatch.setitem(optimizers.OPTIMIZERS, "slow_sgd", SlowSGD)
+    assert lr.schema()["ge"] == 0.001 and lr.schema()["lt"] == 1
+    with pytest.raises(ValueError):
+        lr.validate(1)
