@@ -14,6 +14,7 @@ PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 SATURATION_LEVEL = 0.05
 ENCODED_VALUE = 16
 QUANTIZED_VALUE = 4
+SUMMARY_BATCH_VALUES = 16_384
 
 
 def stats(values: np.ndarray, bins: int = 30) -> dict[str, Any]:
@@ -22,17 +23,26 @@ def stats(values: np.ndarray, bins: int = 30) -> dict[str, Any]:
 
 
 def stats_many(arrays: Sequence[np.ndarray], bins: int = 30) -> list[dict[str, Any]]:
-    """`stats` of each array, the arrays sorted one by one and summarised together in a few numpy calls.
+    """`stats` of each array, the arrays sorted one by one and summarised in batches of a few numpy calls.
 
     Counts follow np.histogram (bins of equal width, the last one closed on the right; [x - 0.5, x + 0.5]
-    for a constant x); percentiles interpolate linearly in the arrays' dtype; mean and std in float64.
+    for a constant x); percentiles interpolate linearly in the arrays' dtype; the mean sums in float64.
+    A batch holds arrays of one dtype and at most SUMMARY_BATCH_VALUES values (or one larger array).
     """
-    ordered = [np.sort(values, axis=None) for values in arrays]
-    filled = [values for values in ordered if values.size]
-    if len({values.dtype for values in filled}) > 1:
-        return [stats_many([values], bins)[0] for values in ordered]
-    summaries = iter(_summaries(filled, bins) if filled else [])
-    return [next(summaries) if values.size else _empty_stats() for values in ordered]
+    summaries: list[dict[str, Any]] = []
+    batch: list[np.ndarray] = []
+    for values in arrays:
+        if not values.size:
+            continue
+        total = sum(part.size for part in batch) + values.size
+        if batch and (total > SUMMARY_BATCH_VALUES or values.dtype != batch[0].dtype):
+            summaries += _summaries(batch, bins)
+            batch = []
+        batch.append(np.sort(values, axis=None))
+    if batch:
+        summaries += _summaries(batch, bins)
+    filled = iter(summaries)
+    return [next(filled) if values.size else _empty_stats() for values in arrays]
 
 
 def _empty_stats() -> dict[str, Any]:
@@ -43,22 +53,23 @@ def _empty_stats() -> dict[str, Any]:
 
 def _summaries(ordered: list[np.ndarray], bins: int) -> list[dict[str, Any]]:
     sizes, starts, lower, upper, fraction = _layout(tuple(values.size for values in ordered))
-    flat = np.concatenate(ordered)
+    flat = ordered[0] if len(ordered) == 1 else np.concatenate(ordered)
     low, high = flat[starts].astype(np.float64), flat[starts + sizes - 1].astype(np.float64)
     constant = low == high
     left = np.where(constant, low - 0.5, low)
     right = np.where(constant, high + 0.5, high)
     edges = _linspace_rows(left, right, bins + 1)
-    below = np.empty((len(ordered), bins + 1), dtype=np.intp)
-    for row, values, row_edges in zip(below, ordered, edges, strict=True):
-        row[:] = values.searchsorted(row_edges)
-    below[:, -1] = sizes
     percentiles = flat.take(lower)
     percentiles += (flat.take(upper) - percentiles) * fraction
-    wide = flat.astype(np.float64)
-    means = np.add.reduceat(wide, starts) / sizes
-    centered = wide - np.repeat(means, sizes)
-    stds = np.sqrt(np.add.reduceat(centered * centered, starts) / sizes)
+    below = np.empty((len(ordered), bins + 1), dtype=np.intp)
+    means, stds = [], []
+    for row, values, row_edges in zip(below, ordered, edges, strict=True):
+        row[:] = values.searchsorted(row_edges)
+        mean = values.sum(dtype=np.float64).item() / values.size
+        centered = values - values.dtype.type(mean)
+        means.append(mean)
+        stds.append((np.dot(centered, centered).item() / values.size) ** 0.5)
+    below[:, -1] = sizes
     counts = _rows_base64(np.diff(below, axis=1))
     quantiles = _rows_base64(percentiles)
     return [
@@ -71,8 +82,8 @@ def _summaries(ordered: list[np.ndarray], bins: int) -> list[dict[str, Any]]:
             "percentiles": _envelope32(quantile, [len(PERCENTILES)]),
         }
         for mean, std, lo, hi, le, ri, count, quantile in zip(
-            means.tolist(),
-            stds.tolist(),
+            means,
+            stds,
             low.tolist(),
             high.tolist(),
             left.tolist(),

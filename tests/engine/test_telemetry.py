@@ -14,8 +14,8 @@ from engine.telemetry import (
     l2_norm,
     quantize,
     quantize_each,
-    stats,
     saturation_peak,
+    stats,
     stats_many,
     unit_fractions,
 )
@@ -61,6 +61,8 @@ def test_stats_many_gives_what_stats_gives_for_each_array():
         np.zeros(0, dtype=np.float32),
         rng.standard_normal(2048).astype(np.float32),
         np.ones(1, dtype=np.float32),
+        rng.standard_normal(20_000).astype(np.float32),
+        rng.standard_normal(9).astype(np.float32),
     ]
     assert stats_many(arrays, 30) == [stats(values, 30) for values in arrays]
     mixed = [arrays[0], arrays[3].astype(np.float64), arrays[2]]
