@@ -255,14 +255,36 @@ class CrossEntropy(Loss):
         return grad
 
     def gradient(self, pred: np.ndarray, target: ArrayLike) -> np.ndarray:
-        self._log_probs(pred, target)
-        return self.backward()
+        """(exp(log_softmax(x)) - onehot(t)) / n into buffers reused while pred's shape and dtype stay.
 
-    def _log_probs(self, pred: np.ndarray, target: ArrayLike) -> None:
-        t = self.target = np.asarray(target).reshape(-1).astype(np.intp)
+        The operations of forward + backward, in place, so the same bits.
+        """
+        t = self._indices(pred, target)
+        if self._buffers[0].shape != pred.shape or self._buffers[0].dtype != pred.dtype:
+            n = len(pred)
+            self._buffers = np.empty_like(pred), np.empty_like(pred), np.empty_like(pred[:, :1]), np.arange(n)
+        grad, shifted, column, rows = self._buffers
+        np.maximum.reduce(pred, axis=1, keepdims=True, out=column)
+        np.subtract(pred, column, out=shifted)
+        np.exp(shifted, out=grad)
+        np.add.reduce(grad, axis=1, keepdims=True, out=column)
+        np.log(column, out=column)
+        np.subtract(shifted, column, out=grad)
+        np.exp(grad, out=grad)
+        grad[rows, t] -= 1
+        return np.divide(grad, len(grad), out=grad)
+
+    _buffers: tuple[np.ndarray, ...] = (np.empty((0, 0)),)
+
+    def _indices(self, pred: np.ndarray, target: ArrayLike) -> np.ndarray:
+        t = self.target = np.asarray(target).reshape(-1).astype(np.intp, copy=False)
         n, classes = pred.shape
         if t.shape != (n,) or t.min() < 0 or t.max() >= classes:
             raise ValueError(f"cross_entropy needs {n} class indices in [0, {classes}), got {target!r:.200}")
+        return t
+
+    def _log_probs(self, pred: np.ndarray, target: ArrayLike) -> None:
+        self._indices(pred, target)
         shifted = pred - np.max(pred, axis=1, keepdims=True)
         self.log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
 

@@ -242,3 +242,21 @@ def test_bce_with_logits_training_gradient_reuses_one_buffer_with_the_bits_of_ba
     other = loss.gradient(pred[:4], target[:4].ravel())
     assert other is not first and other.shape == (4, 1)
     np.testing.assert_array_equal(other, ((expit(pred[:4]) - target[:4]) / 4).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_training_gradient_reuses_its_buffers_with_the_bits_of_backward(dtype):
+    rng = np.random.default_rng(6)
+    loss = get("cross_entropy")
+    pred, target = (4 * rng.standard_normal((12, 5))).astype(dtype), rng.integers(0, 5, 12)
+    first = loss.gradient(pred, target)
+    assert first.dtype == dtype
+    loss.forward(pred, target)
+    np.testing.assert_array_equal(first, loss.backward())
+    assert loss.gradient(pred, target) is first
+    other = loss.gradient(pred[:4], target[:4])
+    assert other is not first and other.shape == (4, 5)
+    loss.forward(pred[:4], target[:4])
+    np.testing.assert_array_equal(other, loss.backward())
+    with pytest.raises(ValueError, match="class indices"):
+        loss.gradient(pred[:2], np.array([0, -1]))
