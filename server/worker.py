@@ -16,7 +16,7 @@ import numpy as np
 from server.executor import Job
 from server.wire import Receiver, Writer
 
-EPOCH_HOLD_SECONDS = 0.015
+EPOCH_HOLD_SECONDS = 0.03
 
 
 def weights_npz(state: dict[str, np.ndarray]) -> bytes:
