@@ -73,7 +73,13 @@ class EpochRecord(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _every_heavy_field(cls, data: Any) -> Any:
-        return {**light_fields(), **data} if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            return data
+        unknown = sorted(data.keys() - cls.model_fields.keys() - HEAVY_FIELDS.keys())
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise ValueError(f"EpochRecord has no field {names}: neither a scalar nor in HEAVY_FIELDS")
+        return {**light_fields(), **data}
 
     def scalars(self) -> dict[str, Any]:
         """The record as JSON-ready values without its heavy fields."""

@@ -224,3 +224,12 @@ def test_quantize_each_gives_what_quantize_gives_for_each_part():
     parts[5, 0, 0] = np.nan
     parts[1, 1, 1] = -np.inf
     assert quantize_each(parts) == [quantize(part) for part in parts]
+
+
+def test_a_record_refuses_a_field_that_is_neither_a_scalar_nor_declared_heavy():
+    from engine.trainer import EpochRecord, Trainer
+
+    scalars = next(Trainer({"training": {"epochs": 1}, "telemetry": {"every": 1}}).epochs()).scalars()
+    assert EpochRecord.model_validate({**scalars, "boundary": None}).boundary is None
+    with pytest.raises(ValueError, match="EpochRecord has no field 'boundry', 'zz'"):
+        EpochRecord.model_validate({**scalars, "boundry": None, "zz": 1})
