@@ -195,7 +195,7 @@ export class RunView {
     this.loss.extend(record.epoch, [record.train_loss, record.test_loss, record.val_loss]);
     this.metric.extend(record.epoch, [record.train_metric, record.test_metric]);
     this.lr.extend(record.epoch, [record.lr]);
-    if (record.metric) $("metric-title").textContent = record.metric === "r2" ? "R²" : "Accuracy";
+    if (record.metric) setText("metric-title", record.metric === "r2" ? "R²" : "Accuracy");
     if (record.layers) this.applyHeavy(decodeRecord(record));
     this.readout.show(record, this.status);
     if (record.status === "diverged") this.showDiverged(record.message);

@@ -329,3 +329,19 @@ def test_the_test_points_toggle_while_live_repaints_the_canvas_without_plotly(pa
     page.click("#play-btn")
     page.wait_for_function("document.getElementById('boundary-chart').data?.length === 2", timeout=30_000)
     assert page.evaluate(hidden) == "visible"
+
+
+def test_epoch_messages_leave_the_unchanged_metric_title_alone(page):
+    open_app(page, "#training.epochs=3000")
+    page.evaluate(
+        """() => {
+            window.titleChanges = 0;
+            const options = { subtree: true, childList: true, characterData: true };
+            new MutationObserver((records) => { window.titleChanges += records.length; })
+                .observe(document.getElementById('metric-title'), options);
+        }"""
+    )
+    page.click("#play-btn")
+    page.wait_for_function("window.nnplay.runView.lastEpoch >= 300", timeout=60_000)
+    assert page.text_content("#metric-title") == "Accuracy"
+    assert page.evaluate("window.titleChanges") <= 1
