@@ -1,6 +1,7 @@
 import { api } from "./api.js";
 import { CLASS_COLORS, COLORS } from "./charts.js";
 import { checkboxField, createField, fieldGroup, h, selectField, uid } from "./forms.js";
+import { isObject } from "./state.js";
 
 const THUMB_SIZE = 44;
 const CLIP_DEFAULT = 1;
@@ -255,14 +256,12 @@ export class TrainingPanel {
     this.info = info;
     const task = this.plan?.task ?? info?.task ?? catalog.datasets[config.data.dataset]?.task ?? "classification";
     this.task = task;
-    const losses = Object.entries(catalog.losses).filter(([, loss]) => loss.task === task).map(([name]) => [name, name]);
     const optimizer = config.optimizer;
     const schedule = config.schedule;
     const training = config.training;
     const sections = catalog.sections;
     const rows = [
-      selectField("loss", "Loss", [["auto", this.autoLoss()], ...losses], config.loss, (value) => this.state.set("loss", value),
-        catalog.losses[config.loss]?.doc),
+      ...this.lossFields(ctx, task),
       selectField("optimizer.name", "Optimizer", Object.keys(catalog.optimizers).map((name) => [name, name]), optimizer.name,
         (name) => this.chooseOptimizer(name), catalog.optimizers[optimizer.name]?.doc),
       ...fieldGroup(ctx, "optimizer", catalog.optimizers[optimizer.name].params, optimizer,
@@ -292,6 +291,23 @@ export class TrainingPanel {
     this.telemetry.replaceChildren(...fieldGroup(ctx, "telemetry", sections.telemetry, config.telemetry,
       (name, value) => this.state.set(`telemetry.${name}`, value)));
     restore();
+  }
+
+  /** The Loss select ("auto" or a loss of the task) and the chosen loss's parameters: the loss is a name or {name, ...params}. */
+  lossFields(ctx, task) {
+    const { catalog, config } = this.state;
+    const { name, ...params } = isObject(config.loss) ? config.loss : { name: config.loss };
+    const loss = catalog.losses[name];
+    const choices = Object.entries(catalog.losses).filter(([, entry]) => entry.task === task).map(([key]) => [key, key]);
+    const rows = [selectField("loss", "Loss", [["auto", this.autoLoss()], ...choices], name, (next) => this.state.set("loss", next), loss?.doc)];
+    if (!loss) return rows;
+    const values = { ...Object.fromEntries(Object.entries(loss.params).map(([key, param]) => [key, param.default])), ...params };
+    const setParam = (key, value) => {
+      const next = { ...params, [key]: value };
+      if (JSON.stringify(value) === JSON.stringify(loss.params[key].default)) delete next[key];
+      this.state.set("loss", Object.keys(next).length ? { name, ...next } : name);
+    };
+    return [...rows, ...fieldGroup(ctx, "loss", loss.params, values, setParam)];
   }
 
   /** The Epochs field with its ∞ toggle: train in chunks of that many epochs until paused or stopped. */

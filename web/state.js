@@ -8,7 +8,7 @@ const UI_DEFAULTS = {
   endless: false,
 };
 
-const ATOMIC = new Set(["model.layers", "optimizer", "schedule", "training.batch_size", "training.early_stopping"]);
+const ATOMIC = new Set(["loss", "model.layers", "optimizer", "schedule", "training.batch_size", "training.early_stopping"]);
 
 const clone = (value) => structuredClone(value);
 
