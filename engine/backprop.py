@@ -319,10 +319,18 @@ def check_layers(config: RunConfig) -> None:
         raise PlanError(f"{dense} hidden dense layers; at most {MAX_HIDDEN_LAYERS} here", ("model", "layers"))
 
 
+def check_loss(config: RunConfig) -> None:
+    """A PlanError naming the loss field unless the loss ("auto" picks a built-in one) has a formula here."""
+    name = config.loss["name"] if isinstance(config.loss, dict) else config.loss
+    if name != "auto" and name not in LOSSES:
+        raise PlanError(f"loss {name!r} has no formula in backprop; it steps {', '.join(LOSSES)}", ("loss",))
+
+
 def _trainer(config: RunConfig | dict, csv_text: str | None) -> Trainer:
     dumped = config.model_dump(mode="json") if isinstance(config, RunConfig) else dict(config)
     cfg = RunConfig.model_validate({**dumped, "dtype": "float64"})
     check_layers(cfg)
+    check_loss(cfg)
     trainer = Trainer(cfg, csv_text=csv_text)
     inputs = int(np.prod(trainer.input_shape))
     if len(trainer.input_shape) != 1 or inputs > MAX_INPUTS:

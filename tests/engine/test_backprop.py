@@ -1,9 +1,12 @@
+from typing import Literal
+
 import numpy as np
 import pytest
 import torch
 
 from engine import activations, backprop, losses
 from engine.plan import PlanError
+from engine.schema import Strict
 
 TOLERANCE = 1e-12
 
@@ -160,6 +163,35 @@ def test_what_cannot_be_drawn_names_its_field(config, example, field):
 def test_a_layer_that_cannot_be_stepped_is_named():
     with pytest.raises(PlanError, match="layer 1 is dropout"):
         backprop.backprop(net(dense(2), {"type": "dropout"}), example=0)
+
+
+class QuarticLoss(Strict):
+    """L = mean((pred - target)^4)."""
+
+    name: Literal["quartic"] = "quartic"
+
+
+class Quartic(losses.Loss):
+    """Mean fourth power of the error, registered by this test alone: L = mean((pred - target)^4)."""
+
+    Config = QuarticLoss
+
+    def forward(self, pred, target):
+        d = self._diff(pred, target)
+        return float(np.mean(d**4))
+
+    def backward(self):
+        return 4 * self.diff**3 / self.diff.size
+
+
+@pytest.mark.parametrize("spec", ["quartic", {"name": "quartic"}])
+def test_a_registered_loss_without_a_formula_is_refused_naming_the_field(monkeypatch, spec):
+    monkeypatch.setitem(losses.LOSSES, "quartic", Quartic)
+    steps = "mse, mae, smooth_l1, huber, bce, bce_with_logits, cross_entropy"
+    message = f"^loss 'quartic' has no formula in backprop; it steps {steps}$"
+    with pytest.raises(PlanError, match=message) as error:
+        backprop.backprop(net(dense(2), dataset="plane", loss=spec), example=0)
+    assert error.value.field == ("loss",)
 
 
 def test_every_activation_and_loss_has_its_formula():

@@ -7,8 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
+from engine import losses
 from server.app import create_app
 from server.predict import load_npz
+from tests.engine.test_backprop import Quartic
 from tests.server.conftest import make_settings, small_config, wait_for, wait_status
 
 pytestmark = pytest.mark.timeout(120)
@@ -79,3 +81,13 @@ def test_backprop_waits_in_the_lab_queue(tmp_path):
         assert busy.status_code == 429 and "NNPLAY_LAB_QUEUE" in busy.json()["detail"]
         assert slow.result().status_code == 200
         assert client.post("/api/lab/backprop", json={}).status_code == 200
+
+
+def test_a_registered_loss_without_a_formula_is_422_naming_the_loss(client, monkeypatch):
+    monkeypatch.setitem(losses.LOSSES, "quartic", Quartic)
+    config = {"data": {"dataset": "plane"}, "loss": {"name": "quartic"}}
+    response = client.post("/api/lab/backprop", json={"config": config})
+    assert response.status_code == 422, response.text
+    problem = response.json()["detail"][0]
+    assert problem["loc"] == ["body", "config", "loss"]
+    assert "loss 'quartic' has no formula in backprop; it steps mse, mae," in problem["msg"]
