@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.dask_scheduler,
                 settings.dask_callback_host,
                 settings.dask_heartbeat_seconds,
+                settings.plugins,
             )
         else:
             executor = ProcessExecutor(

@@ -72,10 +72,20 @@ def worker_address() -> str | None:
         return None
 
 
-def run_task(run_id: str, token: str, host: str, port: int, heartbeat_seconds: float = 30.0) -> str:
-    """The Dask task: connect back to the server, take the job, run it; returns how the job ended."""
+def run_task(
+    run_id: str,
+    token: str,
+    host: str,
+    port: int,
+    heartbeat_seconds: float = 30.0,
+    plugins: tuple[str, ...] = (),
+) -> str:
+    """The Dask task: connect back to the server, take the job, import `plugins`, run it; how the job ended.
+
+    A plugin module the worker cannot import fails the run with the reason, as a local worker process does.
+    """
     from server.wire import Receiver
-    from server.worker import EPOCH_HOLD_SECONDS, JobRunner
+    from server.worker import EPOCH_HOLD_SECONDS, JobRunner, import_plugins
 
     with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS) as connection:
         connection.settimeout(None)
@@ -90,6 +100,13 @@ def run_task(run_id: str, token: str, host: str, port: int, heartbeat_seconds: f
             return "refused"
         if message is None:
             return "refused"
+        try:
+            import_plugins(list(plugins))
+        except ValueError as error:
+            refusal = f"the Dask worker could not run it: {error}"
+            events.send(("done", run_id, {"status": "failed", "message": refusal, "weights": None}))
+            events.flush()
+            return "failed"
         stopped = threading.Event()
         interval = heartbeat_seconds / HEARTBEATS_PER_DEADLINE
         beating = threading.Thread(target=heartbeat, args=(events, run_id, interval, stopped), daemon=True)
@@ -125,7 +142,8 @@ class DaskExecutor:
 
     `capacity` bounds the runs in flight that this server counts as running; Dask queues the rest.
     `callback_host` is the address of this server that the Dask workers can reach. A run that sends
-    nothing (not even a heartbeat) for `heartbeat_seconds` is taken as lost.
+    nothing (not even a heartbeat) for `heartbeat_seconds` is taken as lost. Each task imports the `plugins`
+    modules (NNPLAY_PLUGINS) before it runs its job.
     """
 
     def __init__(
@@ -134,11 +152,13 @@ class DaskExecutor:
         scheduler: str | None = None,
         callback_host: str = "127.0.0.1",
         heartbeat_seconds: float = 30.0,
+        plugins: list[str] | None = None,
     ):
         self.capacity = capacity
         self.scheduler = scheduler
         self.callback_host = callback_host
         self.heartbeat_seconds = heartbeat_seconds
+        self.plugins = tuple(plugins or ())
         self._suspects: dict[str, float] = {}
         self.client: Any = None
         self.cluster: Any = None
@@ -225,6 +245,7 @@ class DaskExecutor:
             self.callback_host,
             self._port,
             self.heartbeat_seconds,
+            self.plugins,
             key=f"nnplay-run-{job.run_id}-{attempt.token[:8]}",
             resources={"CPU": 1},
             workers=workers,

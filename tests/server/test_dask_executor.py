@@ -16,7 +16,8 @@ import pytest
 import websockets.sync.client as ws_client
 from distributed import Client
 
-from tests.server.conftest import epoch_records, wait_for, wait_status
+from tests.server.conftest import epoch_records, small_config, wait_for, wait_status
+from tests.server.test_heavy_fields import PLUGIN, assert_norms_of_its_weights
 from tests.server.test_recovery import (
     assert_same_epochs,
     assert_same_weights,
@@ -102,6 +103,32 @@ def test_controls_reach_a_run_on_a_dask_worker(dask_cluster, live_server):
         client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
         run = wait_status(client, run_id, "stopped")
         assert run["message"] == "stopped by the user"
+
+
+def test_a_run_on_a_dask_worker_carries_a_heavy_field_of_an_nnplay_plugins_module(dask_cluster, live_server):
+    address, _ = dask_cluster
+    server = live_server(env={**dask_env(address), "NNPLAY_PLUGINS": PLUGIN})
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        run_id = client.post("/api/runs", json=small_config(epochs=8, telemetry={"every": 4})).json()["id"]
+        wait_status(client, run_id, "completed", timeout=60)
+        stored = client.get(f"/api/runs/{run_id}/epochs", params={"full": 1}).json()
+    heavy = [record for record in stored if record["heavy"]]
+    assert [record["epoch"] for record in heavy] == [1, 4, 8]
+    for record in heavy:
+        assert_norms_of_its_weights(record)
+
+
+def test_a_plugin_the_dask_worker_cannot_import_fails_the_run_naming_it(dask_cluster, live_server, tmp_path):
+    address, _ = dask_cluster
+    (tmp_path / "nnplay_server_only_plugin.py").write_text('"""Importable by the server alone."""\n')
+    env = {"NNPLAY_PLUGINS": "nnplay_server_only_plugin", "PYTHONPATH": f"{ROOT}:{tmp_path}"}
+    server = live_server(env={**dask_env(address), **env})
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        run_id = client.post("/api/runs", json=small_config(epochs=8)).json()["id"]
+        run = wait_status(client, run_id, "failed", "completed", timeout=60)
+    assert run["status"] == "failed"
+    assert run["message"].startswith("the Dask worker could not run it: NNPLAY_PLUGINS: cannot import module")
+    assert "'nnplay_server_only_plugin': ModuleNotFoundError" in run["message"]
 
 
 def test_a_sweep_runs_through_both_dask_workers(dask_cluster, live_server):
