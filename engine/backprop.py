@@ -300,7 +300,7 @@ def engine_gradients(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray) -> 
 
 
 def check_layers(config: RunConfig) -> None:
-    """A PlanError naming the field unless the net is dense and activation layers, small enough to draw."""
+    """A PlanError naming the field unless the net is few dense and activation layers with formulas here."""
     dense = 0
     for index, layer in enumerate(config.model.layers):
         where = ("model", "layers", index)
@@ -309,6 +309,13 @@ def check_layers(config: RunConfig) -> None:
             raise PlanError(
                 f"backprop steps dense and activation layers only; layer {index} is {kind}", where
             )
+        key = "activation" if isinstance(layer, DenseLayer) else "name"
+        spec = getattr(layer, key)
+        name = spec["name"] if isinstance(spec, dict) else spec
+        if name is not None and name not in DERIVATIVES:
+            steps = ", ".join(DERIVATIVES)
+            message = f"activation {name!r} has no derivative formula in backprop; it steps {steps}"
+            raise PlanError(message, (*where, key))
         if isinstance(layer, DenseLayer):
             dense += 1
             if layer.units > MAX_UNITS:

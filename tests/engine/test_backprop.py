@@ -194,6 +194,39 @@ def test_a_registered_loss_without_a_formula_is_refused_naming_the_field(monkeyp
     assert error.value.field == ("loss",)
 
 
+class HalfConfig(Strict):
+    """y = x / 2."""
+
+    name: Literal["half"] = "half"
+
+
+class Half(activations.Activation):
+    """Half the input, registered by this test alone: y = x / 2."""
+
+    Config = HalfConfig
+
+    def f(self, x):
+        return x / 2
+
+    def df(self, x, y):
+        return np.full_like(x, 0.5)
+
+
+@pytest.mark.parametrize(
+    "layer, field",
+    [
+        (dense(2, "half"), ("model", "layers", 0, "activation")),
+        ({"type": "activation", "name": "half"}, ("model", "layers", 0, "name")),
+    ],
+)
+def test_a_registered_activation_without_a_formula_is_refused_naming_the_field(monkeypatch, layer, field):
+    monkeypatch.setitem(activations.ACTIVATIONS, "half", Half)
+    message = "^activation 'half' has no derivative formula in backprop; it steps identity, step, sigmoid, "
+    with pytest.raises(PlanError, match=message) as error:
+        backprop.backprop(net(layer), example=0)
+    assert error.value.field == field
+
+
 def test_every_activation_and_loss_has_its_formula():
     assert set(backprop.DERIVATIVES) == set(activations.ACTIVATIONS)
     assert set(backprop.LOSSES) == set(losses.LOSSES)
