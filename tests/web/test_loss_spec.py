@@ -45,6 +45,11 @@ def test_huber_with_its_delta_is_sent_with_the_run_and_kept_in_the_url(page, bro
     set_delta(page, 0.5)
     wait_loss(page, HUBER)
     assert field(page, "loss.delta").locator(".field-error").text_content() == ""
+    set_delta(page, 0)
+    assert "> 0" in field(page, "loss.delta").locator(".field-error").text_content()
+    assert loss(page) == HUBER
+    set_delta(page, 0.5)
+    assert field(page, "loss.delta").locator(".field-error").text_content() == ""
     assert 'loss={"name":"huber","delta":0.5}' in unquote(page.url)
 
     page.click("#play-btn")
