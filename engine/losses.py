@@ -21,8 +21,17 @@ class Loss:
     """A mean-reduced loss: forward(pred, target) -> float caches what backward() -> dLoss/dpred needs."""
 
     Config: ClassVar[type[Strict]]
-    task = "regression"
+    targets: ClassVar[Literal["values", "binary", "indices"]] = "values"
+    """What pred is compared with: "values" (a regression's targets, or one-hot classes), "binary" (one unit
+    against 0/1 labels) or "indices" (one output per class against class indices)."""
+    output_activation: ClassVar[str | None] = None
+    """The activation the plan puts after the output layer, for a loss that takes probabilities."""
+    task: ClassVar[str] = "regression"
     torch_class = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.task = "regression" if cls.targets == "values" else "classification"
 
     def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         raise NotImplementedError
@@ -165,7 +174,8 @@ class BCE(Loss):
 
     Config = BCELoss
     torch_class = "BCELoss"
-    task = "classification"
+    targets = "binary"
+    output_activation = "sigmoid"
 
     def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         self.pred = pred
@@ -194,7 +204,7 @@ class BCEWithLogits(Loss):
 
     Config = BCEWithLogitsLoss
     torch_class = "BCEWithLogitsLoss"
-    task = "classification"
+    targets = "binary"
 
     def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         self._keep(pred, target)
@@ -242,7 +252,7 @@ class CrossEntropy(Loss):
 
     Config = CrossEntropyLoss
     torch_class = "CrossEntropyLoss"
-    task = "classification"
+    targets = "indices"
 
     def forward(self, pred: np.ndarray, target: ArrayLike) -> float:
         self._log_probs(pred, target)

@@ -141,7 +141,7 @@ def choose_loss(spec: Spec, task: str, num_classes: int | None) -> dict[str, Any
     name = resolved["name"]
     if task == "regression" and losses.LOSSES[name].task == "classification":
         raise PlanError(f"loss {name!r} is for classification; this dataset is a regression task", ("loss",))
-    if name in ("bce", "bce_with_logits") and num_classes != 2:
+    if losses.LOSSES[name].targets == "binary" and num_classes != 2:
         raise PlanError(
             f"loss {name!r} needs 2 classes; this dataset has {num_classes}: use cross_entropy", ("loss",)
         )
@@ -152,7 +152,8 @@ def output_units(task: str, loss: str, num_classes: int | None, target_shape: tu
     """Units of the output layer: the target's width, 1 for a binary loss, else one per class."""
     if task == "regression":
         return int(np.prod(target_shape, dtype=int)) or 1
-    if loss in ("bce", "bce_with_logits") or num_classes == 2 and loss != "cross_entropy":
+    targets = losses.LOSSES[loss].targets
+    if targets == "binary" or num_classes == 2 and targets != "indices":
         return 1
     if num_classes is None:
         raise PlanError("a classification dataset needs its number of classes", ("data",))
@@ -174,8 +175,9 @@ def _inserted_specs(
         inserted.append(("flatten before the output", FlattenLayer().model_dump()))
     output = DenseLayer(units=units, weight_init=config.model.output_init).model_dump(exclude_none=True)
     inserted.append(("output", output))
-    if loss == "bce":
-        inserted.append(("output activation for bce", ActivationLayer(name="sigmoid").model_dump()))
+    activation = losses.LOSSES[loss].output_activation
+    if activation is not None:
+        inserted.append((f"output activation for {loss}", ActivationLayer(name=activation).model_dump()))
     return inserted
 
 

@@ -172,7 +172,7 @@ class Trainer:
         if self.task == "regression":
             return np.asarray(y, dtype=self.dtype).reshape(len(y), -1)
         labels = np.asarray(y).astype(np.int64)
-        if self.loss_name == "cross_entropy":
+        if self.loss.targets == "indices":
             return labels
         if self.output_units == 1:
             return labels.reshape(-1, 1).astype(self.dtype)

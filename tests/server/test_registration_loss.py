@@ -182,3 +182,66 @@ def test_openapi_names_the_losses_a_run_takes(client):
     assert by_name["type"] == "string" and by_name["enum"][:8] == ["auto", *BUILT_IN]
     assert by_spec["discriminator"]["mapping"]["huber"] == "#/components/schemas/HuberLoss"
     assert schema["components"]["schemas"]["HuberLoss"]["properties"]["delta"]["exclusiveMinimum"] == 0
+
+
+class MultiMarginConfig(Strict):
+    """L = mean over rows of sum_{k != t} max(0, margin - x_t + x_k) / classes, on scores x."""
+
+    name: Literal["multi_margin"] = "multi_margin"
+    margin: float = Field(1.0, gt=0, description="the score gap the true class must keep")
+
+
+class MultiMargin(Loss):
+    """Multi-class hinge on scores x (batch, classes) and class indices t (torch MultiMarginLoss, p=1)."""
+
+    Config = MultiMarginConfig
+    torch_class = "MultiMarginLoss"
+    targets = "indices"
+
+    def __init__(self, margin=1.0):
+        self.margin = validated(self.Config, margin=margin).margin
+
+    def forward(self, pred, target):
+        rows = np.arange(len(pred))
+        self.target = np.asarray(target)
+        hinge = self.margin - pred[rows, self.target][:, None] + pred
+        hinge[rows, self.target] = 0
+        self.active = (hinge > 0).astype(pred.dtype)
+        return float(np.sum(np.maximum(hinge, 0)) / pred.size)
+
+    def backward(self):
+        grad = self.active.copy()
+        rows = np.arange(len(grad))
+        grad[rows, self.target] = -self.active.sum(1)
+        return grad / grad.size
+
+
+MARGIN_RUN = {
+    **RUN,
+    "data": {"dataset": "blobs", "classes": 3, "n_samples": 90, "noise": 20},
+    "loss": {"name": "multi_margin", "margin": 0.5},
+}
+
+
+def test_a_registered_multi_class_loss_declares_its_targets_and_gets_one_output_per_class(monkeypatch):
+    monkeypatch.setitem(losses.LOSSES, "multi_margin", MultiMargin)
+    trainer = Trainer(MARGIN_RUN)
+    assert trainer.plan.task == "classification" and trainer.plan.output_units == 3
+    assert trainer.loss.margin == 0.5 and trainer.y_train.dtype == np.int64
+    two_classes = {**MARGIN_RUN, "data": {**MARGIN_RUN["data"], "classes": 2}}
+    assert Trainer(two_classes).plan.output_units == 2
+    expected = torch_losses(trainer, torch.nn.MultiMarginLoss(margin=0.5))
+    records = list(trainer.epochs())
+    np.testing.assert_allclose([r.train_loss for r in records], expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="is for classification; this dataset is a regression task"):
+        Trainer({**RUN, "loss": "multi_margin"})
+
+
+def test_a_loss_on_probabilities_gets_its_declared_output_activation(monkeypatch):
+    class SigmoidBCE(losses.BCE):
+        output_activation = "hardsigmoid"
+
+    monkeypatch.setitem(losses.LOSSES, "bce", SigmoidBCE)
+    plan = Trainer({**RUN, "data": {"dataset": "circle", "n_samples": 40}, "loss": "bce"}).plan
+    assert [layer.inserted for layer in plan.layers][-2:] == ["output", "output activation for bce"]
+    assert (plan.layers[-1].spec["type"], plan.layers[-1].spec["name"]) == ("activation", "hardsigmoid")
