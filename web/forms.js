@@ -190,6 +190,18 @@ export function checkboxField(path, labelText, value, onChange, title) {
   return wrapper;
 }
 
+/**
+ * A registered component's spec: its name alone when every parameter is at its catalog default, else {name, ...the others}.
+ * @param {string} name
+ * @param {Object<string, *>} values the parameters set so far
+ * @param {Object<string, {default: *}>} params the catalog's parameters of `name`
+ * @returns {string | object}
+ */
+export function specOf(name, values, params) {
+  const changed = Object.entries(values).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(params[key]?.default));
+  return changed.length ? { name, ...Object.fromEntries(changed) } : name;
+}
+
 function specField(ctx, path, labelText, param, value, onChange) {
   const registry = param.type === "activation" ? ctx.catalog.activations : ctx.catalog.initializers;
   const name = value === null || value === undefined ? "" : typeof value === "string" ? value : value.name;
@@ -197,12 +209,8 @@ function specField(ctx, path, labelText, param, value, onChange) {
   const options = Object.keys(registry).map((key) => [key, key]);
   if (param.nullable) options.unshift(["", "none"]);
   const group = h("div", { class: "spec-field" });
-  const emit = (nextName, params) => {
-    if (!nextName) onChange(null);
-    else onChange(Object.keys(params).length ? { name: nextName, ...params } : nextName);
-  };
   group.append(
-    selectField(path, labelText, options, name, (next) => emit(next, {}), registry[name]?.doc),
+    selectField(path, labelText, options, name, (next) => onChange(next || null), registry[name]?.doc),
   );
   const specParams = registry[name]?.params ?? {};
   const current = Object.fromEntries(Object.keys(specParams).filter((key) => key in extra).map((key) => [key, extra[key]]));
@@ -213,11 +221,7 @@ function specField(ctx, path, labelText, param, value, onChange) {
         label: humanize(key),
         param: sub,
         value: key in current ? current[key] : sub.default,
-        onChange: (next) => {
-          const params = { ...current, [key]: next };
-          if (JSON.stringify(next) === JSON.stringify(sub.default)) delete params[key];
-          emit(name, params);
-        },
+        onChange: (next) => onChange(specOf(name, { ...current, [key]: next }, specParams)),
       }),
     );
   }

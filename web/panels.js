@@ -1,6 +1,6 @@
 import { api } from "./api.js";
 import { CLASS_COLORS, COLORS } from "./charts.js";
-import { checkboxField, createField, fieldGroup, h, selectField, uid } from "./forms.js";
+import { checkboxField, createField, fieldGroup, h, selectField, specOf, uid } from "./forms.js";
 import { isObject } from "./state.js";
 
 const THUMB_SIZE = 44;
@@ -302,11 +302,7 @@ export class TrainingPanel {
     const rows = [selectField("loss", "Loss", [["auto", this.autoLoss()], ...choices], name, (next) => this.state.set("loss", next), loss?.doc)];
     if (!loss) return rows;
     const values = { ...Object.fromEntries(Object.entries(loss.params).map(([key, param]) => [key, param.default])), ...params };
-    const setParam = (key, value) => {
-      const next = { ...params, [key]: value };
-      if (JSON.stringify(value) === JSON.stringify(loss.params[key].default)) delete next[key];
-      this.state.set("loss", Object.keys(next).length ? { name, ...next } : name);
-    };
+    const setParam = (key, value) => this.state.set("loss", specOf(name, { ...params, [key]: value }, loss.params));
     return [...rows, ...fieldGroup(ctx, "loss", loss.params, values, setParam)];
   }
 
