@@ -36,7 +36,7 @@ def _param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         "type": _SPEC_FIELDS.get(name) or _TYPES.get(str(main.get("type")), "spec"),
         "default": schema.get("default"),
     }
-    if "enum" in main or "const" in main:
+    if name not in _SPEC_FIELDS and ("enum" in main or "const" in main):
         param["type"], param["choices"] = "enum", main.get("enum", [main.get("const")])
     if any("const" in option for option in concrete) and any(
         option.get("type") == "integer" for option in concrete

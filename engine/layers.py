@@ -7,7 +7,7 @@ arguments with it.
 from __future__ import annotations
 
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -15,7 +15,7 @@ from numpy.typing import DTypeLike
 from pydantic import Field, ValidationInfo, field_validator
 
 from engine.registry import lookup
-from engine.schema import MAX_FILTERS, MAX_UNITS, Spec, SpecLike, Strict, check_spec, validated
+from engine.schema import MAX_FILTERS, MAX_UNITS, Named, Spec, SpecLike, Strict, check_spec, validated
 
 if TYPE_CHECKING:
     from engine.initializers import Initializer
@@ -123,23 +123,13 @@ def _spatial_output(
 
 
 class _Initialized(Strict):
-    weight_init: Spec = "default"
-    bias_init: Spec = "default"
-
-    @field_validator("weight_init", "bias_init")
-    @classmethod
-    def _known_init(cls, spec: Spec) -> Spec:
-        return check_spec("initializer", spec)
+    weight_init: Annotated[Spec, Named("initializer")] = "default"
+    bias_init: Annotated[Spec, Named("initializer")] = "default"
 
 
 class _BiasAndActivation(_Initialized):
     bias: bool = True
-    activation: Spec | None = None
-
-    @field_validator("activation")
-    @classmethod
-    def _known_activation(cls, spec: Spec | None) -> Spec | None:
-        return None if spec is None else check_spec("activation", spec)
+    activation: Annotated[Spec, Named("activation")] | None = None
 
 
 class _WeightAndBias(Layer):

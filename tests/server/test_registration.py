@@ -374,6 +374,23 @@ def test_a_registered_activation_and_initializer_are_validated_with_their_own_sc
         initializers.get({"name": "trunc_normal", "a": 1.0, "b": -1.0})
 
 
+def test_the_json_schema_of_a_layer_names_the_registered_activations_and_initializers(registered):
+    schema = RunConfig.model_json_schema()
+    dense = schema["$defs"]["DenseLayer"]["properties"]
+    for field, registry in [
+        (dense["activation"], activations.ACTIVATIONS),
+        (dense["weight_init"], initializers.INITIALIZERS),
+        (dense["bias_init"], initializers.INITIALIZERS),
+    ]:
+        by_name, by_spec = field["anyOf"][:2]
+        assert by_name == {"enum": list(registry), "type": "string"}
+        assert sorted(by_spec["discriminator"]["mapping"]) == sorted(registry)
+    assert dense["activation"]["anyOf"][2] == {"type": "null"}
+    assert "celu" in dense["activation"]["anyOf"][0]["enum"]
+    assert "trunc_normal" in dense["bias_init"]["anyOf"][0]["enum"]
+    assert schema["$defs"]["CELUConfig"]["properties"]["alpha"]["exclusiveMinimum"] == 0
+
+
 def test_the_server_plans_them_and_answers_422_naming_their_fields(client, registered):
     layer = {**CELU_LAYER, "activation": {"name": "celu", "alpha": 11}}
     bad = client.post("/api/plan", json={**ACTIVATION_RUN, "model": {"layers": [layer]}})
