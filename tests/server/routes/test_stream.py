@@ -109,8 +109,10 @@ def test_set_lr_mid_run_shows_in_the_next_epochs(client):
         live = {"optimizer": {"lr": 0.25}, "regularization": {"rate": 0.001}}
         websocket.send_json({"type": "control", "action": "set", **live})
         lrs = []
-        while len(lrs) < 20:
-            lrs += [record["lr"] for record in epoch_records([websocket.receive_json()])]
+        while lrs.count(0.25) < 20:
+            message = websocket.receive_json()
+            assert message["type"] != "done", f"the run ended before 20 epochs at lr 0.25: {lrs}"
+            lrs += [record["lr"] for record in epoch_records([message])]
         websocket.send_json({"type": "control", "action": "stop"})
         receive_until(websocket, "done")
     changed = lrs.index(0.25)
