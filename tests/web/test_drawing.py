@@ -133,6 +133,9 @@ AXIS_LABELS = """(id) => {
 
 def test_live_charts_paint_their_axes_without_plotly_and_share_the_epoch_range(page):
     open_app(page, "#training.epochs=3000")
+    page.wait_for_function(
+        "document.querySelector('#loss-chart .main-svg') && document.querySelector('#metric-chart .main-svg')"
+    )
     page.evaluate(WATCH_LIVE_LINE_CHARTS)
     page.click("#play-btn")
     page.wait_for_function(
