@@ -22,9 +22,10 @@ class Subscriber:
     waiting messages the subscriber is closed (it may reconnect and get the history).
 
     A viewer that says when it is ready for a frame (`grant`, the websocket's `{"type": "ready"}`) is
-    pulled: from its first grant on, one heavy payload leaves per grant. A heavy payload at the head of
-    the outbox with no grant waits for one (messages behind it wait too) until a later epoch arrives,
-    which leaves it as scalars, or the subscriber closes, which lets it leave in full. A pulled viewer
+    pulled: from its first grant on (from the start, with `pull`), one heavy payload leaves per grant.
+    A heavy payload at the head of the outbox with no grant waits for one (messages behind it wait too)
+    until a later epoch arrives, which leaves it as scalars, or the subscriber closes, which lets it
+    leave in full. A pulled viewer
     gets epochs at most once every `pulled_interval` seconds (a browser handles each message on its
     main thread): the epochs waiting then, a granted heavy frame among them, leave in one `epochs`
     message; while a granted frame is awaited, epochs wait for it up to twice that interval. Whole
@@ -37,6 +38,7 @@ class Subscriber:
         heavy_per_second: float = 30.0,
         batch: int = 256,
         pulled_interval: float = 0.04,
+        pull: bool = False,
     ):
         self.limit = limit
         self.batch = batch
@@ -50,7 +52,7 @@ class Subscriber:
         self._ready = asyncio.Event()
         self._pacing = False
         self.close_code: int | None = None
-        self.pull = False
+        self.pull = pull
         self._granted = False
 
     def __len__(self) -> int:

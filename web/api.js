@@ -113,7 +113,7 @@ export class RunStream {
   constructor(id, { onOpen, onMessage, onClose }) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const protocols = token ? ["nnplay", `token.${token}`] : ["nnplay"];
-    this.socket = new WebSocket(`${scheme}//${location.host}/api/runs/${id}/stream`, protocols);
+    this.socket = new WebSocket(`${scheme}//${location.host}/api/runs/${id}/stream?pull=1`, protocols);
     this.closed = false;
     if (onOpen) this.socket.addEventListener("open", () => onOpen());
     this.socket.addEventListener("message", (event) => onMessage(JSON.parse(event.data)));

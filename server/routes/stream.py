@@ -5,6 +5,7 @@ with a pong) and `{"type": "ready"}`: the viewer is ready for its next heavy fra
 sent one is pulled: the run's worker computes heavy telemetry for it only after a ready (at most
 NNPLAY_HEAVY_PER_SECOND a second), and one heavy frame leaves per ready; repeats before that frame are
 idempotent. A subscriber that never sends one gets heavy frames pushed, paced to NNPLAY_HEAVY_PER_SECOND.
+Opened with `?pull=1`, a subscriber is pulled from its start (no frame is pushed before its first ready).
 """
 
 from __future__ import annotations
@@ -36,10 +37,17 @@ async def stream_run(websocket: WebSocket, run_id: str) -> None:
     settings = websocket.app.state.settings
     offered = websocket.scope.get("subprotocols", ())
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    pull = websocket.query_params.get("pull", "0")
+    if pull not in ("0", "1"):
+        detail = f"pull must be 0 or 1 (1: heavy frames only after a ready), not {pull[:40]!r}"
+        await websocket.send_text(envelope("error", detail=detail))
+        await websocket.close(4400)
+        return
     subscriber = Subscriber(
         settings.subscriber_queue_limit,
         settings.heavy_per_second,
         pulled_interval=settings.pulled_message_interval,
+        pull=pull == "1",
     )
     if not await manager.subscribe(run_id, subscriber):
         await websocket.send_text(envelope("error", detail=f"no run with id {run_id!r}"))

@@ -18,6 +18,7 @@ from server.executor import Job
 from server.pool import coalesce
 from tests.server.conftest import (
     CLIENT_HEADERS,
+    epoch_records,
     make_settings,
     receive_until,
     small_config,
@@ -121,6 +122,37 @@ def test_a_pulled_viewer_gets_one_heavy_frame_per_ready_and_its_worker_computes_
     assert stopped["epochs"] > 100
     assert len(heavy_epochs(client, run_id)) <= 6
     assert sum(map(heavy_frame, messages)) <= 2
+
+
+def test_a_stream_opened_pulled_gets_no_heavy_frame_before_its_first_ready(client):
+    config = unscheduled(10_000)
+    config["telemetry"]["every"] = 1
+    run_id = create(client, **config)
+    with client.websocket_connect(f"/api/runs/{run_id}/stream?pull=1") as websocket:
+        frames, epochs, started = 0, 0, time.monotonic()
+        while time.monotonic() - started < 1.5:
+            message = websocket.receive_json()
+            frames += heavy_frame(message)
+            epochs += len(epoch_records([message]))
+        assert epochs > 20 and frames == 0
+        websocket.send_json({"type": "ready"})
+        while not heavy_frame(websocket.receive_json()):
+            pass
+        client.post(f"/api/runs/{run_id}/control", json={"action": "stop"})
+        messages = receive_until(websocket, "done")
+    assert sum(map(heavy_frame, messages)) <= 1
+
+
+def test_a_pull_other_than_0_or_1_is_an_error_then_4400(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    run_id = create(client, paused=True, **unscheduled(10))
+    with client.websocket_connect(f"/api/runs/{run_id}/stream?pull=yes") as websocket:
+        error = websocket.receive_json()
+        assert error["type"] == "error" and "pull must be 0 or 1" in error["detail"], error
+        with pytest.raises(WebSocketDisconnect) as closed:
+            websocket.receive_json()
+    assert closed.value.code == 4400
 
 
 def test_a_flood_of_ready_messages_grants_no_more_than_heavy_per_second(tmp_path):

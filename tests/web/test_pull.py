@@ -44,6 +44,7 @@ def start(page, epochs: int) -> None:
 
 
 def test_the_page_receives_no_more_heavy_frames_than_it_draws(page):
+    """Each heavy frame answers a ready, but the run's last record: it leaves in full as the stream closes."""
     start(page, 1500)
     page.evaluate(COUNT_DRAWN)
     page.click("#play-btn")
@@ -52,7 +53,7 @@ def test_the_page_receives_no_more_heavy_frames_than_it_draws(page):
     seen = page.evaluate("({ ...window.__pull, drawn: window.__drawn })")
     received = len(seen["heavy"])
     assert received >= 3, seen
-    assert received <= seen["ready"] + 2, seen
+    assert received <= seen["ready"] + 1, seen
     assert received <= 1.05 * seen["drawn"] + 3, seen
     assert page.evaluate("window.nnplay.heavy.epoch") == 1500
 
