@@ -14,6 +14,7 @@ const SCHEDULE_PARAMS = {
 };
 const RACER_EXTRA = { momentum: "momentum", nesterov: "momentum", rmsprop: "alpha", adam: "betas" };
 const ZERO_GRADIENT = "rgba(198, 40, 40, 0.13)";
+const SUPERSEDED = Symbol("superseded");
 const SATURATING = "rgba(245, 147, 34, 0.16)";
 
 function field(label, control) {
@@ -83,18 +84,28 @@ class Explorer {
     }
   }
 
+  /**
+   * Runs `task(latest)`: each step it awaits through `latest` ends the task once a newer run has started, so a
+   * superseded request or drawing never touches the view.
+   * @param {(latest: <T>(step: Promise<T>) => Promise<T>) => Promise<void>} task
+   */
   async run(task) {
     const ticket = (this.ticket = (this.ticket ?? 0) + 1);
+    const latest = async (step) => {
+      const value = await step;
+      if (ticket !== this.ticket) throw SUPERSEDED;
+      return value;
+    };
     this.el.dataset.state = "loading";
     this.status.textContent = "computing…";
     this.status.classList.remove("error");
     try {
-      await task();
+      await task(latest);
       if (ticket !== this.ticket) return;
       this.el.dataset.state = "ready";
       if (this.status.textContent === "computing…") this.status.textContent = "";
     } catch (error) {
-      if (ticket !== this.ticket) return;
+      if (error === SUPERSEDED || ticket !== this.ticket) return;
       this.el.dataset.state = "error";
       this.status.textContent = error.message;
       this.status.classList.add("error");
@@ -192,9 +203,9 @@ class ActivationExplorer extends Explorer {
   refresh() {
     const query = new URLSearchParams({ x_min: this.xMin.value, x_max: this.xMax.value, n: "401" });
     for (const spec of this.specs) query.append("spec", JSON.stringify(spec));
-    return this.run(async () => {
+    return this.run(async (latest) => {
       if (!this.specs.length) return;
-      const result = await request("GET", `/api/lab/activations?${query}`);
+      const result = await latest(request("GET", `/api/lab/activations?${query}`));
       const lines = (key) => result.curves.map((curve, i) => ({ type: "scatter", mode: "lines", name: curve.label, x: result.x,
         y: curve[key], line: { color: color(i), width: 2 } }));
       const shapes = result.curves.flatMap((curve) => [
@@ -202,8 +213,8 @@ class ActivationExplorer extends Explorer {
         ...curve.saturating.map(([a, b]) => ({ a, b, fill: SATURATING })),
       ]).map(({ a, b, fill }) => ({ type: "rect", xref: "x", yref: "paper", x0: a, x1: b, y0: 0, y1: 1, fillcolor: fill, line: { width: 0 },
         layer: "below" }));
-      await draw(this.body.querySelector("#lab-activations-f"), lines("y"), titled("f(x)", { xTitle: "x" }));
-      await draw(this.body.querySelector("#lab-activations-df"), lines("dy"), titled("f'(x)", { xTitle: "x", shapes }));
+      await latest(draw(this.body.querySelector("#lab-activations-f"), lines("y"), titled("f(x)", { xTitle: "x" })));
+      await latest(draw(this.body.querySelector("#lab-activations-df"), lines("dy"), titled("f'(x)", { xTitle: "x", shapes })));
       this.regions.replaceChildren(...result.curves.map((curve, i) => h("li", { style: `border-left-color: ${color(i)}` },
         h("strong", { text: curve.label }),
         ` zero gradient: ${intervals(curve.zero_gradient)}; saturating: ${intervals(curve.saturating)}`,
@@ -337,9 +348,9 @@ class RaceExplorer extends Explorer {
   }
 
   refresh() {
-    return this.run(async () => {
+    return this.run(async (latest) => {
       this.stop();
-      this.result = await request("POST", "/api/lab/race", { json: this.requestBody() });
+      this.result = await latest(request("POST", "/api/lab/race", { json: this.requestBody() }));
       const { grid, runs } = this.result;
       const log = grid.log_scale;
       const z = grid.z.map((row) => row.map((v) => (v === null ? null : log ? Math.log10(1 + v) : v)));
@@ -359,14 +370,14 @@ class RaceExplorer extends Explorer {
         contourNode.addEventListener("mousedown", (event) => { this.pressed = [event.clientX, event.clientY]; });
         contourNode.addEventListener("click", (event) => this.pickStart(contourNode, event));
       }
-      await draw(contourNode, [contour, marks, start, ...paths], layout({
+      await latest(draw(contourNode, [contour, marks, start, ...paths], layout({
         xaxis: { range: [x0, x1], zeroline: false }, yaxis: { range: [y0, y1], zeroline: false, scaleanchor: "x" },
         legend: { orientation: "h", x: 0, y: -0.1, yanchor: "top", font: { size: 10 } }, margin: { l: 52, r: 12, t: 26, b: 60 },
-        title: { text: `${this.surface.value}${log ? ": contours of log10(1 + f)" : ""}`, font: { size: 12 }, x: 0.02 } }));
+        title: { text: `${this.surface.value}${log ? ": contours of log10(1 + f)" : ""}`, font: { size: 12 }, x: 0.02 } })));
       const positive = runs.every((run) => run.loss.every((v) => v === null || v > 0));
-      await draw(this.body.querySelector("#lab-race-loss"), runs.map((run, i) => ({ type: "scatter", mode: "lines", name: run.label,
+      await latest(draw(this.body.querySelector("#lab-race-loss"), runs.map((run, i) => ({ type: "scatter", mode: "lines", name: run.label,
         x: [], y: [], line: { color: color(i), width: 1.6 } })), layout({ xTitle: "step", yTitle: "f", logY: positive, showlegend: false,
-        title: { text: "loss per step", font: { size: 12 } } }));
+        title: { text: "loss per step", font: { size: 12 } } })));
       this.steps_ = Math.max(...runs.map((run) => run.x.length - 1));
       this.scrub.max = String(this.steps_);
       const minimum = (index) => (index === null || index === undefined ? "–"
@@ -441,24 +452,24 @@ class InitExplorer extends Explorer {
   refresh() {
     const body = { activation: this.activation.value, initializer: this.initializer.value, depth: Number(this.depth.value),
       width: Number(this.width.value) };
-    return this.run(async () => {
-      const result = await request("POST", "/api/lab/init", { json: body });
+    return this.run(async (latest) => {
+      const result = await latest(request("POST", "/api/lab/init", { json: body }));
       const layers = result.layers.map((l) => l.layer);
       const line = (name, y, c) => ({ type: "scatter", mode: "lines+markers", name, x: layers, y, line: { color: c, width: 2 } });
-      await draw(this.body.querySelector("#lab-init-stats"), [line("std", result.layers.map((l) => l.std), COLORS.positive),
+      await latest(draw(this.body.querySelector("#lab-init-stats"), [line("std", result.layers.map((l) => l.std), COLORS.positive),
         line("mean", result.layers.map((l) => l.mean), COLORS.negative)],
-      titled("activations", { xTitle: "layer" }));
+      titled("activations", { xTitle: "layer" })));
       const norms = result.layers.map((l) => (l.grad_norm > 0 ? l.grad_norm : null));
-      await draw(this.body.querySelector("#lab-init-grads"), [line("‖dL/dW‖", norms, COLORS.train)],
-        layout({ xTitle: "layer", logY: norms.some((v) => v !== null), showlegend: false, title: { text: "weight-gradient norm", font: { size: 12 } } }));
+      await latest(draw(this.body.querySelector("#lab-init-grads"), [line("‖dL/dW‖", norms, COLORS.train)],
+        layout({ xTitle: "layer", logY: norms.some((v) => v !== null), showlegend: false, title: { text: "weight-gradient norm", font: { size: 12 } } })));
       const centers = result.edges.slice(1).map((e, i) => (e + result.edges[i]) / 2);
       const z = result.layers.map((l) => {
         const peak = Math.max(1, ...l.histogram);
         return l.histogram.map((c) => c / peak);
       });
-      await draw(this.body.querySelector("#lab-init-hist"), [{ type: "heatmap", x: centers, y: layers, z, showscale: false,
+      await latest(draw(this.body.querySelector("#lab-init-hist"), [{ type: "heatmap", x: centers, y: layers, z, showscale: false,
         colorscale: [[0, "#ffffff"], [1, COLORS.positive]], hovertemplate: "layer %{y}, value %{x:.3g}<extra></extra>" }],
-      layout({ xTitle: "activation value", yTitle: "layer", title: { text: "histograms (each row scaled to its peak)", font: { size: 12 } } }));
+      layout({ xTitle: "activation value", yTitle: "layer", title: { text: "histograms (each row scaled to its peak)", font: { size: 12 } } })));
       const last = result.layers.at(-1);
       const parts = [`${result.activation}, ${result.initializer}: std from ${fmt(result.layers[0].std)} (layer 1) to ${fmt(last.std)} (layer ${last.layer})`,
         `gradient norm from ${fmt(result.layers[0].grad_norm)} to ${fmt(last.grad_norm)}`,
@@ -535,14 +546,14 @@ class LandscapeExplorer extends Explorer {
   }
 
   refresh() {
-    return this.run(async () => {
-      if (!this.runSelect.options.length && !(await this.loadRuns())) {
+    return this.run(async (latest) => {
+      if (!this.runSelect.options.length && !(await latest(this.loadRuns()))) {
         this.status.textContent = "No runs yet: train one in the playground (or load an experiment), then come back.";
         return;
       }
       const directions = Number(this.dims.value);
-      const result = await request("POST", "/api/lab/landscape", { json: { run_id: this.runSelect.value, n: Number(this.n.value),
-        span: Number(this.span.value), seed: Number(this.seed.value), directions, basis: this.basis.value } });
+      const result = await latest(request("POST", "/api/lab/landscape", { json: { run_id: this.runSelect.value, n: Number(this.n.value),
+        span: Number(this.span.value), seed: Number(this.seed.value), directions, basis: this.basis.value } }));
       const contour = this.body.querySelector("#lab-landscape-contour");
       const surface = this.body.querySelector("#lab-landscape-surface");
       const along = this.body.querySelector("#lab-landscape-path");
@@ -550,38 +561,38 @@ class LandscapeExplorer extends Explorer {
       const basis = result.basis === "pca" ? "PCA directions" : "random directions";
       const captured = path ? `; the plane holds ${(100 * path.captured).toFixed(0)}% of the path's motion` : "";
       if (directions === 1) {
-        await draw(contour, [{ type: "scatter", mode: "lines", name: "loss on the line", x: result.x, y: result.z,
+        await latest(draw(contour, [{ type: "scatter", mode: "lines", name: "loss on the line", x: result.x, y: result.z,
           line: { color: COLORS.positive, width: 2 } }, ...(path ? this.pathTraces(result, (p) => p.plane_loss) : [])],
         titled(`1-D slice along ${basis}`, { xaxis: { title: { text: "α" }, gridcolor: COLORS.grid, zeroline: false, automargin: true },
-          yaxis: { title: { text: "loss" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } }));
+          yaxis: { title: { text: "loss" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } })));
         Plotly.purge(surface);
         surface.replaceChildren(h("p", { class: "hint", text: "The 3-D surface needs the 2-D slice." }));
       } else {
-        await draw(contour, [{ type: "contour", x: result.x, y: result.y, z: result.z, ncontours: 24, colorscale: "Viridis", name: "loss",
+        await latest(draw(contour, [{ type: "contour", x: result.x, y: result.y, z: result.z, ncontours: 24, colorscale: "Viridis", name: "loss",
           showlegend: false, colorbar: { thickness: 10, len: 0.8 }, contours: { coloring: "heatmap" } },
         ...(path ? this.pathTraces(result, (p) => p.y) : []),
         { type: "scatter", mode: "markers", name: "current weights", x: [0], y: [0], marker: { symbol: "x", size: 10, color: "#fff",
           line: { color: "#000", width: 1 } } }],
         titled(`loss on ${basis} (centre ${fmt(result.center)})`, {
           xaxis: { title: { text: "α" }, gridcolor: COLORS.grid, zeroline: false, automargin: true },
-          yaxis: { title: { text: "β" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } }));
+          yaxis: { title: { text: "β" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } })));
         if (!surface.data) surface.replaceChildren();
         const path3d = path ? [{ type: "scatter3d", mode: "lines+markers", name: "training path (its projection's loss)", x: path.x,
           y: path.y, z: path.plane_loss, line: { color: COLORS.negative, width: 5 }, marker: { size: 2, color: COLORS.negative } }] : [];
-        await draw(surface, [{ type: "surface", x: result.x, y: result.y, z: result.z, colorscale: "Viridis", showscale: false,
+        await latest(draw(surface, [{ type: "surface", x: result.x, y: result.y, z: result.z, colorscale: "Viridis", showscale: false,
           opacity: 0.92, name: "loss" }, ...path3d], layout({ margin: { l: 0, r: 0, t: 10, b: 0 }, showlegend: false,
-          scene: { xaxis: { title: { text: "α" } }, yaxis: { title: { text: "β" } }, zaxis: { title: { text: "loss" } } } }));
+          scene: { xaxis: { title: { text: "α" } }, yaxis: { title: { text: "β" } }, zaxis: { title: { text: "loss" } } } })));
       }
       if (path) {
         if (!along.data) along.replaceChildren();
-        await draw(along, [
+        await latest(draw(along, [
           { type: "scatter", mode: "lines+markers", name: "the path's own loss", x: result.epochs, y: path.loss,
             line: { color: COLORS.negative, width: 2 }, marker: { size: 4 } },
           { type: "scatter", mode: "lines", name: "loss where it lands on the plane", x: result.epochs, y: path.plane_loss,
             line: { color: COLORS.positive, width: 2, dash: "dot" } },
         ], titled(`loss along the training path${captured}`, {
           xaxis: { title: { text: "epoch" }, gridcolor: COLORS.grid, zeroline: false, automargin: true },
-          yaxis: { title: { text: "loss" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } }));
+          yaxis: { title: { text: "loss" }, gridcolor: COLORS.grid, zeroline: false, automargin: true } })));
         along.dataset.captured = String(path.captured);
       } else {
         Plotly.purge(along);
@@ -606,8 +617,8 @@ class ExperimentList extends Explorer {
   }
 
   refresh() {
-    return this.run(async () => {
-      const experiments = await request("GET", "/api/lab/experiments");
+    return this.run(async (latest) => {
+      const experiments = await latest(request("GET", "/api/lab/experiments"));
       this.list.replaceChildren(...experiments.map((experiment) => this.card(experiment)));
     });
   }

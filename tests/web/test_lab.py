@@ -83,6 +83,36 @@ def test_optimizer_race_animates_every_trajectory_on_the_contour(page):
     assert rows.count() == 7 and "completed" in rows.nth(1).inner_text()
 
 
+DELAY_NEXT_RACE = """() => {
+    const native = window.fetch;
+    let delayed = false;
+    window.fetch = async (path, init) => {
+        const response = await native(path, init);
+        if (path === "/api/lab/race" && !delayed) {
+            delayed = true;
+            await new Promise((resolve) => setTimeout(resolve, 1500));
+        }
+        return response;
+    };
+}"""
+
+
+def test_a_race_superseded_while_its_request_is_out_never_draws(page):
+    open_lab(page, "race")
+    page.wait_for_function("document.getElementById('lab-race').dataset.frame === '300'", timeout=30_000)
+    page.evaluate(DELAY_NEXT_RACE)
+    page.select_option("#lab-race-surface", "quadratic")
+    page.fill("#lab-race-steps", "40")
+    page.click('#lab-race button:has-text("Race")')
+    page.wait_for_function("document.getElementById('lab-race').dataset.frame === '40'", timeout=30_000)
+    page.wait_for_timeout(2500)
+    assert page.get_attribute("#lab-race", "data-frame") == "40"
+    assert page.get_attribute("#lab-race", "data-state") == "ready"
+    steps = page.locator("#lab-race .lab-table tr").nth(1).locator("td").nth(2).inner_text()
+    assert steps == "40"
+    assert all(trace["x"] == 41 for trace in plot(page, "lab-race-loss"))
+
+
 def test_init_explorer_shows_collapse_and_saturation(page):
     open_lab(page, "init")
     stats = plot(page, "lab-init-stats")
