@@ -156,10 +156,12 @@ def test_a_server_422_lands_on_the_field_it_names(page):
 
 
 def test_reset_clears_the_hovered_neurons_tooltip_and_heatmap(page):
+    """The hover is a dispatched mouseenter: a real cursor resting on the node would enter the rebuilt
+    diagram's node under it once reset's fresh weights arrive, and rightly show that neuron again."""
     open_app(page)
     step_once(page)
     page.evaluate("document.activeElement.blur()")
-    page.hover(".net-node.hidden >> nth=0")
+    page.dispatch_event(".net-node.hidden >> nth=0", "mouseenter")
     wait_text(page, "boundary-note", "Showing 0 dense unit 1")
     assert "bias" in page.text_content(".net-tooltip")
     assert page.evaluate("window.nnplay.boundary.highlight !== null")
