@@ -8,6 +8,7 @@ through the layers can be followed by a backward through the steps.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -257,8 +258,21 @@ class ConvStep(_WeightedStep[Conv2d]):
 Step = LayerStep | DenseStep | ConvStep
 
 
+@functools.cache
+def prime_blas() -> None:
+    """One 128x256 @ 256x512 float32 product, run once per process before the first training step.
+
+    With the OpenBLAS that numpy's wheels bundle (0.3.31, measured on AMD EPYC Zen 1), products whose
+    output has up to ~320 columns run about 3x slower in a process until one product with 384 or more
+    output columns has run there (128x256 @ 256x256 float32: 1.8 ms before, 0.52 ms after, the same
+    bits); any thread's product of that size ends it for the whole process.
+    """
+    np.ones((128, 256), np.float32) @ np.ones((256, 512), np.float32)
+
+
 def steps(layers: list[Layer]) -> list[Step]:
     """The layers as training steps: each dense or conv2d takes the activation layer right after it."""
+    prime_blas()
     result: list[Step] = []
     i = 0
     while i < len(layers):

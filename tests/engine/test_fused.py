@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -214,3 +217,27 @@ def layer_by_layer_backward(model, grad):
     for layer in reversed(model.layers):
         grad = layer.backward(grad)
     return grad
+
+
+PRIMED_PRODUCTS = """
+import numpy as np
+from engine import fused
+rng = np.random.default_rng(0)
+a, w = (rng.standard_normal(shape).astype(np.float32) for shape in ((128, 256), (256, 256)))
+cold = a @ w.T
+fused.prime_blas()
+print(int(np.array_equal(cold, a @ w.T)), fused.prime_blas.cache_info().currsize)
+"""
+
+
+def test_priming_blas_keeps_the_products_bits_in_a_fresh_process():
+    out = subprocess.run([sys.executable, "-c", PRIMED_PRODUCTS], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
+
+
+def test_building_a_model_primes_blas_once_per_process():
+    fused.prime_blas.cache_clear()
+    build(DENSE, (3,))
+    build(CONV, (2, 8, 8))
+    info = fused.prime_blas.cache_info()
+    assert (info.misses, info.hits) == (1, 1)
