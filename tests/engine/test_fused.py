@@ -241,3 +241,15 @@ def test_building_a_model_primes_blas_once_per_process():
     build(CONV, (2, 8, 8))
     info = fused.prime_blas.cache_info()
     assert (info.misses, info.hits) == (1, 1)
+
+
+def test_relu_against_the_shared_zeros_gives_the_bits_of_max_with_a_scalar_zero():
+    z = np.array([[-2.0, -0.0, 0.0, 3.0, np.nan, np.inf, -np.inf]], np.float32)
+    y = fused._relu(z, np.empty_like(z))
+    expected = np.maximum(z, np.float32(0))
+    assert np.array_equal(y.view(np.uint32), expected.view(np.uint32))
+    assert np.isnan(y[0, 4]) and y[0, 5] == np.inf and y[0, 6] == 0
+    zeros = fused.zeros(z.shape, z.dtype)
+    assert zeros is fused.zeros(z.shape, z.dtype) and not zeros.any()
+    with pytest.raises(ValueError, match="read-only"):
+        zeros[0, 0] = 1
