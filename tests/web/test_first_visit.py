@@ -61,7 +61,7 @@ def test_changing_the_penalty_mid_run_asks_before_it_restarts(page):
     banner.wait_for(state="visible")
     assert "restarts training from epoch 0" in page.text_content("#banner-text")
     assert page.evaluate("window.nnplay.run.id") == run_id
-    assert page.text_content("#run-status") == "running"
+    wait_status(page, "running")
     assert config(page)["regularization"]["penalty"] == "none"
     assert page.input_value("#live-penalty") == "none"
 
