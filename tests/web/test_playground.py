@@ -396,8 +396,8 @@ def test_history_reopen_and_compare(page):
     assert config(page)["optimizer"]["lr"] == 0.03
     page.wait_for_function("document.getElementById('loss-chart').data[0].x.length === 15")
     page.wait_for_function("(document.getElementById('boundary-chart').layout?.images?.length ?? 0) > 0")
-    page.wait_for_function("document.getElementById('epoch-counter').textContent === '15'"
-                           " && document.getElementById('run-status').textContent === 'completed'")
+    wait_epoch(page, "=== 15")
+    wait_status(page, "completed")
 
 
 def test_export_runs_in_pytorch(page, server_url, tmp_path):
